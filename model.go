@@ -1,0 +1,233 @@
+package boxoffice
+
+import (
+	"time"
+)
+
+// User is an account. PasswordHash is a bcrypt hash and never leaves the
+// server.
+type User struct {
+	ID           string
+	Email        string // stored as given; unique case-insensitively
+	Name         string
+	Role         Role
+	PasswordHash []byte
+	CreatedAt    time.Time
+}
+
+// QueueConfig is an event's waiting room. A zero value means no waiting room.
+type QueueConfig struct {
+	Enabled        bool `json:"enabled"`
+	AdmitPerMinute int  `json:"admit_per_minute"`
+}
+
+// Event is something people buy tickets for, with one or more tiers.
+type Event struct {
+	ID                string
+	Title             string
+	Description       string
+	Venue             string
+	StartsAt          time.Time
+	EndsAt            *time.Time // nil when not set
+	SalesStartAt      time.Time
+	SalesEndAt        time.Time
+	MaxTicketsPerUser int
+	HoldSeconds       int
+	Queue             QueueConfig
+	Tiers             []Tier
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Available returns the number of tickets left over all tiers.
+func (e *Event) Available() int {
+	n := 0
+	for _, t := range e.Tiers {
+		n += t.Available()
+	}
+	return n
+}
+
+// Tier returns the event's tier with the given id, or nil.
+func (e *Event) Tier(id string) *Tier {
+	for i := range e.Tiers {
+		if e.Tiers[i].ID == id {
+			return &e.Tiers[i]
+		}
+	}
+	return nil
+}
+
+// OnSale reports whether sales are open at now: SalesStartAt ≤ now < SalesEndAt.
+func (e *Event) OnSale(now time.Time) bool {
+	return !now.Before(e.SalesStartAt) && now.Before(e.SalesEndAt)
+}
+
+// Tier is a class of tickets of one event with its own price and capacity.
+// Reserved counts the tickets that are held or confirmed; it never exceeds
+// Capacity.
+type Tier struct {
+	ID       string
+	EventID  string
+	Name     string
+	Price    Money
+	Capacity int
+	Reserved int
+}
+
+// Available returns Capacity - Reserved, never below zero.
+func (t *Tier) Available() int {
+	return max(t.Capacity-t.Reserved, 0)
+}
+
+// EventFilter selects events for a list. Zero fields do not filter.
+type EventFilter struct {
+	Query        string    // case-insensitive substring of title or venue
+	StartsAfter  time.Time // starts_at > StartsAfter
+	StartsBefore time.Time // starts_at < StartsBefore
+	OnSaleAt     time.Time // sales_start_at ≤ OnSaleAt < sales_end_at
+	// AfterStartsAt and AfterID are the keyset cursor: only events ordered
+	// strictly after (AfterStartsAt, AfterID) are returned. AfterID "" = first page.
+	AfterStartsAt time.Time
+	AfterID       string
+	Limit         int
+}
+
+// EventPatch is a partial update of an event; nil fields stay as they are.
+// Tiers in TierPatches are matched by ID; a patch with an empty ID adds a tier.
+type EventPatch struct {
+	Title             *string
+	Description       *string
+	Venue             *string
+	StartsAt          *time.Time
+	EndsAt            *time.Time
+	SalesStartAt      *time.Time
+	SalesEndAt        *time.Time
+	MaxTicketsPerUser *int
+	HoldSeconds       *int
+	Queue             *QueueConfig
+	Tiers             []TierPatch
+}
+
+// TierPatch changes or adds one tier.
+type TierPatch struct {
+	ID       string
+	Name     *string
+	Price    *Money
+	Capacity *int
+}
+
+// Bookmark is a user's saved event.
+type Bookmark struct {
+	UserID    string
+	Event     *Event
+	CreatedAt time.Time
+}
+
+// ReservationStatus is the state of a reservation:
+// held → confirmed | cancelled | expired, and confirmed → cancelled.
+type ReservationStatus string
+
+// The reservation states.
+const (
+	StatusHeld      ReservationStatus = "held"
+	StatusConfirmed ReservationStatus = "confirmed"
+	StatusCancelled ReservationStatus = "cancelled"
+	StatusExpired   ReservationStatus = "expired"
+)
+
+// Valid reports whether s is one of the four states.
+func (s ReservationStatus) Valid() bool {
+	switch s {
+	case StatusHeld, StatusConfirmed, StatusCancelled, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// Attendee is the person a reservation is for.
+type Attendee struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+}
+
+// Reservation is a hold on tickets of one tier, later confirmed, cancelled or
+// expired.
+type Reservation struct {
+	ID            string            `json:"id"`
+	EventID       string            `json:"event_id"`
+	TierID        string            `json:"tier_id"`
+	UserID        string            `json:"-"`
+	Quantity      int               `json:"quantity"`
+	Status        ReservationStatus `json:"status"`
+	Amount        Money             `json:"amount"`
+	Attendee      *Attendee         `json:"attendee,omitempty"`
+	HoldExpiresAt time.Time         `json:"hold_expires_at"`
+	CreatedAt     time.Time         `json:"created_at"`
+	UpdatedAt     time.Time         `json:"updated_at"`
+	ConfirmedAt   *time.Time        `json:"confirmed_at"`
+	CancelledAt   *time.Time        `json:"cancelled_at"`
+}
+
+// ReservationFilter selects a user's reservations, newest first (by ID, which
+// is time-ordered).
+type ReservationFilter struct {
+	UserID   string
+	Status   ReservationStatus // "" = all
+	BeforeID string            // keyset cursor: only IDs < BeforeID; "" = first page
+	Limit    int
+}
+
+// BookmarkFilter selects a user's bookmarks, newest first by (CreatedAt, event ID).
+type BookmarkFilter struct {
+	UserID string
+	// BeforeCreatedAt and BeforeEventID are the keyset cursor; BeforeEventID "" = first page.
+	BeforeCreatedAt time.Time
+	BeforeEventID   string
+	Limit           int
+}
+
+// Idempotency is the durable record of a request made with an Idempotency-Key.
+// It is written in the same transaction as the change it records, so a
+// retried request finds either nothing (and runs again) or the outcome.
+type Idempotency struct {
+	UserID        string
+	Key           string
+	Fingerprint   string // hash of operation + target + body; a different request under the same key is refused
+	Status        int    // the HTTP status of the recorded response
+	ReservationID string
+	Response      []byte // the reservation as it was answered (JSON of Reservation)
+	CreatedAt     time.Time
+}
+
+// HoldRequest is one request for a hold, decided together with others for the
+// same tier in one transaction by Store.CreateHolds.
+type HoldRequest struct {
+	// Reservation is fully built by the service (ID, times, amount, status
+	// held); the store inserts it when the hold is granted.
+	Reservation *Reservation
+	// MaxPerUser is the event's max_tickets_per_user.
+	MaxPerUser int
+	// Idempotency, when not nil, is inserted with the reservation.
+	Idempotency *Idempotency
+	// Err is the store's verdict: nil when the hold was committed, or
+	// ErrSoldOut, ErrLimitExceeded, ErrIdempotencyKeyReused (the key was
+	// recorded meanwhile by another request).
+	Err error
+}
+
+// TierSales is one tier's line in the admin sales view. Held + Confirmed +
+// Available = Capacity, always.
+type TierSales struct {
+	TierID    string `json:"tier_id"`
+	Capacity  int    `json:"capacity"`
+	Held      int    `json:"held"`
+	Confirmed int    `json:"confirmed"`
+	Available int    `json:"available"`
+}
+
+// Sales is the admin view of an event's inventory, read in one snapshot.
+type Sales struct {
+	EventID string      `json:"event_id"`
+	Tiers   []TierSales `json:"tiers"`
+}

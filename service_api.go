@@ -1,0 +1,100 @@
+package boxoffice
+
+import (
+	"context"
+	"time"
+)
+
+// Caller is the authenticated user on whose behalf a service method runs.
+type Caller struct {
+	UserID string
+	Role   Role
+}
+
+// IsAdmin reports whether the caller has the admin role.
+func (c Caller) IsAdmin() bool { return c.Role == RoleAdmin }
+
+// SignUp is the input of Service.SignUp.
+type SignUp struct {
+	Email    string
+	Password string
+	Name     string
+}
+
+// EventInput is the input of Service.CreateEvent: the contract's event
+// fields. Zero-valued optional fields take their defaults.
+type EventInput struct {
+	Title             string
+	Description       string
+	Venue             string
+	StartsAt          time.Time
+	EndsAt            *time.Time
+	SalesStartAt      time.Time
+	SalesEndAt        time.Time
+	MaxTicketsPerUser int
+	HoldSeconds       int // 0 = DefaultHoldSeconds
+	Queue             *QueueConfig
+	Tiers             []TierInput
+}
+
+// TierInput is one tier of an EventInput.
+type TierInput struct {
+	Name     string
+	Price    Money
+	Capacity int
+}
+
+// EventQuery is the input of Service.ListEvents as clients send it.
+type EventQuery struct {
+	Query        string
+	StartsAfter  time.Time
+	StartsBefore time.Time
+	OnSale       bool
+	Limit        int    // 0 = DefaultLimit
+	Cursor       string // opaque, from a previous page
+}
+
+// HoldInput is the input of Service.CreateReservation.
+type HoldInput struct {
+	EventID  string
+	TierID   string
+	Quantity int
+	Attendee *Attendee
+	// Admitted is true when the request carried a valid admission token for
+	// this user and event. Holds on queue-enabled events need it.
+	Admitted bool
+	// IdempotencyKey is the client's Idempotency-Key ("" = none) and
+	// Fingerprint a hash of the request it came with.
+	IdempotencyKey string
+	Fingerprint    string
+}
+
+// Idempotent carries an optional Idempotency-Key for confirm and cancel.
+type Idempotent struct {
+	Key         string
+	Fingerprint string
+}
+
+// ReservationQuery is the input of Service.ListReservations.
+type ReservationQuery struct {
+	Status ReservationStatus
+	Limit  int
+	Cursor string
+}
+
+// Page is one page of a list with the cursor of the next page ("" = last).
+type Page[T any] struct {
+	Items      []T
+	NextCursor string
+}
+
+// Limits of the API.
+const (
+	DefaultLimit       = 20
+	MaxLimit           = 100
+	DefaultHoldSeconds = 900
+	MaxIdempotencyKey  = 255
+	IdempotencyTTL     = 24 * time.Hour
+)
+
+var _ = context.Background

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is boxoffice's configuration, read from the environment (see the
+// table in README.md). Every problem is reported at once.
+type config struct {
+	Addr            string
+	DatabaseURL     string
+	RedisURL        string
+	JWTSecret       []byte // nil = random per start
+	AdminEmail      string
+	AdminPassword   string
+	LogLevel        slog.Level
+	LogFormat       string
+	Migrate         bool
+	TokenTTL        time.Duration
+	BcryptCost      int
+	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
+	PprofAddr       string
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	get := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	dur := func(name string, def time.Duration, minimum time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minimum {
+			bad(name, "must be a duration of at least %s, like 30s", minimum)
+			return def
+		}
+		return d
+	}
+	c := config{
+		Addr:            get("BOXOFFICE_ADDR", ":8080"),
+		DatabaseURL:     get("BOXOFFICE_DATABASE_URL", "sqlite:boxoffice.db"),
+		RedisURL:        getenv("BOXOFFICE_REDIS_URL"),
+		AdminEmail:      getenv("BOXOFFICE_ADMIN_EMAIL"),
+		AdminPassword:   getenv("BOXOFFICE_ADMIN_PASSWORD"),
+		LogFormat:       get("BOXOFFICE_LOG_FORMAT", "text"),
+		TokenTTL:        dur("BOXOFFICE_TOKEN_TTL", time.Hour, time.Minute),
+		ShutdownTimeout: dur("BOXOFFICE_SHUTDOWN_TIMEOUT", 20*time.Second, 0),
+		DrainDelay:      dur("BOXOFFICE_DRAIN_DELAY", 0, 0),
+		PprofAddr:       getenv("BOXOFFICE_PPROF_ADDR"),
+		Migrate:         true,
+		BcryptCost:      10,
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "mysql://") {
+		bad("BOXOFFICE_DATABASE_URL", "must start with sqlite: or mysql://")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		bad("BOXOFFICE_REDIS_URL", "must start with redis:// or rediss://")
+	}
+	if s := getenv("BOXOFFICE_JWT_SECRET"); s != "" {
+		if len(s) < 32 {
+			bad("BOXOFFICE_JWT_SECRET", "must be at least 32 bytes")
+		}
+		c.JWTSecret = []byte(s)
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		bad("BOXOFFICE_ADMIN_EMAIL", "and BOXOFFICE_ADMIN_PASSWORD must be set together")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("BOXOFFICE_LOG_LEVEL", "info"))); err != nil {
+		bad("BOXOFFICE_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("BOXOFFICE_LOG_FORMAT", "must be text or json")
+	}
+	if v := getenv("BOXOFFICE_MIGRATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("BOXOFFICE_MIGRATE", "must be true or false")
+		}
+		c.Migrate = b
+	}
+	if v := getenv("BOXOFFICE_BCRYPT_COST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 4 || n > 16 {
+			bad("BOXOFFICE_BCRYPT_COST", "must be an integer from 4 to 16")
+		}
+		c.BcryptCost = n
+	}
+	return c, errors.Join(errs...)
+}

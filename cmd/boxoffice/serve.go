@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"boxoffice"
+	"boxoffice/internal/auth"
+	"boxoffice/internal/httpapi"
+	"boxoffice/internal/memory"
+	"boxoffice/internal/mysql"
+	"boxoffice/internal/redis"
+	"boxoffice/internal/sqlite"
+)
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens the store BOXOFFICE_DATABASE_URL names.
+func openStore(ctx context.Context, cfg config) (boxoffice.Store, error) {
+	if path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:"); ok {
+		return sqlite.Open(ctx, path)
+	}
+	return mysql.Open(ctx, cfg.DatabaseURL)
+}
+
+func migrate(ctx context.Context, cfg config, log *slog.Logger) error {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+	log.Info("migrations applied")
+	return nil
+}
+
+// serve runs the HTTP server until ctx ends, then drains: /readyz turns 503,
+// in-flight requests finish (up to BOXOFFICE_SHUTDOWN_TIMEOUT), background
+// work stops, and the stores close. listening, when not nil, receives the
+// bound address (tests listen on :0).
+func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- string) error {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("opening database: %w", err)
+	}
+	defer store.Close()
+	if cfg.Migrate {
+		if err := store.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrating: %w", err)
+		}
+	}
+
+	var cache boxoffice.Cache = memory.NewCache(100_000)
+	ready := store.Ping
+	if cfg.RedisURL != "" {
+		rc, err := redis.Open(ctx, cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("connecting to redis: %w", err)
+		}
+		defer rc.Close()
+		cache = rc.Cache()
+		ready = func(ctx context.Context) error {
+			if err := store.Ping(ctx); err != nil {
+				return err
+			}
+			return rc.Ping(ctx)
+		}
+	}
+
+	secret := cfg.JWTSecret
+	if secret == nil {
+		secret = auth.RandomSecret()
+		log.Warn("BOXOFFICE_JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across instances")
+	}
+	tokens := auth.NewTokens(secret, cfg.TokenTTL)
+	hasher := auth.NewHasher(cfg.BcryptCost, 0, 0, 0)
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{
+		Store: store, Cache: cache, Hasher: hasher, Payments: boxoffice.TestPayments{}, Logger: log,
+	})
+
+	if cfg.AdminEmail != "" {
+		u, err := svc.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword, "")
+		if err != nil {
+			return fmt.Errorf("bootstrapping admin: %w", err)
+		}
+		log.Info("admin ready", "user_id", u.ID)
+	}
+
+	var draining atomic.Bool
+	handler := httpapi.New(httpapi.Config{
+		Service: svc, Tokens: tokens, Logger: log,
+		Ready: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			return ready(ctx)
+		},
+		Draining: &draining,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "redis", cfg.RedisURL != "")
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Go(func() { _ = svc.Run(bgCtx) })
+	if cfg.PprofAddr != "" {
+		bg.Go(func() { servePprof(bgCtx, cfg.PprofAddr, log) })
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopBackground()
+		bg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("draining")
+	draining.Store(true)
+	// Give load balancers time to see /readyz fail before refusing
+	// connections (BOXOFFICE_DRAIN_DELAY, for Kubernetes endpoints).
+	time.Sleep(cfg.DrainDelay)
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	stopBackground()
+	bg.Wait()
+	if err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// servePprof serves net/http/pprof on its own address (keep it private).
+func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("pprof server", "err", err)
+	}
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+)
+
+func init() {
+	register("hold", scenarioInfo{New: newHold, NeedsUsers: true})
+}
+
+// hold is the on-sale rush on one tier: every request asks for one ticket
+// as a random seeded user, with a fresh Idempotency-Key. Afterwards it
+// verifies that every 201 it got is a reservation the server still has, and
+// that the sales view balances.
+type hold struct {
+	cfg  *config
+	urls []*url.URL // POST …/reservations, per target
+	body []byte
+
+	mu    sync.Mutex
+	holds []heldReservation
+	noID  atomic.Uint64 // 201s without a reservation id
+}
+
+// heldReservation is a 201 answer: the reservation and its owner.
+type heldReservation struct {
+	ID   string
+	User int
+}
+
+func newHold(cfg *config) Scenario { return &hold{cfg: cfg} }
+
+// Prepare gets the tokens and checks that the event and tier exist.
+func (h *hold) Prepare(ctx context.Context, env *Env) error {
+	body, err := json.Marshal(map[string]any{"tier_id": h.cfg.TierID, "quantity": 1})
+	if err != nil {
+		return err
+	}
+	h.body = body
+	for _, t := range h.cfg.Targets {
+		h.urls = append(h.urls, t.JoinPath("/api/v1/events", h.cfg.EventID, "reservations"))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.cfg.Targets[0].JoinPath("/api/v1/events", h.cfg.EventID).String(), nil)
+	if err != nil {
+		return err
+	}
+	status, resp, err := doJSON(env.Client, req)
+	if err != nil {
+		return fmt.Errorf("looking up the event: %w", err)
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("looking up the event: status %d (%s)", status, problemCode(resp))
+	}
+	var ev struct {
+		Tiers []struct {
+			ID        string `json:"id"`
+			Capacity  int    `json:"capacity"`
+			Available int    `json:"available"`
+		} `json:"tiers"`
+	}
+	if err := json.Unmarshal(resp, &ev); err != nil {
+		return fmt.Errorf("decoding the event: %w", err)
+	}
+	found := false
+	for _, t := range ev.Tiers {
+		if t.ID == h.cfg.TierID {
+			found = true
+			if !h.cfg.Quiet {
+				env.Logf("tier %s: capacity %d, available %d", t.ID, t.Capacity, t.Available)
+			}
+		}
+	}
+	if !found {
+		return fmt.Errorf("event %s has no tier %s", h.cfg.EventID, h.cfg.TierID)
+	}
+	if err := loadAdminToken(ctx, env); err != nil {
+		return err
+	}
+	return loadUserTokens(ctx, env)
+}
+
+// Iterate asks for one ticket as a random user.
+func (h *hold) Iterate(_ context.Context, w *Worker) {
+	user := w.Rng.IntN(len(w.Env.Auth))
+	req := w.Request(http.MethodPost, h.urls[w.Target()], h.body)
+	req.Header["Authorization"] = w.Env.Auth[user]
+	req.Header["Idempotency-Key"] = w.IdempotencyKey()
+	status, body := w.Send("hold", req)
+	if status != http.StatusCreated {
+		return
+	}
+	id := jsonStringField(body, "id")
+	if id == "" {
+		h.noID.Add(1)
+		return
+	}
+	h.mu.Lock()
+	h.holds = append(h.holds, heldReservation{ID: id, User: user})
+	h.mu.Unlock()
+}
+
+// Classify: 201 is ok; sold_out, limit_exceeded and not_admitted are the
+// correct refusals of an on-sale; everything else is unexpected.
+func (h *hold) Classify(op string, status int, code string) Class {
+	switch {
+	case op == "hold" && status == http.StatusCreated:
+		return ClassOK
+	case op == "hold" && status == http.StatusConflict && (code == "sold_out" || code == "limit_exceeded"):
+		return ClassExpected
+	case op == "hold" && status == http.StatusForbidden && code == "not_admitted":
+		return ClassExpected
+	}
+	return ClassUnexpected
+}
+
+// Check verifies the two invariants of the contract.
+func (h *hold) Check(ctx context.Context, env *Env) (*CheckReport, error) {
+	h.mu.Lock()
+	holds := h.holds
+	h.mu.Unlock()
+	rep := &CheckReport{OK: true}
+	found, lost, unverified := verifyReservations(ctx, env, h.cfg.Targets, holds)
+	rep.Lines = append(rep.Lines, fmt.Sprintf("reservations: %d answered 201, %d found, %d lost, %d could not be verified (checked as %s)",
+		len(holds), found, len(lost), unverified, checkedAs(env)))
+	if n := h.noID.Load(); n > 0 {
+		rep.OK = false
+		rep.Lines = append(rep.Lines, fmt.Sprintf("%d answers were 201 without a reservation id", n))
+	}
+	if len(lost) > 0 {
+		rep.OK = false
+		for _, id := range lost[:min(len(lost), 10)] {
+			rep.Lines = append(rep.Lines, "LOST reservation "+id)
+		}
+	}
+	if unverified > 0 {
+		rep.Inconclusive = true
+	}
+	if env.AdminAuth == nil {
+		rep.Lines = append(rep.Lines, "sales view: skipped (no -admin-email)")
+		return rep, nil
+	}
+	sales, err := fetchSales(ctx, env, h.cfg.Targets[0], h.cfg.EventID)
+	if err != nil {
+		rep.Inconclusive = true
+		rep.Lines = append(rep.Lines, "sales view: "+err.Error())
+		return rep, nil
+	}
+	rep.Details = sales
+	for _, t := range sales.Tiers {
+		ok := t.Held+t.Confirmed <= t.Capacity && t.Held+t.Confirmed+t.Available == t.Capacity && t.Available >= 0
+		verdict := "ok"
+		if !ok {
+			rep.OK = false
+			verdict = "VIOLATED"
+		}
+		rep.Lines = append(rep.Lines, fmt.Sprintf("tier %s: capacity %d = held %d + confirmed %d + available %d: %s",
+			t.TierID, t.Capacity, t.Held, t.Confirmed, t.Available, verdict))
+	}
+	return rep, nil
+}
+
+// Close does nothing; the scenario holds no resources.
+func (h *hold) Close() error { return nil }
+
+// checkedAs says whose token the reservation check uses.
+func checkedAs(env *Env) string {
+	if env.AdminAuth != nil {
+		return "the admin"
+	}
+	return "each owner"
+}
+
+// verifyReservations fetches every reservation (as the admin when there is
+// one, else as its owner) with bounded concurrency, and sorts them into
+// found, lost (404) and unverified (anything else, or no time left).
+func verifyReservations(ctx context.Context, env *Env, targets []*url.URL, holds []heldReservation) (found int, lost []string, unverified int) {
+	var (
+		mu   sync.Mutex
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range env.Cfg.CheckWorkers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(holds) {
+					return
+				}
+				r := holds[i]
+				status, err := getReservation(ctx, env, targets[i%len(targets)], r)
+				mu.Lock()
+				switch {
+				case err == nil && status == http.StatusOK:
+					found++
+				case err == nil && status == http.StatusNotFound:
+					lost = append(lost, r.ID)
+				default:
+					unverified++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return found, lost, unverified
+}
+
+// getReservation fetches one reservation and checks that it is the one
+// asked for.
+func getReservation(ctx context.Context, env *Env, target *url.URL, r heldReservation) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.JoinPath("/api/v1/reservations", r.ID).String(), nil)
+	if err != nil {
+		return 0, err
+	}
+	if env.AdminAuth != nil {
+		req.Header["Authorization"] = env.AdminAuth
+	} else {
+		req.Header["Authorization"] = env.Auth[r.User]
+	}
+	status, body, err := doJSON(env.Client, req)
+	if err != nil {
+		return 0, err
+	}
+	if status == http.StatusOK && jsonStringField(body, "id") != r.ID {
+		return 0, fmt.Errorf("GET reservation %s answered another id", r.ID)
+	}
+	return status, nil
+}
+
+// sales is the admin sales view.
+type sales struct {
+	EventID string `json:"event_id"`
+	Tiers   []struct {
+		TierID    string `json:"tier_id"`
+		Capacity  int    `json:"capacity"`
+		Held      int    `json:"held"`
+		Confirmed int    `json:"confirmed"`
+		Available int    `json:"available"`
+	} `json:"tiers"`
+}
+
+// fetchSales reads GET /api/v1/events/{id}/sales as the admin.
+func fetchSales(ctx context.Context, env *Env, target *url.URL, eventID string) (*sales, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.JoinPath("/api/v1/events", eventID, "sales").String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header["Authorization"] = env.AdminAuth
+	status, body, err := doJSON(env.Client, req)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("status %d (%s)", status, problemCode(body))
+	}
+	var s sales
+	if err := json.Unmarshal(body, &s); err != nil {
+		return nil, err
+	}
+	if len(s.Tiers) == 0 {
+		return nil, fmt.Errorf("the sales view lists no tiers")
+	}
+	return &s, nil
+}

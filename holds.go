@@ -1,0 +1,168 @@
+package boxoffice
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// holdEngine is the group-commit engine of the hold path. Requests for the
+// same tier queue up while a transaction for that tier is in flight; when it
+// finishes, everything that queued meanwhile (up to maxBatch) is decided in
+// the next single transaction, which locks the tier's counter row once,
+// grants or refuses each request in arrival order and inserts every granted
+// hold. A request is answered only after its transaction has committed, so a
+// 201 is always durable. Under light load a batch holds one request and adds
+// no delay; under a flash crowd batches grow with the load, and the counter
+// row's lock is taken once per batch instead of once per ticket. Several
+// processes each run their own engine on the same database: the row lock
+// orders their batches, and the store's conditional checks keep them exact.
+type holdEngine struct {
+	store    Store
+	maxBatch int
+
+	mu    sync.Mutex
+	tiers map[string]*tierQueue
+
+	// observe, when set, is called after each batch with its size and
+	// outcome (for metrics).
+	observe func(size int, d time.Duration, err error)
+}
+
+type tierQueue struct {
+	pending []*holdCall
+}
+
+type holdCall struct {
+	ctx  context.Context
+	req  HoldRequest
+	done chan struct{}
+}
+
+// batchTimeout bounds one batch transaction, independent of the clients
+// waiting for it.
+const batchTimeout = 10 * time.Second
+
+func newHoldEngine(store Store, maxBatch int) *holdEngine {
+	if maxBatch <= 0 {
+		maxBatch = 256
+	}
+	return &holdEngine{store: store, maxBatch: maxBatch, tiers: make(map[string]*tierQueue)}
+}
+
+// hold submits req and waits for its verdict. It returns the store's verdict
+// for the request, or the batch's error when the transaction failed, or
+// ctx's error when the caller gave up before its batch started.
+func (h *holdEngine) hold(ctx context.Context, tierID string, req HoldRequest) error {
+	c := &holdCall{ctx: ctx, req: req, done: make(chan struct{})}
+	h.mu.Lock()
+	q, running := h.tiers[tierID]
+	if !running {
+		q = &tierQueue{}
+		h.tiers[tierID] = q
+	}
+	q.pending = append(q.pending, c)
+	h.mu.Unlock()
+	if !running {
+		go h.drain(tierID, q)
+	}
+	// Once a batch has started the call is waited for even if ctx ends:
+	// the batch may commit the hold, and its outcome must be known.
+	<-c.done
+	return c.req.Err
+}
+
+// drain runs batches for one tier until its queue is empty. Exactly one
+// drain runs per tier at a time: the tier's entry in h.tiers exists exactly
+// while it runs.
+func (h *holdEngine) drain(tierID string, q *tierQueue) {
+	for {
+		h.mu.Lock()
+		if len(q.pending) == 0 {
+			delete(h.tiers, tierID)
+			h.mu.Unlock()
+			return
+		}
+		n := min(len(q.pending), h.maxBatch)
+		batch := q.pending[:n:n]
+		q.pending = q.pending[n:]
+		if len(q.pending) == 0 {
+			q.pending = nil
+		}
+		h.mu.Unlock()
+		h.run(tierID, batch)
+	}
+}
+
+func (h *holdEngine) run(tierID string, batch []*holdCall) {
+	live := make([]*holdCall, 0, len(batch))
+	reqs := make([]*HoldRequest, 0, len(batch))
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.req.Err = err // the client left before its turn: no hold
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+		reqs = append(reqs, &c.req)
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	start := time.Now()
+	err := h.store.CreateHolds(ctx, tierID, reqs)
+	cancel()
+	if h.observe != nil {
+		h.observe(len(reqs), time.Since(start), err)
+	}
+	for _, c := range live {
+		if err != nil {
+			c.req.Err = err
+		}
+		close(c.done)
+	}
+}
+
+// inflightKeys tracks the idempotency keys whose first request is still
+// running in this process, so a concurrent duplicate gets
+// ErrRequestInProgress instead of racing it.
+type inflightKeys struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+}
+
+func (k *inflightKeys) begin(userID, key string) bool {
+	id := userID + "\x00" + key
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.keys == nil {
+		k.keys = make(map[string]struct{})
+	}
+	if _, ok := k.keys[id]; ok {
+		return false
+	}
+	k.keys[id] = struct{}{}
+	return true
+}
+
+func (k *inflightKeys) end(userID, key string) {
+	k.mu.Lock()
+	delete(k.keys, userID+"\x00"+key)
+	k.mu.Unlock()
+}
+
+// TestPayments is the built-in payment provider for development and tests:
+// it accepts every token except "tok_declined".
+type TestPayments struct{}
+
+// Charge returns ErrPaymentDeclined for the token "tok_declined", else nil.
+func (TestPayments) Charge(ctx context.Context, r *Reservation, token string) error {
+	if token == "tok_declined" {
+		return ErrPaymentDeclined
+	}
+	return nil
+}
+
+// Refund always succeeds.
+func (TestPayments) Refund(ctx context.Context, r *Reservation) error { return nil }

@@ -1,0 +1,475 @@
+package boxoffice_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"boxoffice"
+	"boxoffice/internal/auth"
+	"boxoffice/internal/memory"
+	"boxoffice/internal/testdb"
+)
+
+// clock is a controllable time source for the service.
+type clock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *clock {
+	c := &clock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+type harness struct {
+	store boxoffice.Store
+	svc   *boxoffice.Service
+	clock *clock
+	admin boxoffice.Caller
+}
+
+// newHarness wires a Service over store with a fake clock and starts its
+// background work.
+func newHarness(t *testing.T, store boxoffice.Store) *harness {
+	t.Helper()
+	h := &harness{store: store, clock: newClock(time.Now().Truncate(time.Second))}
+	h.svc = h.service(store)
+	h.admin = boxoffice.Caller{UserID: boxoffice.NewID(), Role: boxoffice.RoleAdmin}
+	return h
+}
+
+// service returns another Service (an "instance") on store, sharing the clock.
+func (h *harness) service(store boxoffice.Store) *boxoffice.Service {
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{
+		Store: store, Cache: memory.NewCache(1000), Hasher: auth.NewHasher(4, 0, 0, 0),
+		Now: h.clock.Now, SweepInterval: 10 * time.Millisecond,
+	})
+	return svc
+}
+
+func run(t *testing.T, svc *boxoffice.Service) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func (h *harness) users(t *testing.T, n int) []boxoffice.Caller {
+	t.Helper()
+	out := make([]boxoffice.Caller, n)
+	for i := range out {
+		u := &boxoffice.User{ID: boxoffice.NewID(), Email: fmt.Sprintf("u%d-%s@example.com", i, boxoffice.NewID()), Name: "U", Role: boxoffice.RoleUser, PasswordHash: []byte("x"), CreatedAt: h.clock.Now()}
+		if err := h.store.CreateUser(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+		out[i] = boxoffice.Caller{UserID: u.ID, Role: u.Role}
+	}
+	return out
+}
+
+func (h *harness) event(t *testing.T, capacity, perUser int, mod ...func(*boxoffice.EventInput)) *boxoffice.Event {
+	t.Helper()
+	now := h.clock.Now()
+	in := boxoffice.EventInput{
+		Title: "Show", Venue: "Hall", StartsAt: now.Add(48 * time.Hour),
+		SalesStartAt: now.Add(-time.Hour), SalesEndAt: now.Add(24 * time.Hour),
+		MaxTicketsPerUser: perUser, HoldSeconds: 60,
+		Tiers: []boxoffice.TierInput{{Name: "GA", Price: boxoffice.Money{Amount: 5000, Currency: "USD"}, Capacity: capacity}},
+	}
+	for _, m := range mod {
+		m(&in)
+	}
+	e, err := h.svc.CreateEvent(context.Background(), h.admin, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (h *harness) checkSales(t *testing.T, eventID string, wantReserved int) {
+	t.Helper()
+	s, err := h.svc.Sales(context.Background(), h.admin, eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, ts := range s.Tiers {
+		if ts.Held+ts.Confirmed+ts.Available != ts.Capacity {
+			t.Errorf("tier %s unbalanced: %+v", ts.TierID, ts)
+		}
+		total += ts.Held + ts.Confirmed
+	}
+	if total != wantReserved {
+		t.Errorf("held+confirmed = %d, want %d", total, wantReserved)
+	}
+}
+
+func stores(t *testing.T) map[string]func(*testing.T) boxoffice.Store {
+	return map[string]func(*testing.T) boxoffice.Store{
+		"sqlite": func(t *testing.T) boxoffice.Store { return testdb.SQLite(t) },
+		"mysql":  func(t *testing.T) boxoffice.Store { return testdb.MySQL(t) },
+	}
+}
+
+// TestHoldRace: 2,000 concurrent buyers for 500 tickets; exactly 500 win.
+func TestHoldRace(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, open(t))
+			run(t, h.svc)
+			e := h.event(t, 500, 4)
+			buyers := h.users(t, 2000)
+			holdRace(t, h, e, buyers, []*boxoffice.Service{h.svc})
+		})
+	}
+}
+
+// TestHoldRaceThreeInstances: the same race over three services, each with
+// its own connection pool, on one MariaDB.
+func TestHoldRaceThreeInstances(t *testing.T) {
+	url := testdb.MySQLURL(t)
+	first := openMySQL(t, url)
+	h := newHarness(t, first)
+	e := h.event(t, 500, 4)
+	buyers := h.users(t, 2000)
+	svcs := []*boxoffice.Service{h.svc, h.service(openMySQL(t, url)), h.service(openMySQL(t, url))}
+	for _, s := range svcs {
+		run(t, s)
+	}
+	holdRace(t, h, e, buyers, svcs)
+}
+
+func holdRace(t *testing.T, h *harness, e *boxoffice.Event, buyers []boxoffice.Caller, svcs []*boxoffice.Service) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var granted, soldOut atomic.Int64
+	var mu sync.Mutex
+	var ids []string
+	for i, c := range buyers {
+		wg.Go(func() {
+			r, err := svcs[i%len(svcs)].CreateReservation(context.Background(), c, boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1})
+			switch {
+			case err == nil:
+				granted.Add(1)
+				mu.Lock()
+				ids = append(ids, r.ID)
+				mu.Unlock()
+			case errors.Is(err, boxoffice.ErrSoldOut):
+				soldOut.Add(1)
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if granted.Load() != 500 || soldOut.Load() != int64(len(buyers)-500) {
+		t.Fatalf("granted %d, sold out %d; want 500 and %d", granted.Load(), soldOut.Load(), len(buyers)-500)
+	}
+	for _, id := range ids {
+		if _, err := h.store.Reservation(context.Background(), id); err != nil {
+			t.Fatalf("acknowledged reservation %s: %v", id, err)
+		}
+	}
+	h.checkSales(t, e.ID, 500)
+}
+
+// TestPerUserLimitRace: one user firing 20 holds at once never exceeds the
+// event's max_tickets_per_user.
+func TestPerUserLimitRace(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, open(t))
+			run(t, h.svc)
+			e := h.event(t, 100, 4, func(in *boxoffice.EventInput) {
+				in.Tiers = append(in.Tiers, boxoffice.TierInput{Name: "VIP", Price: boxoffice.Money{Amount: 9000, Currency: "USD"}, Capacity: 100})
+			})
+			u := h.users(t, 1)[0]
+			var wg sync.WaitGroup
+			var tickets atomic.Int64
+			for i := range 20 {
+				wg.Go(func() {
+					r, err := h.svc.CreateReservation(context.Background(), u, boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[i%2].ID, Quantity: 1 + i%2})
+					if err == nil {
+						tickets.Add(int64(r.Quantity))
+					} else if !errors.Is(err, boxoffice.ErrLimitExceeded) {
+						t.Errorf("unexpected error: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if n := tickets.Load(); n > 4 || n < 3 {
+				t.Fatalf("user holds %d tickets; limit 4", n)
+			}
+			h.checkSales(t, e.ID, int(tickets.Load()))
+		})
+	}
+}
+
+func TestHoldRules(t *testing.T) {
+	h := newHarness(t, testdb.SQLite(t))
+	run(t, h.svc)
+	ctx := context.Background()
+	e := h.event(t, 3, 2)
+	other := h.event(t, 3, 2)
+	u := h.users(t, 2)
+	in := func(q int) boxoffice.HoldInput {
+		return boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: q}
+	}
+	for _, tc := range []struct {
+		name string
+		in   boxoffice.HoldInput
+		want boxoffice.Code
+	}{
+		{"zero", in(0), boxoffice.CodeValidationFailed},
+		{"negative", in(-1), boxoffice.CodeValidationFailed},
+		{"above limit", in(3), boxoffice.CodeLimitExceeded},
+		{"unknown tier", boxoffice.HoldInput{EventID: e.ID, TierID: boxoffice.NewID(), Quantity: 1}, boxoffice.CodeValidationFailed},
+		{"tier of another event", boxoffice.HoldInput{EventID: e.ID, TierID: other.Tiers[0].ID, Quantity: 1}, boxoffice.CodeValidationFailed},
+		{"unknown event", boxoffice.HoldInput{EventID: boxoffice.NewID(), TierID: e.Tiers[0].ID, Quantity: 1}, boxoffice.CodeNotFound},
+		{"malformed event id", boxoffice.HoldInput{EventID: "x'; DROP TABLE events;--", Quantity: 1}, boxoffice.CodeNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := h.svc.CreateReservation(ctx, u[0], tc.in)
+			if got := boxoffice.CodeOf(err); got != tc.want {
+				t.Fatalf("code %q (%v), want %q", got, err, tc.want)
+			}
+		})
+	}
+	h.checkSales(t, e.ID, 0)
+
+	if _, err := h.svc.CreateReservation(ctx, u[0], in(2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.CreateReservation(ctx, u[1], in(2)); !errors.Is(err, boxoffice.ErrSoldOut) {
+		t.Fatalf("got %v, want sold out", err)
+	}
+	if _, err := h.svc.CreateReservation(ctx, u[0], in(1)); !errors.Is(err, boxoffice.ErrLimitExceeded) {
+		t.Fatalf("got %v, want limit exceeded", err)
+	}
+
+	closed := h.event(t, 3, 2, func(in *boxoffice.EventInput) { in.SalesStartAt = h.clock.Now().Add(time.Hour) })
+	if _, err := h.svc.CreateReservation(ctx, u[1], boxoffice.HoldInput{EventID: closed.ID, TierID: closed.Tiers[0].ID, Quantity: 1}); !errors.Is(err, boxoffice.ErrSalesClosed) {
+		t.Fatalf("got %v, want sales closed", err)
+	}
+	queued := h.event(t, 3, 2, func(in *boxoffice.EventInput) { in.Queue = &boxoffice.QueueConfig{Enabled: true} })
+	if _, err := h.svc.CreateReservation(ctx, u[1], boxoffice.HoldInput{EventID: queued.ID, TierID: queued.Tiers[0].ID, Quantity: 1}); !errors.Is(err, boxoffice.ErrNotAdmitted) {
+		t.Fatalf("got %v, want not admitted", err)
+	}
+	if _, err := h.svc.CreateReservation(ctx, u[1], boxoffice.HoldInput{EventID: queued.ID, TierID: queued.Tiers[0].ID, Quantity: 1, Admitted: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExpiryAndCancelRelease: expired and cancelled holds return their
+// tickets; a late confirm is hold_expired; nothing is "paid but released".
+func TestExpiryAndCancelRelease(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, open(t))
+			run(t, h.svc)
+			ctx := context.Background()
+			e := h.event(t, 2, 2)
+			u := h.users(t, 2)
+			hold := func(c boxoffice.Caller, q int) (*boxoffice.Reservation, error) {
+				return h.svc.CreateReservation(ctx, c, boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: q})
+			}
+			r1, err := hold(u[0], 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := hold(u[1], 1); !errors.Is(err, boxoffice.ErrSoldOut) {
+				t.Fatalf("got %v, want sold out", err)
+			}
+			// Cancel returns the tickets at once.
+			c1, err := h.svc.Cancel(ctx, u[0], r1.ID, boxoffice.Idempotent{})
+			if err != nil || c1.Status != boxoffice.StatusCancelled {
+				t.Fatalf("cancel: %v %+v", err, c1)
+			}
+			if _, err := h.svc.Cancel(ctx, u[0], r1.ID, boxoffice.Idempotent{}); !errors.Is(err, boxoffice.ErrInvalidState) {
+				t.Fatalf("second cancel: %v, want invalid state", err)
+			}
+			if _, err := h.svc.Confirm(ctx, u[0], r1.ID, "tok_ok", boxoffice.Idempotent{}); !errors.Is(err, boxoffice.ErrInvalidState) {
+				t.Fatalf("confirm cancelled: %v, want invalid state", err)
+			}
+			r2, err := hold(u[1], 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The hold runs out: the sweeper releases it.
+			h.clock.Advance(61 * time.Second)
+			waitFor(t, func() bool {
+				r, err := h.store.Reservation(ctx, r2.ID)
+				return err == nil && r.Status == boxoffice.StatusExpired
+			})
+			if _, err := h.svc.Confirm(ctx, u[1], r2.ID, "tok_ok", boxoffice.Idempotent{}); !errors.Is(err, boxoffice.ErrHoldExpired) {
+				t.Fatalf("late confirm: %v, want hold expired", err)
+			}
+			h.checkSales(t, e.ID, 0)
+			// Tickets are back on sale; confirm works, then a declined payment keeps the hold.
+			r3, err := hold(u[0], 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.svc.Confirm(ctx, u[0], r3.ID, "tok_declined", boxoffice.Idempotent{}); !errors.Is(err, boxoffice.ErrPaymentDeclined) {
+				t.Fatalf("declined: %v", err)
+			}
+			if _, err := h.svc.Confirm(ctx, u[1], r3.ID, "tok_ok", boxoffice.Idempotent{}); !errors.Is(err, boxoffice.ErrNotFound) {
+				t.Fatalf("someone else's confirm: %v, want not found", err)
+			}
+			c3, err := h.svc.Confirm(ctx, u[0], r3.ID, "tok_ok", boxoffice.Idempotent{})
+			if err != nil || c3.Status != boxoffice.StatusConfirmed || c3.ConfirmedAt == nil {
+				t.Fatalf("confirm: %v %+v", err, c3)
+			}
+			again, err := h.svc.Confirm(ctx, u[0], r3.ID, "tok_ok", boxoffice.Idempotent{})
+			if err != nil || again.Status != boxoffice.StatusConfirmed {
+				t.Fatalf("confirm twice: %v", err)
+			}
+			h.clock.Advance(2 * time.Minute) // confirmed holds do not expire
+			time.Sleep(50 * time.Millisecond)
+			h.checkSales(t, e.ID, 1)
+			// A confirmed reservation can be cancelled before the event starts.
+			if r, err := h.svc.Cancel(ctx, u[0], r3.ID, boxoffice.Idempotent{}); err != nil || r.Status != boxoffice.StatusCancelled {
+				t.Fatalf("cancel confirmed: %v", err)
+			}
+			h.checkSales(t, e.ID, 0)
+		})
+	}
+}
+
+// TestExpiryRealTime lets a 5 s hold run out on the real clock against
+// MariaDB, with the sweeper of a second instance doing the release.
+func TestExpiryRealTime(t *testing.T) {
+	url := testdb.MySQLURL(t)
+	store := openMySQL(t, url)
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: auth.NewHasher(4, 0, 0, 0)})
+	sweeper := boxoffice.NewService(boxoffice.ServiceConfig{Store: openMySQL(t, url), Hasher: auth.NewHasher(4, 0, 0, 0)})
+	run(t, sweeper)
+	ctx := context.Background()
+	admin := boxoffice.Caller{UserID: boxoffice.NewID(), Role: boxoffice.RoleAdmin}
+	now := time.Now()
+	e, err := svc.CreateEvent(ctx, admin, boxoffice.EventInput{
+		Title: "Real", Venue: "Time", StartsAt: now.Add(time.Hour), SalesStartAt: now.Add(-time.Minute), SalesEndAt: now.Add(time.Hour),
+		MaxTicketsPerUser: 1, HoldSeconds: 5, Tiers: []boxoffice.TierInput{{Name: "GA", Price: boxoffice.Money{Amount: 1, Currency: "EUR"}, Capacity: 1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &boxoffice.User{ID: boxoffice.NewID(), Email: "rt@example.com", Name: "RT", Role: boxoffice.RoleUser, PasswordHash: []byte("x"), CreatedAt: now}
+	if err := store.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	c := boxoffice.Caller{UserID: u.ID, Role: u.Role}
+	r, err := svc.CreateReservation(ctx, c, boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := r.HoldExpiresAt.Add(5 * time.Second) // the contract: available again within 5 s
+	for {
+		got, err := store.Event(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Available() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired hold's ticket did not come back within 5 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got, _ := store.Reservation(ctx, r.ID)
+	if got.Status != boxoffice.StatusExpired {
+		t.Fatalf("status %s, want expired", got.Status)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, open(t))
+			run(t, h.svc)
+			ctx := context.Background()
+			e := h.event(t, 10, 4)
+			u := h.users(t, 2)
+			in := boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, IdempotencyKey: "k1", Fingerprint: "fp1"}
+			r1, err := h.svc.CreateReservation(ctx, u[0], in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r2, err := h.svc.CreateReservation(ctx, u[0], in)
+			if err != nil || r2.ID != r1.ID || r2.Status != boxoffice.StatusHeld {
+				t.Fatalf("replay: %v %+v", err, r2)
+			}
+			other := in
+			other.Fingerprint, other.Quantity = "fp2", 2
+			if _, err := h.svc.CreateReservation(ctx, u[0], other); !errors.Is(err, boxoffice.ErrIdempotencyKeyReused) {
+				t.Fatalf("reused: %v", err)
+			}
+			// Keys are per user.
+			if r, err := h.svc.CreateReservation(ctx, u[1], in); err != nil || r.ID == r1.ID {
+				t.Fatalf("other user, same key: %v", err)
+			}
+			h.checkSales(t, e.ID, 2)
+
+			// Concurrent duplicates: one hold at most.
+			var wg sync.WaitGroup
+			var okIDs sync.Map
+			dup := in
+			dup.IdempotencyKey = "k-concurrent"
+			for range 10 {
+				wg.Go(func() {
+					r, err := h.svc.CreateReservation(ctx, u[0], dup)
+					if err == nil {
+						okIDs.Store(r.ID, true)
+					} else if !errors.Is(err, boxoffice.ErrRequestInProgress) {
+						t.Errorf("concurrent duplicate: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			n := 0
+			okIDs.Range(func(any, any) bool { n++; return true })
+			if n != 1 {
+				t.Fatalf("%d distinct reservations for one key", n)
+			}
+			h.checkSales(t, e.ID, 3)
+
+			// Confirm and cancel replay too.
+			idem := boxoffice.Idempotent{Key: "c1", Fingerprint: "confirm"}
+			c1, err := h.svc.Confirm(ctx, u[0], r1.ID, "tok_ok", idem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c2, err := h.svc.Confirm(ctx, u[0], r1.ID, "tok_ok", idem)
+			if err != nil || c2.Status != boxoffice.StatusConfirmed || c2.ID != c1.ID {
+				t.Fatalf("confirm replay: %v %+v", err, c2)
+			}
+			if _, err := h.svc.Cancel(ctx, u[0], r1.ID, boxoffice.Idempotent{Key: "c1", Fingerprint: "cancel"}); !errors.Is(err, boxoffice.ErrIdempotencyKeyReused) {
+				t.Fatalf("key reused across operations: %v", err)
+			}
+			cx := boxoffice.Idempotent{Key: "x1", Fingerprint: "cancel"}
+			if _, err := h.svc.Cancel(ctx, u[0], r1.ID, cx); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := h.svc.Cancel(ctx, u[0], r1.ID, cx); err != nil || r.Status != boxoffice.StatusCancelled {
+				t.Fatalf("cancel replay: %v", err)
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,567 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"strings"
+	"time"
+
+	"boxoffice"
+)
+
+const reservationCols = "id, event_id, tier_id, user_id, quantity, status, amount, currency, attendee_name, " +
+	"attendee_phone, hold_expires_at, created_at, updated_at, confirmed_at, cancelled_at"
+
+func scanReservation(row scanner) (*boxoffice.Reservation, error) {
+	r := &boxoffice.Reservation{}
+	var status string
+	var name, phone sql.NullString
+	var confirmed, cancelled sql.NullTime
+	if err := row.Scan(&r.ID, &r.EventID, &r.TierID, &r.UserID, &r.Quantity, &status, &r.Amount.Amount,
+		&r.Amount.Currency, &name, &phone, &r.HoldExpiresAt, &r.CreatedAt, &r.UpdatedAt, &confirmed, &cancelled); err != nil {
+		return nil, err
+	}
+	r.Status = boxoffice.ReservationStatus(status)
+	if name.Valid || phone.Valid {
+		r.Attendee = &boxoffice.Attendee{Name: name.String, Phone: phone.String}
+	}
+	if confirmed.Valid {
+		t := confirmed.Time
+		r.ConfirmedAt = &t
+	}
+	if cancelled.Valid {
+		t := cancelled.Time
+		r.CancelledAt = &t
+	}
+	return r, nil
+}
+
+func reservationArgs(r *boxoffice.Reservation) []any {
+	var name, phone any
+	if r.Attendee != nil {
+		name, phone = r.Attendee.Name, r.Attendee.Phone
+	}
+	return []any{r.ID, r.EventID, r.TierID, r.UserID, r.Quantity, string(r.Status), r.Amount.Amount,
+		r.Amount.Currency, name, phone, r.HoldExpiresAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC(),
+		nullTime(r.ConfirmedAt), nullTime(r.CancelledAt)}
+}
+
+// userCount keys a user's ticket counter for one event.
+type userCount struct {
+	userID, eventID string
+}
+
+// CreateHolds decides a batch of hold requests for one tier in one
+// transaction with a constant number of statements, whatever the batch
+// size: it locks the tier row, reads the batch's idempotency keys, locks the
+// distinct users' counters (sorted), decides every request in slice order,
+// then writes all reservations, counters, the tier and idempotency records
+// with one multi-row statement each. Lock order is tier → user counters, as
+// everywhere else. It returns ErrNotFound for an unknown tier.
+func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffice.HoldRequest) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, "create holds", nil, func(tx *sql.Tx) error {
+		for _, r := range reqs {
+			r.Err = nil
+		}
+		var eventID string
+		var capacity, reserved int
+		if err := tx.QueryRowContext(ctx, "SELECT event_id, capacity, reserved FROM tiers WHERE id = ? FOR UPDATE", tierID).
+			Scan(&eventID, &capacity, &reserved); err != nil {
+			return err
+		}
+
+		// Keys recorded before (by a committed request) refuse their
+		// requests. A key recorded concurrently makes the INSERT below
+		// fail with a duplicate; inTx then runs everything again.
+		type idemKey struct{ user, key string }
+		taken := map[idemKey]bool{}
+		var keyArgs []any
+		for _, r := range reqs {
+			if r.Idempotency != nil {
+				keyArgs = append(keyArgs, r.Idempotency.UserID, r.Idempotency.Key)
+			}
+		}
+		if len(keyArgs) > 0 {
+			rows, err := tx.QueryContext(ctx, "SELECT user_id, idem_key FROM idempotency WHERE (user_id, idem_key) IN ("+
+				rowsOf(len(keyArgs)/2, 2)+")", keyArgs...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var k idemKey
+				if err := rows.Scan(&k.user, &k.key); err != nil {
+					rows.Close()
+					return err
+				}
+				taken[k] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+
+		users := make([]string, 0, len(reqs))
+		counts := make(map[string]int, len(reqs))
+		for _, r := range reqs {
+			u := r.Reservation.UserID
+			if _, ok := counts[u]; !ok {
+				counts[u] = 0
+				users = append(users, u)
+			}
+		}
+		sort.Strings(users)
+		args := make([]any, 0, len(users)+1)
+		args = append(args, eventID)
+		for _, u := range users {
+			args = append(args, u)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT user_id, tickets FROM user_event_tickets WHERE event_id = ? AND user_id IN ("+
+			placeholders(len(users))+") ORDER BY user_id FOR UPDATE", args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var u string
+			var n int
+			if err := rows.Scan(&u, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			counts[u] = n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		available := capacity - reserved
+		granted := 0
+		deltas := make(map[string]int, len(users))
+		var resArgs, idemArgs []any
+		nRes, nIdem := 0, 0
+		for _, r := range reqs {
+			res := r.Reservation
+			if r.Idempotency != nil {
+				k := idemKey{r.Idempotency.UserID, r.Idempotency.Key}
+				if taken[k] {
+					r.Err = boxoffice.ErrIdempotencyKeyReused
+					continue
+				}
+			}
+			switch {
+			case counts[res.UserID]+res.Quantity > r.MaxPerUser:
+				r.Err = boxoffice.ErrLimitExceeded
+				continue
+			case res.Quantity > available:
+				r.Err = boxoffice.ErrSoldOut
+				continue
+			}
+			available -= res.Quantity
+			granted += res.Quantity
+			counts[res.UserID] += res.Quantity
+			deltas[res.UserID] += res.Quantity
+			res.TierID, res.EventID = tierID, eventID
+			resArgs = append(resArgs, reservationArgs(res)...)
+			nRes++
+			if idem := r.Idempotency; idem != nil {
+				taken[idemKey{idem.UserID, idem.Key}] = true
+				idemArgs = append(idemArgs, idemArgsOf(idem)...)
+				nIdem++
+			}
+		}
+		if nRes == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO reservations ("+reservationCols+") VALUES "+rowsOf(nRes, 15), resArgs...); err != nil {
+			return err
+		}
+		cntArgs := make([]any, 0, 3*len(deltas))
+		for _, u := range users {
+			if d := deltas[u]; d > 0 {
+				cntArgs = append(cntArgs, u, eventID, d)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES "+
+			rowsOf(len(cntArgs)/3, 3)+" ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets)", cntArgs...); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved + ? WHERE id = ?", granted, tierID); err != nil {
+			return err
+		}
+		if nIdem > 0 {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO idempotency ("+idemCols+") VALUES "+rowsOf(nIdem, 7), idemArgs...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Reservation returns the reservation with the given id, or ErrNotFound.
+func (s *Store) Reservation(ctx context.Context, id string) (*boxoffice.Reservation, error) {
+	r, err := scanReservation(s.db.QueryRowContext(ctx, "SELECT "+reservationCols+" FROM reservations WHERE id = ?", id))
+	return r, translate("reservation", err)
+}
+
+// ListReservations returns up to f.Limit of a user's reservations, newest
+// first, walking INDEX(user_id, id) backwards from the cursor.
+func (s *Store) ListReservations(ctx context.Context, f boxoffice.ReservationFilter) ([]*boxoffice.Reservation, error) {
+	query := "SELECT " + reservationCols + " FROM reservations WHERE user_id = ?"
+	args := []any{f.UserID}
+	if f.Status != "" {
+		query += " AND status = ?"
+		args = append(args, string(f.Status))
+	}
+	if f.BeforeID != "" {
+		query += " AND id < ?"
+		args = append(args, f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = boxoffice.DefaultLimit
+	}
+	query += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	out, err := func() ([]*boxoffice.Reservation, error) {
+		rows, err := s.db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := []*boxoffice.Reservation{}
+		for rows.Next() {
+			r, err := scanReservation(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, rows.Err()
+	}()
+	if err != nil {
+		return nil, translate("list reservations", err)
+	}
+	return out, nil
+}
+
+// lockReservation reads a reservation under an exclusive row lock: the
+// first lock of every transaction that changes one.
+func lockReservation(ctx context.Context, tx *sql.Tx, id string) (*boxoffice.Reservation, error) {
+	return scanReservation(tx.QueryRowContext(ctx, "SELECT "+reservationCols+" FROM reservations WHERE id = ? FOR UPDATE", id))
+}
+
+// release returns a reservation's tickets to its tier and its user's
+// counter, locking them in the usual order (tier → counter).
+func release(ctx context.Context, tx *sql.Tx, r *boxoffice.Reservation) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved - ? WHERE id = ?", r.Quantity, r.TierID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE user_event_tickets SET tickets = tickets - ? WHERE user_id = ? AND event_id = ?",
+		r.Quantity, r.UserID, r.EventID)
+	return err
+}
+
+// ChangeQuantity sets a held reservation's quantity, and its amount to the
+// tier's price times the quantity, together with the tier's Reserved count
+// and the user's counter. It returns ErrNotFound, ErrInvalidState (not
+// held), ErrHoldExpired, ErrLimitExceeded or ErrSoldOut.
+func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerUser int, now time.Time) (*boxoffice.Reservation, error) {
+	var out *boxoffice.Reservation
+	err := s.inTx(ctx, "change quantity", nil, func(tx *sql.Tx) error {
+		r, err := lockReservation(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if r.Status != boxoffice.StatusHeld {
+			return boxoffice.ErrInvalidState
+		}
+		if !now.Before(r.HoldExpiresAt) {
+			return boxoffice.ErrHoldExpired
+		}
+		var capacity, reserved int
+		var price int64
+		var currency string
+		if err := tx.QueryRowContext(ctx, "SELECT capacity, reserved, price_amount, price_currency FROM tiers WHERE id = ? FOR UPDATE", r.TierID).
+			Scan(&capacity, &reserved, &price, &currency); err != nil {
+			return err
+		}
+		var tickets int
+		err = tx.QueryRowContext(ctx, "SELECT tickets FROM user_event_tickets WHERE user_id = ? AND event_id = ? FOR UPDATE",
+			r.UserID, r.EventID).Scan(&tickets)
+		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		delta := quantity - r.Quantity
+		if delta > 0 {
+			if tickets+delta > maxPerUser {
+				return boxoffice.ErrLimitExceeded
+			}
+			if reserved+delta > capacity {
+				return boxoffice.ErrSoldOut
+			}
+		}
+		if delta != 0 {
+			if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved + ? WHERE id = ?", delta, r.TierID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES (?, ?, ?)
+				ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets)`, r.UserID, r.EventID, delta); err != nil {
+				return err
+			}
+		}
+		r.Quantity = quantity
+		r.Amount = boxoffice.Money{Amount: price * int64(quantity), Currency: currency}
+		r.UpdatedAt = now.UTC()
+		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET quantity = ?, amount = ?, currency = ?, updated_at = ? WHERE id = ?",
+			r.Quantity, r.Amount.Amount, r.Amount.Currency, r.UpdatedAt, id); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Confirm confirms a held reservation: under its row lock it checks the
+// hold, calls charge, and marks it confirmed, inserting idem (when not nil)
+// in the same transaction. A hold that ran out by now is marked expired and
+// its tickets released instead, and ErrHoldExpired returned. An already
+// confirmed reservation is returned unchanged. It returns ErrNotFound,
+// ErrHoldExpired, ErrInvalidState (cancelled) or charge's error (nothing
+// changes then).
+func (s *Store) Confirm(ctx context.Context, id string, now time.Time, charge func(context.Context, *boxoffice.Reservation) error, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
+	var out *boxoffice.Reservation
+	expired := false
+	err := s.inTx(ctx, "confirm", nil, func(tx *sql.Tx) error {
+		expired = false
+		r, err := lockReservation(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch r.Status {
+		case boxoffice.StatusConfirmed:
+			out = r
+			return nil
+		case boxoffice.StatusExpired:
+			return boxoffice.ErrHoldExpired
+		case boxoffice.StatusCancelled:
+			return boxoffice.ErrInvalidState
+		}
+		if !now.Before(r.HoldExpiresAt) {
+			expired = true
+			return expire(ctx, tx, r, now)
+		}
+		if err := charge(ctx, r); err != nil {
+			return callerError{err}
+		}
+		at := now.UTC()
+		r.Status, r.ConfirmedAt, r.UpdatedAt = boxoffice.StatusConfirmed, &at, at
+		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, confirmed_at = ?, updated_at = ? WHERE id = ?",
+			string(r.Status), at, at, id); err != nil {
+			return err
+		}
+		if err := insertIdempotency(ctx, tx, idem); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if expired {
+		return nil, boxoffice.ErrHoldExpired
+	}
+	return out, nil
+}
+
+// expire marks a locked held reservation expired and releases its tickets.
+func expire(ctx context.Context, tx *sql.Tx, r *boxoffice.Reservation, now time.Time) error {
+	if err := release(ctx, tx, r); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
+		string(boxoffice.StatusExpired), now.UTC(), r.ID)
+	return err
+}
+
+// Cancel cancels a held reservation, or a confirmed one when allowConfirmed
+// is true, and releases its tickets at once; idem (when not nil) is inserted
+// in the same transaction. It returns ErrNotFound or ErrInvalidState.
+func (s *Store) Cancel(ctx context.Context, id string, now time.Time, allowConfirmed bool, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
+	var out *boxoffice.Reservation
+	err := s.inTx(ctx, "cancel", nil, func(tx *sql.Tx) error {
+		r, err := lockReservation(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.Status == boxoffice.StatusHeld:
+		case r.Status == boxoffice.StatusConfirmed && allowConfirmed:
+		default:
+			return boxoffice.ErrInvalidState
+		}
+		if err := release(ctx, tx, r); err != nil {
+			return err
+		}
+		at := now.UTC()
+		r.Status, r.CancelledAt, r.UpdatedAt = boxoffice.StatusCancelled, &at, at
+		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, cancelled_at = ?, updated_at = ? WHERE id = ?",
+			string(r.Status), at, at, id); err != nil {
+			return err
+		}
+		if err := insertIdempotency(ctx, tx, idem); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ExpireHolds marks up to limit held reservations whose hold ran out by now
+// as expired and releases their tickets, grouped by tier and by user.
+// Reservations locked by another transaction (being confirmed, cancelled or
+// expired elsewhere) are skipped (SKIP LOCKED), so concurrent callers never
+// wait for each other and each hold expires once. It runs at READ
+// COMMITTED so the scan takes no gap locks that would block new holds.
+func (s *Store) ExpireHolds(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n := 0
+	err := s.inTx(ctx, "expire holds", &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, `SELECT id, event_id, tier_id, user_id, quantity FROM reservations
+			WHERE status = ? AND hold_expires_at <= ? ORDER BY hold_expires_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+			string(boxoffice.StatusHeld), now.UTC(), limit)
+		if err != nil {
+			return err
+		}
+		var ids []any
+		tiers := map[string]int{}
+		users := map[userCount]int{}
+		for rows.Next() {
+			var id, eventID, tierID, userID string
+			var q int
+			if err := rows.Scan(&id, &eventID, &tierID, &userID, &q); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+			tiers[tierID] += q
+			users[userCount{userID, eventID}] += q
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := releaseGrouped(ctx, tx, tiers, users); err != nil {
+			return err
+		}
+		args := append([]any{string(boxoffice.StatusExpired), now.UTC()}, ids...)
+		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = ? WHERE id IN ("+
+			placeholders(len(ids))+")", args...); err != nil {
+			return err
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, err
+}
+
+// releaseGrouped subtracts ticket counts from tiers and user counters with
+// one statement each, locking rows in sorted order.
+func releaseGrouped(ctx context.Context, tx *sql.Tx, tiers map[string]int, users map[userCount]int) error {
+	tierIDs := make([]string, 0, len(tiers))
+	for id := range tiers {
+		tierIDs = append(tierIDs, id)
+	}
+	sort.Strings(tierIDs)
+	var cases strings.Builder
+	var args, in []any
+	for _, id := range tierIDs {
+		cases.WriteString(" WHEN ? THEN ?")
+		args = append(args, id, tiers[id])
+		in = append(in, id)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved - CASE id"+cases.String()+
+		" END WHERE id IN ("+placeholders(len(in))+") ORDER BY id", append(args, in...)...); err != nil {
+		return err
+	}
+
+	keys := make([]userCount, 0, len(users))
+	for k := range users {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].userID != keys[j].userID {
+			return keys[i].userID < keys[j].userID
+		}
+		return keys[i].eventID < keys[j].eventID
+	})
+	cases.Reset()
+	args, in = args[:0], in[:0]
+	for _, k := range keys {
+		cases.WriteString(" WHEN user_id = ? AND event_id = ? THEN ?")
+		args = append(args, k.userID, k.eventID, users[k])
+		in = append(in, k.userID, k.eventID)
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE user_event_tickets SET tickets = tickets - CASE"+cases.String()+
+		" ELSE 0 END WHERE (user_id, event_id) IN ("+rowsOf(len(keys), 2)+")", append(args, in...)...)
+	return err
+}
+
+// Sales returns the inventory of an event's tiers, read by one statement
+// (one consistent snapshot), or ErrNotFound.
+func (s *Store) Sales(ctx context.Context, eventID string) (*boxoffice.Sales, error) {
+	out, err := func() (*boxoffice.Sales, error) {
+		rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.capacity,
+				COALESCE(SUM(CASE WHEN r.status = 'held' THEN r.quantity END), 0),
+				COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN r.quantity END), 0)
+			FROM events e
+			JOIN tiers t ON t.event_id = e.id
+			LEFT JOIN reservations r ON r.tier_id = t.id AND r.status IN ('held', 'confirmed')
+			WHERE e.id = ?
+			GROUP BY t.id, t.capacity
+			ORDER BY t.id`, eventID)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := &boxoffice.Sales{EventID: eventID, Tiers: []boxoffice.TierSales{}}
+		for rows.Next() {
+			var ts boxoffice.TierSales
+			if err := rows.Scan(&ts.TierID, &ts.Capacity, &ts.Held, &ts.Confirmed); err != nil {
+				return nil, err
+			}
+			ts.Available = max(ts.Capacity-ts.Held-ts.Confirmed, 0)
+			out.Tiers = append(out.Tiers, ts)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(out.Tiers) == 0 {
+			return nil, sql.ErrNoRows
+		}
+		return out, nil
+	}()
+	if err != nil {
+		return nil, translate("sales", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,219 @@
+package auth
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
+
+	"boxoffice"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// newTestTokens returns Tokens whose clock reads *now.
+func newTestTokens(now *time.Time) *Tokens {
+	tk := NewTokens(testSecret, 15*time.Minute)
+	tk.now = func() time.Time { return *now }
+	return tk
+}
+
+func TestTokensRoundTrip(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tk := newTestTokens(&now)
+	for _, role := range []boxoffice.Role{boxoffice.RoleUser, boxoffice.RoleAdmin} {
+		t.Run(string(role), func(t *testing.T) {
+			u := &boxoffice.User{ID: boxoffice.NewID(), Role: role}
+			token, expiresIn, err := tk.Issue(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if expiresIn != 15*time.Minute {
+				t.Errorf("expiresIn = %v, want 15m", expiresIn)
+			}
+			got, err := tk.Verify(token)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if diff := cmp.Diff(boxoffice.Caller{UserID: u.ID, Role: role}, got); diff != "" {
+				t.Errorf("Verify mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTokensClaims(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tk := newTestTokens(&now)
+	token, _, err := tk.Issue(&boxoffice.User{ID: "U1", Role: boxoffice.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, got); err != nil {
+		t.Fatal(err)
+	}
+	want := jwt.MapClaims{
+		"sub":  "U1",
+		"role": "admin",
+		"iss":  "boxoffice",
+		"iat":  float64(now.Unix()),
+		"exp":  float64(now.Add(15 * time.Minute).Unix()),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claims mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestTokensExpiry(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tk := newTestTokens(&now)
+	token, _, err := tk.Issue(&boxoffice.User{ID: "U1", Role: boxoffice.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(15*time.Minute - time.Second)
+	if _, err := tk.Verify(token); err != nil {
+		t.Fatalf("Verify just before expiry: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := tk.Verify(token); !errors.Is(err, boxoffice.ErrTokenExpired) {
+		t.Fatalf("Verify after expiry = %v, want ErrTokenExpired", err)
+	}
+	// An expired token that was tampered with is not genuine, so it is
+	// not reported as expired.
+	if _, err := tk.Verify(tamperSignature(token)); !errors.Is(err, boxoffice.ErrUnauthenticated) {
+		t.Fatalf("Verify tampered expired token = %v, want ErrUnauthenticated", err)
+	}
+}
+
+func TestTokensReject(t *testing.T) {
+	now := time.Now()
+	tk := newTestTokens(&now)
+	good, _, err := tk.Issue(&boxoffice.User{ID: "U1", Role: boxoffice.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := jwt.RegisteredClaims{
+		Issuer:    Issuer,
+		Subject:   "U1",
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
+	}
+	sign := func(t *testing.T, m jwt.SigningMethod, key any, c jwt.Claims) string {
+		t.Helper()
+		s, err := jwt.NewWithClaims(m, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	with := func(f func(*claims)) claims {
+		c := claims{Role: boxoffice.RoleUser, RegisteredClaims: valid}
+		f(&c)
+		return c
+	}
+	parts := strings.Split(good, ".")
+
+	tests := []struct {
+		name  string
+		token func(t *testing.T) string
+	}{
+		{"empty", func(*testing.T) string { return "" }},
+		{"garbage", func(*testing.T) string { return "not.a.token" }},
+		{"two segments", func(*testing.T) string { return parts[0] + "." + parts[1] }},
+		{"tampered signature", func(*testing.T) string { return tamperSignature(good) }},
+		{"tampered payload", func(*testing.T) string {
+			payload := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"U2","role":"admin","iss":"boxoffice","exp":9999999999}`))
+			return parts[0] + "." + payload + "." + parts[2]
+		}},
+		{"wrong secret", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte("another secret, 32 bytes long!!!"), with(func(*claims) {}))
+		}},
+		{"alg none", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, with(func(*claims) {}))
+		}},
+		{"alg none, empty signature", func(*testing.T) string {
+			header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+			return header + "." + parts[1] + "."
+		}},
+		{"HS512 with the right secret", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS512, testSecret, with(func(*claims) {}))
+		}},
+		{"HS384 with the right secret", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS384, testSecret, with(func(*claims) {}))
+		}},
+		{"missing sub", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, testSecret, with(func(c *claims) { c.Subject = "" }))
+		}},
+		{"missing role", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, testSecret, with(func(c *claims) { c.Role = "" }))
+		}},
+		{"unknown role", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, testSecret, with(func(c *claims) { c.Role = "root" }))
+		}},
+		{"wrong issuer", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, testSecret, with(func(c *claims) { c.Issuer = "someone" }))
+		}},
+		{"missing exp", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, testSecret, with(func(c *claims) { c.ExpiresAt = nil }))
+		}},
+		{"not yet valid", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, testSecret, with(func(c *claims) {
+				c.NotBefore = jwt.NewNumericDate(now.Add(time.Hour))
+			}))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tk.Verify(tt.token(t))
+			if !errors.Is(err, boxoffice.ErrUnauthenticated) {
+				t.Errorf("Verify = %v, %v; want ErrUnauthenticated", got, err)
+			}
+			if got != (boxoffice.Caller{}) {
+				t.Errorf("Verify returned caller %v with an error", got)
+			}
+		})
+	}
+}
+
+func TestRandomSecret(t *testing.T) {
+	a, b := RandomSecret(), RandomSecret()
+	if len(a) != 32 || len(b) != 32 {
+		t.Fatalf("lengths %d, %d, want 32", len(a), len(b))
+	}
+	if string(a) == string(b) {
+		t.Error("two random secrets are equal")
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	tk := NewTokens(RandomSecret(), time.Hour)
+	token, _, err := tk.Issue(&boxoffice.User{ID: boxoffice.NewID(), Role: boxoffice.RoleUser})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := tk.Verify(token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// tamperSignature changes the first character of a token's signature (not
+// the last, whose low bits base64 may ignore).
+func tamperSignature(token string) string {
+	i := strings.LastIndexByte(token, '.') + 1
+	repl := byte('A')
+	if token[i] == 'A' {
+		repl = 'B'
+	}
+	return token[:i] + string(repl) + token[i+1:]
+}

@@ -1,0 +1,265 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"boxoffice"
+)
+
+// eventRequest is the body of POST /api/v1/events. Times are strings so
+// that a bad one is reported under its field name.
+type eventRequest struct {
+	Title             string                 `json:"title"`
+	Description       string                 `json:"description"`
+	Venue             string                 `json:"venue"`
+	StartsAt          string                 `json:"starts_at"`
+	EndsAt            *string                `json:"ends_at"`
+	SalesStartAt      string                 `json:"sales_start_at"`
+	SalesEndAt        string                 `json:"sales_end_at"`
+	MaxTicketsPerUser int                    `json:"max_tickets_per_user"`
+	HoldSeconds       int                    `json:"hold_seconds"`
+	Queue             *boxoffice.QueueConfig `json:"queue"`
+	Tiers             []tierRequest          `json:"tiers"`
+}
+
+// tierRequest is one tier of an eventRequest.
+type tierRequest struct {
+	Name     string          `json:"name"`
+	Price    boxoffice.Money `json:"price"`
+	Capacity int             `json:"capacity"`
+}
+
+// decodeEventInput reads and decodes the body of POST /api/v1/events.
+func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventInput, error) {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return boxoffice.EventInput{}, err
+	}
+	var req eventRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return boxoffice.EventInput{}, err
+	}
+	ve := &boxoffice.ValidationError{}
+	in := boxoffice.EventInput{
+		Title:             req.Title,
+		Description:       req.Description,
+		Venue:             req.Venue,
+		StartsAt:          timeField(ve, "starts_at", req.StartsAt),
+		EndsAt:            optTimeField(ve, "ends_at", req.EndsAt),
+		SalesStartAt:      timeField(ve, "sales_start_at", req.SalesStartAt),
+		SalesEndAt:        timeField(ve, "sales_end_at", req.SalesEndAt),
+		MaxTicketsPerUser: req.MaxTicketsPerUser,
+		HoldSeconds:       req.HoldSeconds,
+		Queue:             req.Queue,
+	}
+	for _, t := range req.Tiers {
+		in.Tiers = append(in.Tiers, boxoffice.TierInput(t))
+	}
+	return in, ve.Err()
+}
+
+// eventPatchRequest is the body of PATCH /api/v1/events/{id}; every field is
+// optional.
+type eventPatchRequest struct {
+	Title             *string                `json:"title"`
+	Description       *string                `json:"description"`
+	Venue             *string                `json:"venue"`
+	StartsAt          *string                `json:"starts_at"`
+	EndsAt            *string                `json:"ends_at"`
+	SalesStartAt      *string                `json:"sales_start_at"`
+	SalesEndAt        *string                `json:"sales_end_at"`
+	MaxTicketsPerUser *int                   `json:"max_tickets_per_user"`
+	HoldSeconds       *int                   `json:"hold_seconds"`
+	Queue             *boxoffice.QueueConfig `json:"queue"`
+	Tiers             []tierPatchRequest     `json:"tiers"`
+}
+
+// tierPatchRequest changes the tier with ID, or adds a tier when ID is empty.
+type tierPatchRequest struct {
+	ID       string           `json:"id"`
+	Name     *string          `json:"name"`
+	Price    *boxoffice.Money `json:"price"`
+	Capacity *int             `json:"capacity"`
+}
+
+// decodeEventPatch reads and decodes the body of PATCH /api/v1/events/{id}.
+func decodeEventPatch(w http.ResponseWriter, r *http.Request) (boxoffice.EventPatch, error) {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return boxoffice.EventPatch{}, err
+	}
+	var req eventPatchRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return boxoffice.EventPatch{}, err
+	}
+	ve := &boxoffice.ValidationError{}
+	p := boxoffice.EventPatch{
+		Title:             req.Title,
+		Description:       req.Description,
+		Venue:             req.Venue,
+		StartsAt:          optTimeField(ve, "starts_at", req.StartsAt),
+		EndsAt:            optTimeField(ve, "ends_at", req.EndsAt),
+		SalesStartAt:      optTimeField(ve, "sales_start_at", req.SalesStartAt),
+		SalesEndAt:        optTimeField(ve, "sales_end_at", req.SalesEndAt),
+		MaxTicketsPerUser: req.MaxTicketsPerUser,
+		HoldSeconds:       req.HoldSeconds,
+		Queue:             req.Queue,
+	}
+	for i, t := range req.Tiers {
+		if t.ID != "" && !boxoffice.ValidID(t.ID) {
+			ve.Add("tiers["+strconv.Itoa(i)+"].id", "is not a tier of this event")
+		}
+		p.Tiers = append(p.Tiers, boxoffice.TierPatch(t))
+	}
+	return p, ve.Err()
+}
+
+func (s *server) handleCreateEvent(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	in, err := decodeEventInput(w, r)
+	if err != nil {
+		return err
+	}
+	e, err := s.svc.CreateEvent(r.Context(), c, in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/events/"+e.ID)
+	return writeJSON(w, r, http.StatusCreated, e)
+}
+
+func (s *server) handleGetEvent(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	body, err := s.svc.EventJSON(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeEncoded(w, r, body)
+	return nil
+}
+
+func (s *server) handleListEvents(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	ve := &boxoffice.ValidationError{}
+	limit, cursor := listParams(ve, r)
+	q := r.URL.Query()
+	eq := boxoffice.EventQuery{
+		Query:        q.Get("q"),
+		StartsAfter:  timeField(ve, "starts_after", q.Get("starts_after")),
+		StartsBefore: timeField(ve, "starts_before", q.Get("starts_before")),
+		Limit:        limit,
+		Cursor:       cursor,
+	}
+	switch q.Get("on_sale") {
+	case "", "false":
+	case "true":
+		eq.OnSale = true
+	default:
+		ve.Add("on_sale", "must be true or false")
+	}
+	if err := ve.Err(); err != nil {
+		return err
+	}
+	body, err := s.svc.ListEventsJSON(r.Context(), eq)
+	if err != nil {
+		return err
+	}
+	writeEncoded(w, r, body)
+	return nil
+}
+
+func (s *server) handleUpdateEvent(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	p, err := decodeEventPatch(w, r)
+	if err != nil {
+		return err
+	}
+	e, err := s.svc.UpdateEvent(r.Context(), c, id, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, e)
+}
+
+func (s *server) handleDeleteEvent(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteEvent(r.Context(), c, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// salesResponse is the answer of GET /api/v1/events/{id}/sales.
+type salesResponse struct {
+	EventID string                `json:"event_id"`
+	Tiers   []boxoffice.TierSales `json:"tiers"`
+	Queue   queueCounts           `json:"queue"`
+}
+
+// queueCounts is the waiting room's part of the sales view.
+type queueCounts struct {
+	Waiting  int `json:"waiting"`
+	Admitted int `json:"admitted"`
+}
+
+func (s *server) handleSales(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	sales, err := s.svc.Sales(r.Context(), c, id)
+	if err != nil {
+		return err
+	}
+	resp := salesResponse{EventID: sales.EventID, Tiers: sales.Tiers}
+	if resp.Tiers == nil {
+		resp.Tiers = []boxoffice.TierSales{}
+	}
+	return writeJSON(w, r, http.StatusOK, resp)
+}
+
+func (s *server) handleListBookmarks(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	ve := &boxoffice.ValidationError{}
+	limit, cursor := listParams(ve, r)
+	if err := ve.Err(); err != nil {
+		return err
+	}
+	p, err := s.svc.ListBookmarks(r.Context(), c, limit, cursor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, pageOf(p))
+}
+
+func (s *server) handlePutBookmark(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "event_id")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.PutBookmark(r.Context(), c, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) handleDeleteBookmark(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "event_id")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteBookmark(r.Context(), c, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

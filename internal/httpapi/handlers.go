@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"boxoffice"
+	"boxoffice/api"
+)
+
+// writeJSON encodes v into a buffer and, only when that worked, writes it
+// with status.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	writeBody(w, r, status, "application/json", buf.Bytes())
+	return nil
+}
+
+// writeEncoded writes an already-encoded JSON body with status 200.
+func writeEncoded(w http.ResponseWriter, r *http.Request, body []byte) {
+	writeBody(w, r, http.StatusOK, "application/json", body)
+}
+
+// page is the JSON shape of one page of a list.
+type page[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// pageOf converts a service page to its JSON shape: items never null,
+// next_cursor null on the last page.
+func pageOf[T any](p boxoffice.Page[T]) page[T] {
+	out := page[T]{Items: p.Items}
+	if out.Items == nil {
+		out.Items = []T{}
+	}
+	if p.NextCursor != "" {
+		out.NextCursor = &p.NextCursor
+	}
+	return out
+}
+
+// authenticate returns the caller named by the request's bearer token. It
+// returns ErrUnauthenticated for a missing, malformed or tampered token and
+// ErrTokenExpired for an expired one.
+func (s *server) authenticate(r *http.Request) (boxoffice.Caller, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") || s.tokens == nil {
+		return boxoffice.Caller{}, boxoffice.ErrUnauthenticated
+	}
+	c, err := s.tokens.Verify(token)
+	switch {
+	case err == nil && c.UserID != "":
+		return c, nil
+	case boxoffice.CodeOf(err) == boxoffice.CodeTokenExpired:
+		return boxoffice.Caller{}, boxoffice.ErrTokenExpired
+	default:
+		return boxoffice.Caller{}, boxoffice.ErrUnauthenticated
+	}
+}
+
+// signUpRequest is the body of POST /api/v1/users.
+type signUpRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+}
+
+func (s *server) handleSignUp(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var in signUpRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.SignUp(r.Context(), boxoffice.SignUp(in))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/users/me")
+	return writeJSON(w, r, http.StatusCreated, u)
+}
+
+// tokenRequest is the body of POST /api/v1/auth/token.
+type tokenRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// tokenResponse is the answer of POST /api/v1/auth/token.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var in tokenRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.Authenticate(r.Context(), in.Email, in.Password)
+	if err != nil {
+		return err
+	}
+	token, ttl, err := s.tokens.Issue(u)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds())})
+}
+
+func (s *server) handleMe(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	u, err := s.svc.User(r.Context(), c.UserID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, u)
+}
+
+// health is the body of GET /healthz and a successful GET /readyz.
+type health struct {
+	Status string `json:"status"`
+}
+
+func (s *server) handleHealth(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, r, http.StatusOK, health{Status: "ok"})
+}
+
+func (s *server) handleReady(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	if s.draining != nil && s.draining.Load() {
+		return boxoffice.Errorf(boxoffice.CodeUnavailable, "the server is draining")
+	}
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			return &boxoffice.RetryableError{Err: err}
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, r, http.StatusOK, health{Status: "ok"})
+}
+
+func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	if s.metrics == nil {
+		return boxoffice.ErrNotFound
+	}
+	s.metrics.ServeHTTP(w, r)
+	return nil
+}
+
+func (s *server) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	writeBody(w, r, http.StatusOK, "application/json", api.Spec)
+	return nil
+}

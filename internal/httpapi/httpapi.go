@@ -1,0 +1,94 @@
+// Package httpapi is boxoffice's HTTP interface: the route table, the
+// middleware (request IDs, panic recovery, access logs), request decoding,
+// authentication, and the one mapping from domain errors to RFC 9457 problem
+// details. Handlers decode a request, call the boxoffice.Service and encode
+// its answer; they hold no business rules.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"boxoffice"
+)
+
+// Config wires the HTTP interface.
+type Config struct {
+	// Service does the work behind every endpoint.
+	Service *boxoffice.Service
+	// Tokens issues and verifies access tokens.
+	Tokens Tokens
+	// Admissions verifies waiting-room admission tokens. When nil, no
+	// request carries a valid admission token.
+	Admissions Admissions
+	// Logger receives one line per request and every internal error. Nil
+	// discards them.
+	Logger *slog.Logger
+	// Ready reports whether the dependencies answer; nil means always
+	// ready. GET /readyz answers 503 when it returns an error.
+	Ready func(ctx context.Context) error
+	// Draining, when set to true, makes GET /readyz answer 503 at once so
+	// load balancers stop sending traffic before shutdown.
+	Draining *atomic.Bool
+	// Metrics, when not nil, is served at GET /metrics.
+	Metrics http.Handler
+}
+
+// Tokens issues and verifies access tokens. internal/auth.Tokens satisfies it.
+type Tokens interface {
+	// Issue returns a signed access token for u and how long it is valid.
+	Issue(u *boxoffice.User) (token string, expiresIn time.Duration, err error)
+	// Verify returns the caller a token was issued to. It returns
+	// boxoffice.ErrUnauthenticated for a malformed or tampered token and
+	// boxoffice.ErrTokenExpired for an expired one.
+	Verify(token string) (boxoffice.Caller, error)
+}
+
+// Admissions verifies waiting-room admission tokens.
+type Admissions interface {
+	// Verify reports whether token admits userID to buy tickets for eventID.
+	Verify(token, userID, eventID string) bool
+}
+
+// readyTimeout bounds how long GET /readyz waits for Config.Ready.
+const readyTimeout = 2 * time.Second
+
+// server holds the dependencies of the handlers.
+type server struct {
+	svc        *boxoffice.Service
+	tokens     Tokens
+	admissions Admissions
+	log        *slog.Logger
+	ready      func(ctx context.Context) error
+	draining   *atomic.Bool
+	metrics    http.Handler
+	mux        *http.ServeMux
+}
+
+// New returns the HTTP handler of the whole API described by CONTRACT.md and
+// api/openapi.json.
+func New(cfg Config) http.Handler {
+	s := &server{
+		svc:        cfg.Service,
+		tokens:     cfg.Tokens,
+		admissions: cfg.Admissions,
+		log:        cfg.Logger,
+		ready:      cfg.Ready,
+		draining:   cfg.Draining,
+		metrics:    cfg.Metrics,
+		mux:        http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.pattern, s.wrap(rt))
+	}
+	// The catch-all turns what would be the ServeMux's plain-text 404 and
+	// 405 answers into problem details.
+	s.mux.HandleFunc(catchAllPattern, s.handleUnmatched)
+	return s.middleware(s.mux)
+}

@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"boxoffice"
+)
+
+// problemTypePrefix starts every problem's type URI; the code follows.
+const problemTypePrefix = "urn:boxoffice:problem:"
+
+// Retry-After values, in seconds.
+const (
+	retryAfterRateLimited = 1
+	retryAfterUnavailable = 5
+)
+
+// kind is how one code is answered.
+type kind struct {
+	status int
+	title  string
+}
+
+// kinds maps every contract code to its HTTP status and title. It is the
+// only place that decides a failure's status.
+var kinds = map[boxoffice.Code]kind{
+	boxoffice.CodeMalformedJSON:        {http.StatusBadRequest, "Malformed JSON"},
+	boxoffice.CodeUnauthenticated:      {http.StatusUnauthorized, "Unauthenticated"},
+	boxoffice.CodeTokenExpired:         {http.StatusUnauthorized, "Token expired"},
+	boxoffice.CodeInvalidCredentials:   {http.StatusUnauthorized, "Invalid credentials"},
+	boxoffice.CodePaymentDeclined:      {http.StatusPaymentRequired, "Payment declined"},
+	boxoffice.CodeForbidden:            {http.StatusForbidden, "Forbidden"},
+	boxoffice.CodeNotAdmitted:          {http.StatusForbidden, "Not admitted"},
+	boxoffice.CodeNotFound:             {http.StatusNotFound, "Not found"},
+	boxoffice.CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed"},
+	boxoffice.CodeEmailTaken:           {http.StatusConflict, "Email taken"},
+	boxoffice.CodeSoldOut:              {http.StatusConflict, "Sold out"},
+	boxoffice.CodeLimitExceeded:        {http.StatusConflict, "Limit exceeded"},
+	boxoffice.CodeSalesClosed:          {http.StatusConflict, "Sales closed"},
+	boxoffice.CodeHoldExpired:          {http.StatusConflict, "Hold expired"},
+	boxoffice.CodeInvalidState:         {http.StatusConflict, "Invalid state"},
+	boxoffice.CodeIdempotencyKeyReused: {http.StatusConflict, "Idempotency key reused"},
+	boxoffice.CodeRequestInProgress:    {http.StatusConflict, "Request in progress"},
+	boxoffice.CodeHasReservations:      {http.StatusConflict, "Event has reservations"},
+	boxoffice.CodeQueueDisabled:        {http.StatusConflict, "Queue disabled"},
+	boxoffice.CodeCapacityConflict:     {http.StatusConflict, "Capacity below reserved"},
+	boxoffice.CodePayloadTooLarge:      {http.StatusRequestEntityTooLarge, "Payload too large"},
+	boxoffice.CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	boxoffice.CodeValidationFailed:     {http.StatusUnprocessableEntity, "Validation failed"},
+	boxoffice.CodeRateLimited:          {http.StatusTooManyRequests, "Rate limited"},
+	boxoffice.CodeInternal:             {http.StatusInternalServerError, "Internal error"},
+	boxoffice.CodeUnavailable:          {http.StatusServiceUnavailable, "Service unavailable"},
+}
+
+// problem is an RFC 9457 problem details document.
+type problem struct {
+	Type      string                 `json:"type"`
+	Title     string                 `json:"title"`
+	Status    int                    `json:"status"`
+	Code      boxoffice.Code         `json:"code"`
+	Detail    string                 `json:"detail"`
+	RequestID string                 `json:"request_id"`
+	Errors    []boxoffice.FieldError `json:"errors,omitempty"`
+}
+
+// problemFor builds the problem for err. Only messages meant for clients
+// (those of *boxoffice.Error and *boxoffice.ValidationError) reach it; every
+// other error becomes a generic 500 or 503.
+func problemFor(r *http.Request, err error) *problem {
+	code := boxoffice.CodeOf(err)
+	k, ok := kinds[code]
+	if !ok {
+		code, k = boxoffice.CodeInternal, kinds[boxoffice.CodeInternal]
+	}
+	p := &problem{
+		Type:      problemTypePrefix + string(code),
+		Title:     k.title,
+		Status:    k.status,
+		Code:      code,
+		RequestID: requestIDFrom(r.Context()),
+	}
+	var ve *boxoffice.ValidationError
+	var de *boxoffice.Error
+	switch {
+	case code == boxoffice.CodeInternal:
+		p.Detail = "An internal error occurred; quote the request_id when reporting it."
+	case code == boxoffice.CodeUnavailable:
+		p.Detail = boxoffice.ErrUnavailable.Message
+	case errors.As(err, &ve):
+		p.Detail = fmt.Sprintf("The request has %d invalid field(s).", len(ve.Fields))
+		p.Errors = ve.Fields
+	case errors.As(err, &de):
+		p.Detail = de.Message
+	}
+	return p
+}
+
+// statusOf returns the HTTP status that err is answered with.
+func statusOf(err error) int {
+	if k, ok := kinds[boxoffice.CodeOf(err)]; ok {
+		return k.status
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers a request with the problem for err. It is the one
+// function that turns errors into responses; internal errors are logged with
+// the request ID and never shown.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(r, err)
+	switch {
+	case p.Code == boxoffice.CodeInternal && errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads this answer and nothing broke.
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request canceled",
+			slog.String("request_id", p.RequestID), slog.String("route", routeOf(r)))
+	case p.Status >= 500:
+		level := slog.LevelError
+		if p.Code == boxoffice.CodeUnavailable {
+			level = slog.LevelWarn
+		}
+		s.log.LogAttrs(r.Context(), level, "request failed",
+			slog.String("request_id", p.RequestID),
+			slog.String("route", routeOf(r)),
+			slog.String("error", err.Error()))
+	}
+	s.writeProblem(w, r, p)
+}
+
+// writeProblem writes p with its headers.
+func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p *problem) {
+	h := w.Header()
+	switch p.Code {
+	case boxoffice.CodeUnauthenticated, boxoffice.CodeInvalidCredentials:
+		h.Set("WWW-Authenticate", `Bearer realm="boxoffice"`)
+	case boxoffice.CodeTokenExpired:
+		h.Set("WWW-Authenticate", `Bearer realm="boxoffice", error="invalid_token", error_description="the access token expired"`)
+	case boxoffice.CodeRateLimited:
+		h.Set("Retry-After", strconv.Itoa(retryAfterRateLimited))
+	case boxoffice.CodeUnavailable:
+		h.Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
+	}
+	// A problem replaces whatever a handler may have set for success.
+	h.Del("Content-Length")
+	h.Set("Cache-Control", "no-store")
+	writeBody(w, r, p.Status, "application/problem+json", mustMarshal(p))
+}
+
+// mustMarshal encodes a value the package built itself; such values always
+// encode.
+func mustMarshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+// writeBody writes a complete response whose body is already encoded.
+func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}

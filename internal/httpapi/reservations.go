@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"boxoffice"
+)
+
+// holdRequest is the body of POST /api/v1/events/{id}/reservations.
+type holdRequest struct {
+	TierID   string              `json:"tier_id"`
+	Quantity int                 `json:"quantity"`
+	Attendee *boxoffice.Attendee `json:"attendee"`
+}
+
+// decodeHoldInput reads and decodes a reservation request for the event in
+// the path: its body, its Idempotency-Key and the request's fingerprint.
+// Admission is the caller's to decide.
+func decodeHoldInput(w http.ResponseWriter, r *http.Request) (boxoffice.HoldInput, error) {
+	eventID, err := pathID(r, "id")
+	if err != nil {
+		return boxoffice.HoldInput{}, err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return boxoffice.HoldInput{}, err
+	}
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return boxoffice.HoldInput{}, err
+	}
+	var req holdRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return boxoffice.HoldInput{}, err
+	}
+	in := boxoffice.HoldInput{
+		EventID:        eventID,
+		TierID:         req.TierID,
+		Quantity:       req.Quantity,
+		Attendee:       req.Attendee,
+		IdempotencyKey: key,
+	}
+	if key != "" {
+		in.Fingerprint = fingerprint(r, body)
+	}
+	return in, nil
+}
+
+func (s *server) handleCreateReservation(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	in, err := decodeHoldInput(w, r)
+	if err != nil {
+		return err
+	}
+	if token := r.Header.Get("Admission-Token"); token != "" && s.admissions != nil {
+		in.Admitted = s.admissions.Verify(token, c.UserID, in.EventID)
+	}
+	res, err := s.svc.CreateReservation(r.Context(), c, in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/reservations/"+res.ID)
+	return writeJSON(w, r, http.StatusCreated, res)
+}
+
+func (s *server) handleGetReservation(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	res, err := s.svc.Reservation(r.Context(), c, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, res)
+}
+
+func (s *server) handleListReservations(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	ve := &boxoffice.ValidationError{}
+	limit, cursor := listParams(ve, r)
+	status := boxoffice.ReservationStatus(r.URL.Query().Get("status"))
+	if status != "" && !status.Valid() {
+		ve.Add("status", "must be held, confirmed, cancelled or expired")
+	}
+	if err := ve.Err(); err != nil {
+		return err
+	}
+	p, err := s.svc.ListReservations(r.Context(), c, boxoffice.ReservationQuery{Status: status, Limit: limit, Cursor: cursor})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, pageOf(p))
+}
+
+// quantityRequest is the body of PATCH /api/v1/reservations/{id}.
+type quantityRequest struct {
+	Quantity *int `json:"quantity"`
+}
+
+func (s *server) handleChangeQuantity(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var req quantityRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	if req.Quantity == nil {
+		ve := &boxoffice.ValidationError{}
+		ve.Add("quantity", "is required")
+		return ve
+	}
+	res, err := s.svc.ChangeQuantity(r.Context(), c, id, *req.Quantity)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, res)
+}
+
+// confirmRequest is the body of POST /api/v1/reservations/{id}/confirm.
+type confirmRequest struct {
+	PaymentToken string `json:"payment_token"`
+}
+
+func (s *server) handleConfirm(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	idem, body, err := readIdempotent(w, r, false)
+	if err != nil {
+		return err
+	}
+	var req confirmRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	if req.PaymentToken == "" {
+		ve := &boxoffice.ValidationError{}
+		ve.Add("payment_token", "is required")
+		return ve
+	}
+	res, err := s.svc.Confirm(r.Context(), c, id, req.PaymentToken, idem)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, res)
+}
+
+// cancelRequest is the body of POST /api/v1/reservations/{id}/cancel, which
+// may also be sent without a body.
+type cancelRequest struct{}
+
+func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	idem, body, err := readIdempotent(w, r, true)
+	if err != nil {
+		return err
+	}
+	if len(body) > 0 {
+		if err := decodeJSON(body, &cancelRequest{}); err != nil {
+			return err
+		}
+	}
+	res, err := s.svc.Cancel(r.Context(), c, id, idem)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, res)
+}
+
+// readIdempotent reads a body (optional when bodyOptional) and the
+// Idempotency-Key with the request's fingerprint.
+func readIdempotent(w http.ResponseWriter, r *http.Request, bodyOptional bool) (boxoffice.Idempotent, []byte, error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return boxoffice.Idempotent{}, nil, err
+	}
+	body, err := readBody(w, r, bodyOptional)
+	if err != nil {
+		return boxoffice.Idempotent{}, nil, err
+	}
+	idem := boxoffice.Idempotent{Key: key}
+	if key != "" {
+		idem.Fingerprint = fingerprint(r, body)
+	}
+	return idem, body, nil
+}

@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"boxoffice"
+)
+
+// access says who may call a route.
+type access int
+
+const (
+	// public routes need no access token.
+	public access = iota
+	// authed routes need a valid access token; admin checks are the
+	// service's (it answers ErrForbidden).
+	authed
+)
+
+// handlerFunc is a route's handler. It writes a successful response itself
+// and returns an error, without having written anything, for every failure;
+// the error becomes a problem response in one place (writeError). c is the
+// authenticated caller on authed routes and the zero Caller on public ones.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error
+
+// route is one line of the API: a ServeMux pattern ("METHOD /path/{wildcard}"),
+// who may call it, and its handler.
+type route struct {
+	pattern string
+	access  access
+	handle  handlerFunc
+}
+
+// routes is the whole API. The OpenAPI document api/openapi.json describes
+// exactly these operations (a test keeps the two equal).
+func (s *server) routes() []route {
+	return []route{
+		// Users and auth.
+		{"POST /api/v1/users", public, s.handleSignUp},
+		{"POST /api/v1/auth/token", public, s.handleCreateToken},
+		{"GET /api/v1/users/me", authed, s.handleMe},
+
+		// Events.
+		{"GET /api/v1/events", public, s.handleListEvents},
+		{"POST /api/v1/events", authed, s.handleCreateEvent},
+		{"GET /api/v1/events/{id}", public, s.handleGetEvent},
+		{"PATCH /api/v1/events/{id}", authed, s.handleUpdateEvent},
+		{"DELETE /api/v1/events/{id}", authed, s.handleDeleteEvent},
+		{"GET /api/v1/events/{id}/sales", authed, s.handleSales},
+
+		// Bookmarks.
+		{"GET /api/v1/users/me/bookmarks", authed, s.handleListBookmarks},
+		{"PUT /api/v1/users/me/bookmarks/{event_id}", authed, s.handlePutBookmark},
+		{"DELETE /api/v1/users/me/bookmarks/{event_id}", authed, s.handleDeleteBookmark},
+
+		// Reservations.
+		{"POST /api/v1/events/{id}/reservations", authed, s.handleCreateReservation},
+		{"GET /api/v1/users/me/reservations", authed, s.handleListReservations},
+		{"GET /api/v1/reservations/{id}", authed, s.handleGetReservation},
+		{"PATCH /api/v1/reservations/{id}", authed, s.handleChangeQuantity},
+		{"POST /api/v1/reservations/{id}/confirm", authed, s.handleConfirm},
+		{"POST /api/v1/reservations/{id}/cancel", authed, s.handleCancel},
+
+		// Operations.
+		{"GET /healthz", public, s.handleHealth},
+		{"GET /readyz", public, s.handleReady},
+		{"GET /metrics", public, s.handleMetrics},
+		{"GET /api/v1/openapi.json", public, s.handleOpenAPI},
+	}
+}
+
+// catchAllPattern matches every request no route matches.
+const catchAllPattern = "/"
+
+// probeMethods are the methods tried to tell 405 from 404 (HEAD is served by
+// GET patterns).
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// wrap adapts a route to an http.Handler: it authenticates the caller when
+// the route needs it, runs the handler and turns its error into a problem.
+func (s *server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c boxoffice.Caller
+		if rt.access == authed {
+			var err error
+			c, err = s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if info := infoFrom(r.Context()); info != nil {
+				info.userID = c.UserID
+			}
+		}
+		if err := rt.handle(w, r, c); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// handleUnmatched answers requests that match no route: 405 with an Allow
+// header when the path exists with other methods, else 404.
+func (s *server) handleUnmatched(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range probeMethods {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host}
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != catchAllPattern {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		s.writeError(w, r, boxoffice.ErrNotFound)
+		return
+	}
+	slices.Sort(allowed)
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.writeError(w, r, boxoffice.Errorf(boxoffice.CodeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, strings.Join(allowed, ", ")))
+}

@@ -24,7 +24,7 @@ func newBrowse(cfg *config) Scenario { return &browse{cfg: cfg} }
 // Prepare builds the URLs; browsing needs no tokens.
 func (b *browse) Prepare(context.Context, *Env) error {
 	for _, t := range b.cfg.Targets {
-		u := t.JoinPath("/api/v1/events")
+		u := endpoint(t, "/api/v1/events")
 		b.paths = append(b.paths, u)
 		l := *u
 		l.RawQuery = "limit=20"
@@ -71,7 +71,7 @@ func (b *browse) Iterate(ctx context.Context, w *Worker) {
 	if len(ids) == 0 || ctx.Err() != nil {
 		return
 	}
-	w.Send("get", w.Request(http.MethodGet, b.paths[t].JoinPath(ids[w.Rng.IntN(len(ids))]), nil))
+	w.Send("get", w.Request(http.MethodGet, endpoint(b.paths[t], ids[w.Rng.IntN(len(ids))]), nil))
 }
 
 // Classify: only a 200 (that decodes) is right for public reads.

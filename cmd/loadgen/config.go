@@ -46,8 +46,9 @@ type config struct {
 	MySQL   string
 	Clients int
 
-	JSONPath string
-	Quiet    bool
+	JSONPath   string
+	Quiet      bool
+	CPUProfile string
 }
 
 // parseFlags parses args into a config and checks it.
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.Clients, "clients", 16, "baseline-sql: database connections (= VUs in the closed model, workers in the open one)")
 	fs.StringVar(&c.JSONPath, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines on stderr")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -309,4 +311,18 @@ func redactURL(s string) string {
 		return "(unparsable)"
 	}
 	return u.Redacted()
+}
+
+// endpoint returns base with elem appended to its path. Unlike
+// url.URL.JoinPath alone, the path always starts with a slash, which the
+// request line needs when requests are built without url.Parse.
+func endpoint(base *url.URL, elem ...string) *url.URL {
+	u := base.JoinPath(elem...)
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path
+		if u.RawPath != "" {
+			u.RawPath = "/" + u.RawPath
+		}
+	}
+	return u
 }

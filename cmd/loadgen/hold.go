@@ -44,9 +44,9 @@ func (h *hold) Prepare(ctx context.Context, env *Env) error {
 	}
 	h.body = body
 	for _, t := range h.cfg.Targets {
-		h.urls = append(h.urls, t.JoinPath("/api/v1/events", h.cfg.EventID, "reservations"))
+		h.urls = append(h.urls, endpoint(t, "/api/v1/events", h.cfg.EventID, "reservations"))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.cfg.Targets[0].JoinPath("/api/v1/events", h.cfg.EventID).String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint(h.cfg.Targets[0], "/api/v1/events", h.cfg.EventID).String(), nil)
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func verifyReservations(ctx context.Context, env *Env, targets []*url.URL, holds
 // getReservation fetches one reservation and checks that it is the one
 // asked for.
 func getReservation(ctx context.Context, env *Env, target *url.URL, r heldReservation) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.JoinPath("/api/v1/reservations", r.ID).String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint(target, "/api/v1/reservations", r.ID).String(), nil)
 	if err != nil {
 		return 0, err
 	}
@@ -247,7 +247,7 @@ type sales struct {
 
 // fetchSales reads GET /api/v1/events/{id}/sales as the admin.
 func fetchSales(ctx context.Context, env *Env, target *url.URL, eventID string) (*sales, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.JoinPath("/api/v1/events", eventID, "sales").String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint(target, "/api/v1/events", eventID, "sales").String(), nil)
 	if err != nil {
 		return nil, err
 	}

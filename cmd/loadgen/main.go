@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -97,10 +98,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("prepared in %s; %s for %s", time.Since(prepStart).Round(time.Millisecond), describeModel(cfg), cfg.Duration)
 	}
 
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	startedAt := time.Now()
 	cpu0 := cpuTime()
 	elapsed := runLoad(ctx, env, sc)
 	cpu1 := cpuTime()
+	if cfg.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 
 	var check *CheckReport
 	if ctx.Err() == nil {

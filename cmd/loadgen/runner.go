@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,11 +37,18 @@ func runLoad(ctx context.Context, env *Env, sc Scenario) time.Duration {
 	}
 
 	if cfg.Open {
-		// An unbuffered channel and non-blocking sends: an arrival
-		// starts only if a worker is idle right now, else it is
-		// dropped. Arrivals never wait, so a slow server cannot slow
-		// them down.
+		// An arrival starts only if a worker is free right now, else it
+		// is dropped: arrivals never queue, so a slow server cannot
+		// slow them down.
+		//
+		// busy counts workers given an arrival and not yet done with it;
+		// the scheduler raises it on a successful hand-off, so when it is
+		// below the pool size a worker is free and at most a moment away
+		// from taking the next arrival (it may not be parked on the
+		// channel yet): then the scheduler waits for it rather than
+		// drop an arrival a free worker could have taken.
 		arrivals := make(chan struct{})
+		var busy atomic.Int64
 		for i := range cfg.Workers {
 			w := newWorker(loadCtx, i, env)
 			wg.Go(func() {
@@ -50,6 +58,7 @@ func runLoad(ctx context.Context, env *Env, sc Scenario) time.Duration {
 						return
 					case <-arrivals:
 						sc.Iterate(loadCtx, w)
+						busy.Add(-1)
 					}
 				}
 			})
@@ -61,10 +70,15 @@ func runLoad(ctx context.Context, env *Env, sc Scenario) time.Duration {
 		for {
 			due := int64(prof.arrivals(time.Since(start)))
 			for ; issued < due; issued++ {
+				if busy.Load() >= int64(cfg.Workers) {
+					env.Rec.Drop()
+					continue
+				}
 				select {
 				case arrivals <- struct{}{}:
-				default:
-					env.Rec.Drop()
+					busy.Add(1)
+				case <-loadCtx.Done():
+					break schedule
 				}
 			}
 			timer.Reset(schedulerTick)

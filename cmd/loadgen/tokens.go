@@ -88,7 +88,7 @@ func loadAdminToken(ctx context.Context, env *Env) error {
 // POST /api/v1/auth/token.
 func signIn(ctx context.Context, client *http.Client, target *url.URL, email, password string) (string, error) {
 	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.JoinPath("/api/v1/auth/token").String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint(target, "/api/v1/auth/token").String(), bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}

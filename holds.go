@@ -1,6 +1,7 @@
 package boxoffice
 
 import (
+	"sync/atomic"
 	"context"
 	"sync"
 	"time"
@@ -17,9 +18,12 @@ import (
 // row's lock is taken once per batch instead of once per ticket. Several
 // processes each run their own engine on the same database: the row lock
 // orders their batches, and the store's conditional checks keep them exact.
+// Within one process up to parallel batches per tier are in flight, so a
+// store that takes the tier's lock late (MySQL) overlaps their work.
 type holdEngine struct {
 	store    Store
 	maxBatch int
+	parallel int
 
 	mu    sync.Mutex
 	tiers map[string]*tierQueue
@@ -31,6 +35,7 @@ type holdEngine struct {
 
 type tierQueue struct {
 	pending []*holdCall
+	running int // drains in flight
 }
 
 type holdCall struct {
@@ -43,11 +48,14 @@ type holdCall struct {
 // waiting for it.
 const batchTimeout = 10 * time.Second
 
-func newHoldEngine(store Store, maxBatch int) *holdEngine {
+func newHoldEngine(store Store, maxBatch, parallel int) *holdEngine {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
-	return &holdEngine{store: store, maxBatch: maxBatch, tiers: make(map[string]*tierQueue)}
+	if parallel <= 0 {
+		parallel = 4
+	}
+	return &holdEngine{store: store, maxBatch: maxBatch, parallel: parallel, tiers: make(map[string]*tierQueue)}
 }
 
 // hold submits req and waits for its verdict. It returns the store's verdict
@@ -56,14 +64,18 @@ func newHoldEngine(store Store, maxBatch int) *holdEngine {
 func (h *holdEngine) hold(ctx context.Context, tierID string, req HoldRequest) error {
 	c := &holdCall{ctx: ctx, req: req, done: make(chan struct{})}
 	h.mu.Lock()
-	q, running := h.tiers[tierID]
-	if !running {
+	q, ok := h.tiers[tierID]
+	if !ok {
 		q = &tierQueue{}
 		h.tiers[tierID] = q
 	}
 	q.pending = append(q.pending, c)
+	start := q.running < h.parallel
+	if start {
+		q.running++
+	}
 	h.mu.Unlock()
-	if !running {
+	if start {
 		go h.drain(tierID, q)
 	}
 	// Once a batch has started the call is waited for even if ctx ends:
@@ -72,14 +84,17 @@ func (h *holdEngine) hold(ctx context.Context, tierID string, req HoldRequest) e
 	return c.req.Err
 }
 
-// drain runs batches for one tier until its queue is empty. Exactly one
-// drain runs per tier at a time: the tier's entry in h.tiers exists exactly
-// while it runs.
+// drain runs batches for one tier until its queue is empty. At most
+// h.parallel drains run per tier; the tier's entry in h.tiers exists exactly
+// while one runs.
 func (h *holdEngine) drain(tierID string, q *tierQueue) {
 	for {
 		h.mu.Lock()
 		if len(q.pending) == 0 {
-			delete(h.tiers, tierID)
+			q.running--
+			if q.running == 0 {
+				delete(h.tiers, tierID)
+			}
 			h.mu.Unlock()
 			return
 		}
@@ -115,6 +130,9 @@ func (h *holdEngine) run(tierID string, batch []*holdCall) {
 	cancel()
 	if h.observe != nil {
 		h.observe(len(reqs), time.Since(start), err)
+	}
+	if dbgN.Add(1)%200 == 0 {
+		println("batch", len(reqs), time.Since(start).String())
 	}
 	for _, c := range live {
 		if err != nil {
@@ -166,3 +184,5 @@ func (TestPayments) Charge(ctx context.Context, r *Reservation, token string) er
 
 // Refund always succeeds.
 func (TestPayments) Refund(ctx context.Context, r *Reservation) error { return nil }
+
+var dbgN atomic.Int64

@@ -52,9 +52,9 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, in HoldInput)
 			return nil, ErrRequestInProgress
 		}
 		defer s.inflight.end(c.UserID, in.IdempotencyKey)
-		if r, err := s.replay(ctx, c.UserID, in.IdempotencyKey, in.Fingerprint); r != nil || err != nil {
-			return r, err
-		}
+		// No lookup here: the hold's transaction checks the key anyway, and
+		// a repeated request is the rare case. It comes back as
+		// ErrIdempotencyKeyReused and is answered from the record below.
 	}
 	r := &Reservation{
 		ID: NewID(), EventID: e.ID, TierID: tier.ID, UserID: c.UserID,
@@ -70,7 +70,7 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, in HoldInput)
 	}
 	err = s.holds.hold(ctx, tier.ID, req)
 	if errors.Is(err, ErrIdempotencyKeyReused) {
-		// Another process recorded this key first; answer as it did.
+		// The key is recorded: replay its answer if the request is the same.
 		if r, err := s.replay(ctx, c.UserID, in.IdempotencyKey, in.Fingerprint); r != nil || err != nil {
 			return r, err
 		}

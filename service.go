@@ -23,6 +23,9 @@ type ServiceConfig struct {
 	// MaxBatch caps how many hold requests for one tier are decided in one
 	// transaction (default 256).
 	MaxBatch int
+	// ParallelBatches is how many batches per tier may be in flight at
+	// once in this process (default 4).
+	ParallelBatches int
 	// SweepInterval is how often expired holds are released (default 1 s).
 	SweepInterval time.Duration
 }
@@ -68,7 +71,7 @@ func NewService(cfg ServiceConfig) *Service {
 	if s.payments == nil {
 		s.payments = TestPayments{}
 	}
-	s.holds = newHoldEngine(s.store, cfg.MaxBatch)
+	s.holds = newHoldEngine(s.store, cfg.MaxBatch, cfg.ParallelBatches)
 	s.events.entries = make(map[string]eventEntry)
 	return s
 }

@@ -53,54 +53,49 @@ type userCount struct {
 }
 
 // CreateHolds decides a batch of hold requests for one tier in one
-// transaction with a constant number of statements, whatever the batch
-// size: it locks the tier row, reads the batch's idempotency keys, locks the
-// distinct users' counters (sorted), decides every request in slice order,
-// then writes all reservations, counters, the tier and idempotency records
-// with one multi-row statement each. Lock order is tier → user counters, as
-// everywhere else. It returns ErrNotFound for an unknown tier.
+// transaction with a constant number of statements, whatever the batch size.
+//
+// The tier's counter row is the one lock every batch for the tier needs, so
+// it is taken last and held briefly: first the batch's user counters are
+// locked (sorted; upserted so that missing rows exist and are locked too),
+// per-user limits are decided, and every candidate's reservation, idempotency
+// record and counter change are written; only then is the tier row locked,
+// the candidates granted in slice order while tickets last, the few refused
+// near a sell-out taken back, and the counter moved once before commit. The
+// expensive inserts of concurrent batches therefore overlap; only the short
+// tail (lock, update, commit) is serial. A batch that finds the tier sold out
+// in a plain read first writes nothing. Lock order everywhere is reservation
+// → user counters → tier.
 func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffice.HoldRequest) error {
 	if len(reqs) == 0 {
 		return nil
 	}
+	attempt := 0
 	return s.inTx(ctx, "create holds", nil, func(tx *sql.Tx) error {
+		attempt++
 		for _, r := range reqs {
 			r.Err = nil
 		}
 		var eventID string
-		var capacity, reserved int
-		if err := tx.QueryRowContext(ctx, "SELECT event_id, capacity, reserved FROM tiers WHERE id = ? FOR UPDATE", tierID).
-			Scan(&eventID, &capacity, &reserved); err != nil {
+		var available int
+		if err := tx.QueryRowContext(ctx, "SELECT event_id, capacity - reserved FROM tiers WHERE id = ?", tierID).
+			Scan(&eventID, &available); err != nil {
 			return err
 		}
-
-		// Keys recorded before (by a committed request) refuse their
-		// requests. A key recorded concurrently makes the INSERT below
-		// fail with a duplicate; inTx then runs everything again.
-		type idemKey struct{ user, key string }
-		taken := map[idemKey]bool{}
-		var keyArgs []any
-		for _, r := range reqs {
-			if r.Idempotency != nil {
-				keyArgs = append(keyArgs, r.Idempotency.UserID, r.Idempotency.Key)
+		if available <= 0 {
+			for _, r := range reqs {
+				r.Err = boxoffice.ErrSoldOut
 			}
+			return nil
 		}
-		if len(keyArgs) > 0 {
-			rows, err := tx.QueryContext(ctx, "SELECT user_id, idem_key FROM idempotency WHERE (user_id, idem_key) IN ("+
-				rowsOf(len(keyArgs)/2, 2)+")", keyArgs...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var k idemKey
-				if err := rows.Scan(&k.user, &k.key); err != nil {
-					rows.Close()
-					return err
-				}
-				taken[k] = true
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+
+		// Keys recorded before refuse their requests. New keys are the
+		// common case, so the first attempt does not look: a recorded key
+		// makes an INSERT below fail with a duplicate, and inTx runs
+		// everything again, this time checking every key first.
+		taken := map[idemKey]bool{}
+		if attempt > 1 {
+			if err := takenKeys(ctx, tx, reqs, taken); err != nil {
 				return err
 			}
 		}
@@ -115,86 +110,63 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 			}
 		}
 		sort.Strings(users)
-		args := make([]any, 0, len(users)+1)
-		args = append(args, eventID)
-		for _, u := range users {
-			args = append(args, u)
-		}
-		rows, err := tx.QueryContext(ctx, "SELECT user_id, tickets FROM user_event_tickets WHERE event_id = ? AND user_id IN ("+
-			placeholders(len(users))+") ORDER BY user_id FOR UPDATE", args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var u string
-			var n int
-			if err := rows.Scan(&u, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			counts[u] = n
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := lockUserCounters(ctx, tx, eventID, users, counts); err != nil {
 			return err
 		}
 
-		available := capacity - reserved
-		granted := 0
-		deltas := make(map[string]int, len(users))
-		var resArgs, idemArgs []any
-		nRes, nIdem := 0, 0
+		// Candidates: every request within its user's limit.
+		var cands []*boxoffice.HoldRequest
+		want := 0
 		for _, r := range reqs {
 			res := r.Reservation
-			if r.Idempotency != nil {
-				k := idemKey{r.Idempotency.UserID, r.Idempotency.Key}
+			if idem := r.Idempotency; idem != nil {
+				k := idemKey{idem.UserID, idem.Key}
 				if taken[k] {
 					r.Err = boxoffice.ErrIdempotencyKeyReused
 					continue
 				}
+				taken[k] = true
 			}
-			switch {
-			case counts[res.UserID]+res.Quantity > r.MaxPerUser:
+			if counts[res.UserID]+res.Quantity > r.MaxPerUser {
 				r.Err = boxoffice.ErrLimitExceeded
 				continue
-			case res.Quantity > available:
-				r.Err = boxoffice.ErrSoldOut
-				continue
 			}
-			available -= res.Quantity
-			granted += res.Quantity
 			counts[res.UserID] += res.Quantity
-			deltas[res.UserID] += res.Quantity
 			res.TierID, res.EventID = tierID, eventID
-			resArgs = append(resArgs, reservationArgs(res)...)
-			nRes++
-			if idem := r.Idempotency; idem != nil {
-				taken[idemKey{idem.UserID, idem.Key}] = true
-				idemArgs = append(idemArgs, idemArgsOf(idem)...)
-				nIdem++
-			}
+			cands = append(cands, r)
+			want += res.Quantity
 		}
-		if nRes == 0 {
+		if len(cands) == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO reservations ("+reservationCols+") VALUES "+rowsOf(nRes, 15), resArgs...); err != nil {
+		if err := insertHolds(ctx, tx, eventID, cands); err != nil {
 			return err
 		}
-		cntArgs := make([]any, 0, 3*len(deltas))
-		for _, u := range users {
-			if d := deltas[u]; d > 0 {
-				cntArgs = append(cntArgs, u, eventID, d)
+
+		var capacity, reserved int
+		if err := tx.QueryRowContext(ctx, "SELECT capacity, reserved FROM tiers WHERE id = ? FOR UPDATE", tierID).
+			Scan(&capacity, &reserved); err != nil {
+			return err
+		}
+		left := capacity - reserved
+		granted := 0
+		var refused []*boxoffice.HoldRequest
+		for _, r := range cands {
+			if q := r.Reservation.Quantity; q <= left {
+				left -= q
+				granted += q
+			} else {
+				r.Err = boxoffice.ErrSoldOut
+				refused = append(refused, r)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES "+
-			rowsOf(len(cntArgs)/3, 3)+" ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets)", cntArgs...); err != nil {
-			return err
+		if len(refused) > 0 {
+			if err := takeBack(ctx, tx, eventID, refused); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved + ? WHERE id = ?", granted, tierID); err != nil {
-			return err
-		}
-		if nIdem > 0 {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO idempotency ("+idemCols+") VALUES "+rowsOf(nIdem, 7), idemArgs...); err != nil {
+		if granted > 0 {
+			if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved + ? WHERE id = ?", granted, tierID); err != nil {
 				return err
 			}
 		}
@@ -202,7 +174,153 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 	})
 }
 
-// Reservation returns the reservation with the given id, or ErrNotFound.
+type idemKey struct{ user, key string }
+
+// takenKeys marks the batch's idempotency keys that are already recorded.
+func takenKeys(ctx context.Context, tx *sql.Tx, reqs []*boxoffice.HoldRequest, taken map[idemKey]bool) error {
+	var keyArgs []any
+	for _, r := range reqs {
+		if r.Idempotency != nil {
+			keyArgs = append(keyArgs, r.Idempotency.UserID, r.Idempotency.Key)
+		}
+	}
+	if len(keyArgs) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT user_id, idem_key FROM idempotency WHERE (user_id, idem_key) IN ("+
+		rowsOf(len(keyArgs)/2, 2)+")", keyArgs...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k idemKey
+		if err := rows.Scan(&k.user, &k.key); err != nil {
+			return err
+		}
+		taken[k] = true
+	}
+	return rows.Err()
+}
+
+// lockUserCounters makes sure the users' counter rows exist, locks them in
+// the given (sorted) order, and reads them into counts.
+func lockUserCounters(ctx context.Context, tx *sql.Tx, eventID string, users []string, counts map[string]int) error {
+	args := make([]any, 0, 2*len(users))
+	for _, u := range users {
+		args = append(args, u, eventID)
+	}
+	// An upsert that changes nothing takes the row locks directly (a
+	// locking read of missing rows would take gap locks instead, which
+	// deadlock concurrent batches).
+	if _, err := tx.ExecContext(ctx, "INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES "+
+		rowsOf(len(users), 3)+" ON DUPLICATE KEY UPDATE tickets = tickets", zeroCounts(args)...); err != nil {
+		return err
+	}
+	q := make([]any, 0, len(users)+1)
+	q = append(q, eventID)
+	for _, u := range users {
+		q = append(q, u)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT user_id, tickets FROM user_event_tickets WHERE event_id = ? AND user_id IN ("+
+		placeholders(len(users))+") FOR UPDATE", q...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		var n int
+		if err := rows.Scan(&u, &n); err != nil {
+			return err
+		}
+		counts[u] = n
+	}
+	return rows.Err()
+}
+
+// zeroCounts turns (user, event) pairs into (user, event, 0) triples.
+func zeroCounts(pairs []any) []any {
+	out := make([]any, 0, len(pairs)/2*3)
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, pairs[i], pairs[i+1], 0)
+	}
+	return out
+}
+
+// insertHolds writes the candidates' reservations, idempotency records and
+// user counter increments.
+func insertHolds(ctx context.Context, tx *sql.Tx, eventID string, cands []*boxoffice.HoldRequest) error {
+	resArgs := make([]any, 0, 15*len(cands))
+	var idemArgs []any
+	nIdem := 0
+	deltas := map[string]int{}
+	var users []string
+	for _, r := range cands {
+		resArgs = append(resArgs, reservationArgs(r.Reservation)...)
+		if idem := r.Idempotency; idem != nil {
+			idemArgs = append(idemArgs, idemArgsOf(idem)...)
+			nIdem++
+		}
+		u := r.Reservation.UserID
+		if _, ok := deltas[u]; !ok {
+			users = append(users, u)
+		}
+		deltas[u] += r.Reservation.Quantity
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO reservations ("+reservationCols+") VALUES "+rowsOf(len(cands), 15), resArgs...); err != nil {
+		return err
+	}
+	if nIdem > 0 {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO idempotency ("+idemCols+") VALUES "+rowsOf(nIdem, 7), idemArgs...); err != nil {
+			return err
+		}
+	}
+	return addUserCounts(ctx, tx, eventID, users, deltas, 1)
+}
+
+// addUserCounts adds sign × deltas[u] to each user's counter (rows already
+// locked by this transaction).
+func addUserCounts(ctx context.Context, tx *sql.Tx, eventID string, users []string, deltas map[string]int, sign int) error {
+	sort.Strings(users)
+	args := make([]any, 0, 3*len(users))
+	for _, u := range users {
+		args = append(args, u, eventID, sign*deltas[u])
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES "+
+		rowsOf(len(users), 3)+" ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets)", args...)
+	return err
+}
+
+// takeBack removes what insertHolds wrote for requests refused for lack of
+// tickets.
+func takeBack(ctx context.Context, tx *sql.Tx, eventID string, refused []*boxoffice.HoldRequest) error {
+	ids := make([]any, 0, len(refused))
+	var keys []any
+	deltas := map[string]int{}
+	var users []string
+	for _, r := range refused {
+		ids = append(ids, r.Reservation.ID)
+		if idem := r.Idempotency; idem != nil {
+			keys = append(keys, idem.UserID, idem.Key)
+		}
+		u := r.Reservation.UserID
+		if _, ok := deltas[u]; !ok {
+			users = append(users, u)
+		}
+		deltas[u] += r.Reservation.Quantity
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM reservations WHERE id IN ("+placeholders(len(ids))+")", ids...); err != nil {
+		return err
+	}
+	if len(keys) > 0 {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM idempotency WHERE (user_id, idem_key) IN ("+rowsOf(len(keys)/2, 2)+")", keys...); err != nil {
+			return err
+		}
+	}
+	return addUserCounts(ctx, tx, eventID, users, deltas, -1)
+}
+
 func (s *Store) Reservation(ctx context.Context, id string) (*boxoffice.Reservation, error) {
 	r, err := scanReservation(s.db.QueryRowContext(ctx, "SELECT "+reservationCols+" FROM reservations WHERE id = ?", id))
 	return r, translate("reservation", err)
@@ -258,11 +376,11 @@ func lockReservation(ctx context.Context, tx *sql.Tx, id string) (*boxoffice.Res
 // release returns a reservation's tickets to its tier and its user's
 // counter, locking them in the usual order (tier → counter).
 func release(ctx context.Context, tx *sql.Tx, r *boxoffice.Reservation) error {
-	if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved - ? WHERE id = ?", r.Quantity, r.TierID); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE user_event_tickets SET tickets = tickets - ? WHERE user_id = ? AND event_id = ?",
+		r.Quantity, r.UserID, r.EventID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, "UPDATE user_event_tickets SET tickets = tickets - ? WHERE user_id = ? AND event_id = ?",
-		r.Quantity, r.UserID, r.EventID)
+	_, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved - ? WHERE id = ?", r.Quantity, r.TierID)
 	return err
 }
 
@@ -487,23 +605,7 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time, limit int) (int,
 // releaseGrouped subtracts ticket counts from tiers and user counters with
 // one statement each, locking rows in sorted order.
 func releaseGrouped(ctx context.Context, tx *sql.Tx, tiers map[string]int, users map[userCount]int) error {
-	tierIDs := make([]string, 0, len(tiers))
-	for id := range tiers {
-		tierIDs = append(tierIDs, id)
-	}
-	sort.Strings(tierIDs)
-	var cases strings.Builder
-	var args, in []any
-	for _, id := range tierIDs {
-		cases.WriteString(" WHEN ? THEN ?")
-		args = append(args, id, tiers[id])
-		in = append(in, id)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved - CASE id"+cases.String()+
-		" END WHERE id IN ("+placeholders(len(in))+") ORDER BY id", append(args, in...)...); err != nil {
-		return err
-	}
-
+	// Users before tiers: the lock order of CreateHolds.
 	keys := make([]userCount, 0, len(users))
 	for k := range users {
 		keys = append(keys, k)
@@ -514,15 +616,32 @@ func releaseGrouped(ctx context.Context, tx *sql.Tx, tiers map[string]int, users
 		}
 		return keys[i].eventID < keys[j].eventID
 	})
-	cases.Reset()
-	args, in = args[:0], in[:0]
+	var cases strings.Builder
+	var args, in []any
 	for _, k := range keys {
 		cases.WriteString(" WHEN user_id = ? AND event_id = ? THEN ?")
 		args = append(args, k.userID, k.eventID, users[k])
 		in = append(in, k.userID, k.eventID)
 	}
-	_, err := tx.ExecContext(ctx, "UPDATE user_event_tickets SET tickets = tickets - CASE"+cases.String()+
-		" ELSE 0 END WHERE (user_id, event_id) IN ("+rowsOf(len(keys), 2)+")", append(args, in...)...)
+	if _, err := tx.ExecContext(ctx, "UPDATE user_event_tickets SET tickets = tickets - CASE"+cases.String()+
+		" ELSE 0 END WHERE (user_id, event_id) IN ("+rowsOf(len(keys), 2)+")", append(args, in...)...); err != nil {
+		return err
+	}
+
+	tierIDs := make([]string, 0, len(tiers))
+	for id := range tiers {
+		tierIDs = append(tierIDs, id)
+	}
+	sort.Strings(tierIDs)
+	cases.Reset()
+	args, in = args[:0], in[:0]
+	for _, id := range tierIDs {
+		cases.WriteString(" WHEN ? THEN ?")
+		args = append(args, id, tiers[id])
+		in = append(in, id)
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved - CASE id"+cases.String()+
+		" END WHERE id IN ("+placeholders(len(in))+") ORDER BY id", append(args, in...)...)
 	return err
 }
 

@@ -1,7 +1,6 @@
 package boxoffice
 
 import (
-	"sync/atomic"
 	"context"
 	"sync"
 	"time"
@@ -131,9 +130,6 @@ func (h *holdEngine) run(tierID string, batch []*holdCall) {
 	if h.observe != nil {
 		h.observe(len(reqs), time.Since(start), err)
 	}
-	if dbgN.Add(1)%200 == 0 {
-		println("batch", len(reqs), time.Since(start).String())
-	}
 	for _, c := range live {
 		if err != nil {
 			c.req.Err = err
@@ -184,5 +180,3 @@ func (TestPayments) Charge(ctx context.Context, r *Reservation, token string) er
 
 // Refund always succeeds.
 func (TestPayments) Refund(ctx context.Context, r *Reservation) error { return nil }
-
-var dbgN atomic.Int64

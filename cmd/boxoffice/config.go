@@ -26,6 +26,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	PprofAddr       string
+	// TuneGC is true when GOGC is unset: the server then trades memory for
+	// less garbage-collection CPU (GOMEMLIMIT still bounds the heap).
+	TuneGC bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -62,6 +65,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ShutdownTimeout: dur("BOXOFFICE_SHUTDOWN_TIMEOUT", 20*time.Second, 0),
 		DrainDelay:      dur("BOXOFFICE_DRAIN_DELAY", 0, 0),
 		PprofAddr:       getenv("BOXOFFICE_PPROF_ADDR"),
+		TuneGC:          getenv("GOGC") == "",
 		Migrate:         true,
 		BcryptCost:      10,
 	}

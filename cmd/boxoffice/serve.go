@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,9 @@ func migrate(ctx context.Context, cfg config, log *slog.Logger) error {
 // work stops, and the stores close. listening, when not nil, receives the
 // bound address (tests listen on :0).
 func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- string) error {
+	if cfg.TuneGC {
+		debug.SetGCPercent(400)
+	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("opening database: %w", err)

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# bench/holds.sh — holds per second on ONE hot tier through the full HTTP path,
+# next to the naive baseline (one transaction per hold on the tier row),
+# measured in the same run on this machine. Prints medians of REPS runs.
+#
+#   bench/holds.sh                       # MariaDB at 127.0.0.1:3306, as configured now
+#   STORE=sqlite bench/holds.sh          # the embedded SQLite store instead
+#   REPS=5 DURATION=20s VUS="64 512" bench/holds.sh
+#
+# It creates (and afterwards keeps) the database bo_bench_holds; the server and
+# load generator share the machine's cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-3}
+DURATION=${DURATION:-15s}
+VUS=${VUS:-"64 512"}
+STORE=${STORE:-mysql}
+PORT=${PORT:-18190}
+MYSQL_URL=${MYSQL_URL:-mysql://root@127.0.0.1:3306/bo_bench_holds}
+work=$(mktemp -d)
+export BOXOFFICE_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop
+go build -o "$work/boxoffice" ./cmd/boxoffice
+go build -o "$work/loadgen" ./cmd/loadgen
+
+if [ "$STORE" = sqlite ]; then
+	export BOXOFFICE_DATABASE_URL="sqlite:$work/bench.db"
+else
+	mysql -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS bo_bench_holds; CREATE DATABASE bo_bench_holds'
+	export BOXOFFICE_DATABASE_URL="$MYSQL_URL"
+	echo "MariaDB: $(mysql -h127.0.0.1 -uroot -N -e "SELECT CONCAT('version=', VERSION(), ' flush_log_at_trx_commit=', @@innodb_flush_log_at_trx_commit, ' log_bin=', @@log_bin, ' sync_binlog=', @@sync_binlog, ' buffer_pool=', @@innodb_buffer_pool_size DIV 1048576, 'M log_file=', @@innodb_log_file_size DIV 1048576, 'M')")"
+fi
+seed=$("$work/boxoffice" seed -users 200000 -events 1000 -hot-capacity 10000000 -hot-max-per-user 100 2>/dev/null)
+event=$(sed -n 's/^hot_event_id=//p' <<<"$seed")
+tier=$(sed -n 's/^hot_tier_id=//p' <<<"$seed")
+
+BOXOFFICE_ADDR=127.0.0.1:$PORT BOXOFFICE_LOG_LEVEL=warn BOXOFFICE_ADMIN_EMAIL=admin@bench.test \
+	BOXOFFICE_ADMIN_PASSWORD=admin-password-123 "$work/boxoffice" >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+run_hold() { # vus rep
+	"$work/loadgen" -scenario hold -targets "http://127.0.0.1:$PORT" -event "$event" -tier "$tier" -users 200000 \
+		-admin-email admin@bench.test -admin-password admin-password-123 -vus "$1" -duration "$DURATION" \
+		-quiet -fail-on-unexpected -json "$work/hold-$1-$2.json" >"$work/hold-$1-$2.txt"
+}
+run_baseline() { # rep
+	"$work/loadgen" -scenario baseline-sql -mysql "$MYSQL_URL" -clients 16 -duration "$DURATION" -quiet \
+		-json "$work/base-$1.json" >"$work/base-$1.txt"
+}
+
+printf '\n%-22s %10s %9s %9s %12s\n' "run" "holds/s" "p50 ms" "p99 ms" "loadgen µs/req"
+for vus in $VUS; do
+	for rep in $(seq "$REPS"); do
+		run_hold "$vus" "$rep"
+		# A run fails (non-zero exit) on a lost reservation, an oversell or an unexpected answer.
+		jq -r --arg n "hold $vus VUs #$rep" '[$n, (.ok_per_s|floor), .latency.p50_ms, .latency.p99_ms, (.generator.cpu_us_per_request // 0 | floor)] | @tsv' \
+			"$work/hold-$vus-$rep.json" | awk -F'\t' '{printf "%-22s %10s %9s %9s %12s\n", $1, $2, $3, $4, $5}'
+	done
+	m=$(for rep in $(seq "$REPS"); do jq '.ok_per_s' "$work/hold-$vus-$rep.json"; done | median)
+	p99=$(for rep in $(seq "$REPS"); do jq '.latency.p99_ms' "$work/hold-$vus-$rep.json"; done | median)
+	printf '%-22s %10.0f %9s %9s\n' "median $vus VUs" "$m" "" "$p99"
+	echo "$vus $m $p99" >>"$work/medians"
+done
+if [ "$STORE" != sqlite ]; then
+	for rep in $(seq "$REPS"); do
+		run_baseline "$rep"
+		jq -r --arg n "baseline 16 clients #$rep" '[$n, (.ok_per_s|floor), .latency.p50_ms, .latency.p99_ms] | @tsv' "$work/base-$rep.json" |
+			awk -F'\t' '{printf "%-22s %10s %9s %9s\n", $1, $2, $3, $4}'
+	done
+	b=$(for rep in $(seq "$REPS"); do jq '.ok_per_s' "$work/base-$rep.json"; done | median)
+	printf '%-22s %10.0f\n' "median baseline" "$b"
+	while read -r vus m p99; do
+		printf 'ratio hold(%s VUs)/baseline: %.2f\n' "$vus" "$(echo "$m / $b" | bc -l)"
+	done <"$work/medians"
+fi

@@ -73,6 +73,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	}
 
 	var cache boxoffice.Cache = memory.NewCache(100_000)
+	var queue boxoffice.Queue = memory.NewQueue()
 	ready := store.Ping
 	if cfg.RedisURL != "" {
 		rc, err := redis.Open(ctx, cfg.RedisURL)
@@ -81,6 +82,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		}
 		defer rc.Close()
 		cache = rc.Cache()
+		queue = rc.Queue()
 		ready = func(ctx context.Context) error {
 			if err := store.Ping(ctx); err != nil {
 				return err
@@ -100,6 +102,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		Store: store, Cache: cache, Hasher: hasher, Payments: boxoffice.TestPayments{}, Logger: log,
 	})
 
+	// Admission tokens are signed with a key derived from the JWT secret,
+	// so every instance that shares it verifies them without Redis.
+	room := boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{
+		Queue: queue, Store: store, Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret(secret)), Logger: log,
+	})
+
 	if cfg.AdminEmail != "" {
 		u, err := svc.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword, "")
 		if err != nil {
@@ -110,7 +118,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 
 	var draining atomic.Bool
 	handler := httpapi.New(httpapi.Config{
-		Service: svc, Tokens: tokens, Logger: log,
+		Service: svc, Tokens: tokens, Logger: log, Admissions: room, Queue: room,
 		Ready: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
@@ -127,6 +135,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Status streams never finish on their own: end them when draining.
+	srv.RegisterOnShutdown(room.CloseStreams)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -139,6 +149,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
 	bg.Go(func() { _ = svc.Run(bgCtx) })
+	bg.Go(func() { _ = room.Run(bgCtx) })
 	if cfg.PprofAddr != "" {
 		bg.Go(func() { servePprof(bgCtx, cfg.PprofAddr, log) })
 	}

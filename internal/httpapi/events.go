@@ -221,6 +221,15 @@ func (s *server) handleSales(w http.ResponseWriter, r *http.Request, c boxoffice
 		return err
 	}
 	resp := salesResponse{EventID: sales.EventID, Tiers: sales.Tiers}
+	if s.queue != nil {
+		// The inventory is the system of record; without Redis the view
+		// still shows it, with zero queue counts and a warning in the log.
+		if waiting, admitted, err := s.queue.Counts(r.Context(), id); err == nil {
+			resp.Queue = queueCounts{Waiting: waiting, Admitted: admitted}
+		} else {
+			s.log.Warn("sales view: queue counts unavailable", "event_id", id, "err", err)
+		}
+	}
 	if resp.Tiers == nil {
 		resp.Tiers = []boxoffice.TierSales{}
 	}

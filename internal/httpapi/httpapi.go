@@ -24,6 +24,9 @@ type Config struct {
 	// Admissions verifies waiting-room admission tokens. When nil, no
 	// request carries a valid admission token.
 	Admissions Admissions
+	// Queue serves the waiting-room endpoints and the sales view's queue
+	// counts. When nil, the waiting-room endpoints answer 503.
+	Queue *boxoffice.WaitingRoom
 	// Logger receives one line per request and every internal error. Nil
 	// discards them.
 	Logger *slog.Logger
@@ -61,6 +64,7 @@ type server struct {
 	svc        *boxoffice.Service
 	tokens     Tokens
 	admissions Admissions
+	queue      *boxoffice.WaitingRoom
 	log        *slog.Logger
 	ready      func(ctx context.Context) error
 	draining   *atomic.Bool
@@ -75,6 +79,7 @@ func New(cfg Config) http.Handler {
 		svc:        cfg.Service,
 		tokens:     cfg.Tokens,
 		admissions: cfg.Admissions,
+		queue:      cfg.Queue,
 		log:        cfg.Logger,
 		ready:      cfg.Ready,
 		draining:   cfg.Draining,

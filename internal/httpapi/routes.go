@@ -55,6 +55,12 @@ func (s *server) routes() []route {
 		{"PUT /api/v1/users/me/bookmarks/{event_id}", authed, s.handlePutBookmark},
 		{"DELETE /api/v1/users/me/bookmarks/{event_id}", authed, s.handleDeleteBookmark},
 
+		// Waiting room.
+		{"POST /api/v1/events/{id}/queue", authed, s.handleJoinQueue},
+		{"GET /api/v1/events/{id}/queue", authed, s.handleQueueStatus},
+		{"DELETE /api/v1/events/{id}/queue", authed, s.handleLeaveQueue},
+		{"GET /api/v1/events/{id}/queue/stream", authed, s.handleQueueStream},
+
 		// Reservations.
 		{"POST /api/v1/events/{id}/reservations", authed, s.handleCreateReservation},
 		{"GET /api/v1/users/me/reservations", authed, s.handleListReservations},

@@ -1,0 +1,29 @@
+-- Shared prelude of the waiting-room scripts (prepended to each).
+-- KEYS: 1 pre-sale pool (zset user -> join ms), 2 line (zset user -> order),
+-- 3 admitted (zset user -> admission end ms), 4 used admissions (same),
+-- 5 expired admissions (zset user -> expiry ms), 6 meta (hash),
+-- 7 events with queues (set), 8 coordinator lease (string).
+local K_PRE, K_WAIT, K_ADM, K_USED, K_EXP, K_META = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local K_EVENTS, K_LEASE = KEYS[7], KEYS[8]
+
+-- entry returns {state, n}: 0 absent; 1 pre-sale; 2 waiting, n = position;
+-- 3 admitted, n = admission end (ms); 4 expired.
+local function entry(u)
+  local t = redis.call('ZSCORE', K_ADM, u)
+  if t then return {3, t} end
+  t = redis.call('ZSCORE', K_USED, u)
+  if t then return {3, t} end
+  local r = redis.call('ZRANK', K_WAIT, u)
+  if r then return {2, r + 1} end
+  if redis.call('ZSCORE', K_PRE, u) then return {1, 0} end
+  if redis.call('ZSCORE', K_EXP, u) then return {4, 0} end
+  return {0, 0}
+end
+
+-- info returns opened, soldout, pace, version, pool, line, admitted, used.
+local function info()
+  local m = redis.call('HMGET', K_META, 'opened', 'soldout', 'pace', 'version')
+  return {m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0',
+    redis.call('ZCARD', K_PRE), redis.call('ZCARD', K_WAIT),
+    redis.call('ZCARD', K_ADM), redis.call('ZCARD', K_USED)}
+end

@@ -1,0 +1,231 @@
+package boxoffice_test
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"boxoffice"
+	"boxoffice/internal/redis"
+)
+
+// redisQueues opens n connections ("instances") to the test Redis and
+// returns a Queue on each under one fresh prefix. It skips the test when
+// BOXOFFICE_TEST_REDIS_URL is unset.
+func redisQueues(t *testing.T, n int) []boxoffice.Queue {
+	t.Helper()
+	url := os.Getenv("BOXOFFICE_TEST_REDIS_URL")
+	if url == "" {
+		t.Skip("BOXOFFICE_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0); skipping Redis waiting-room tests")
+	}
+	prefix := "bo:qtest:" + rand.Text() + ":"
+	var out []boxoffice.Queue
+	for range n {
+		c, err := redis.Open(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		out = append(out, redis.NewQueue(c, prefix))
+	}
+	c, err := redis.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		raw := c.Raw()
+		keys, err := raw.Do(ctx, raw.B().Keys().Pattern(prefix+"*").Build()).AsStrSlice()
+		if err == nil && len(keys) > 0 {
+			raw.Do(ctx, raw.B().Del().Key(keys...).Build())
+		}
+	})
+	return out
+}
+
+// admissionLog collects the admissions reported by several instances.
+type admissionLog struct {
+	mu     sync.Mutex
+	rounds []round
+}
+
+type round struct {
+	owner string
+	first int64
+	users []string
+}
+
+func (l *admissionLog) hook(owner string) func(string, int64, []string) {
+	return func(_ string, first int64, us []string) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.rounds = append(l.rounds, round{owner, first, slices.Clone(us)})
+	}
+}
+
+// order returns the admitted users by sequence number, failing on gaps and
+// overlaps.
+func (l *admissionLog) order(t *testing.T) []string {
+	t.Helper()
+	l.mu.Lock()
+	rs := slices.Clone(l.rounds)
+	l.mu.Unlock()
+	sort.Slice(rs, func(i, j int) bool { return rs[i].first < rs[j].first })
+	var out []string
+	for _, r := range rs {
+		if r.first != int64(len(out))+1 {
+			t.Fatalf("admission round starting at %d after %d admissions (gap or overlap)", r.first, len(out))
+		}
+		out = append(out, r.users...)
+	}
+	return out
+}
+
+func (l *admissionLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.rounds {
+		n += len(r.users)
+	}
+	return n
+}
+
+func runRoom(t *testing.T, r *boxoffice.WaitingRoom) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFairnessAcrossInstances: 1,000 users join after sales open, in a
+// known order, spread over three instances that share Redis and all run
+// the coordinator loop; they are admitted in exactly that order, none twice,
+// none skipped.
+func TestFairnessAcrossInstances(t *testing.T) {
+	qs := redisQueues(t, 3)
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	e := h.queued(t, 10_000, 60*2000) // 2,000 a second: admission runs while users join
+	var log admissionLog
+	var rooms []*boxoffice.WaitingRoom
+	for i, q := range qs {
+		owner := string(rune('a' + i))
+		r := h.room(q, func(c *boxoffice.WaitingRoomConfig) {
+			c.Now, c.Tick, c.LeaseTTL, c.Owner, c.OnAdmit = time.Now, 20*time.Millisecond, 500*time.Millisecond, owner, log.hook(owner)
+		})
+		rooms = append(rooms, r)
+		runRoom(t, r)
+	}
+	u := callers(1000)
+	for i, c := range u {
+		if _, err := rooms[i%3].Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "1,000 admissions", 20*time.Second, func() bool { return log.count() >= len(u) })
+	time.Sleep(100 * time.Millisecond) // nothing more may come
+	got := log.order(t)
+	if len(got) != len(u) {
+		t.Fatalf("admitted %d, want %d", len(got), len(u))
+	}
+	for i, c := range u {
+		if got[i] != c.UserID {
+			t.Fatalf("admission %d went to the user who joined %d-th", i, slices.Index(got, c.UserID))
+		}
+	}
+	for _, r := range rooms {
+		if st := status(t, r, u[999], e.ID); st.Status != boxoffice.QueueAdmitted {
+			t.Errorf("last user: %+v", st)
+		}
+	}
+}
+
+// TestCoordinatorLease: with two coordinators on one Redis only the lease
+// holder admits; when it stops, the other takes over, and a lease whose
+// holder died lapses.
+func TestCoordinatorLease(t *testing.T) {
+	qs := redisQueues(t, 2)
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	e := h.queued(t, 100_000, 60*200) // 200 a second
+	var log admissionLog
+	var stops []func()
+	var rooms []*boxoffice.WaitingRoom
+	for i, q := range qs {
+		owner := string(rune('a' + i))
+		r := h.room(q, func(c *boxoffice.WaitingRoomConfig) {
+			c.Now, c.Tick, c.LeaseTTL, c.Owner, c.OnAdmit = time.Now, 20*time.Millisecond, 300*time.Millisecond, owner, log.hook(owner)
+		})
+		rooms = append(rooms, r)
+	}
+	for _, c := range callers(2000) {
+		if _, err := rooms[0].Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A dead instance holds the lease; it lapses after its TTL.
+	if ok, err := qs[0].Lead(ctx, "dead", 400*time.Millisecond); !ok || err != nil {
+		t.Fatalf("Lead = %v, %v", ok, err)
+	}
+	start := time.Now()
+	for _, r := range rooms {
+		stops = append(stops, runRoom(t, r))
+	}
+	waitUntil(t, "first admissions", 5*time.Second, func() bool { return log.count() > 0 })
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("admitted %v after start while a dead instance's lease had 400ms left", d)
+	}
+	time.Sleep(500 * time.Millisecond)
+	log.mu.Lock()
+	owners := map[string]int{}
+	for _, r := range log.rounds {
+		owners[r.owner] += len(r.users)
+	}
+	leader := log.rounds[0].owner
+	log.mu.Unlock()
+	if len(owners) != 1 {
+		t.Fatalf("both coordinators admitted while both ran: %v", owners)
+	}
+	// The leader stops; the other takes over.
+	li := int(leader[0] - 'a')
+	stops[li]()
+	before := log.count()
+	waitUntil(t, "the other coordinator to take over", 5*time.Second, func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return log.rounds[len(log.rounds)-1].owner != leader
+	})
+	got := log.order(t) // contiguous sequence numbers: nobody twice, nobody skipped
+	seen := map[string]bool{}
+	for _, id := range got {
+		if seen[id] {
+			t.Fatalf("%s admitted twice", id)
+		}
+		seen[id] = true
+	}
+	if len(got) <= before {
+		t.Errorf("no admissions after the takeover")
+	}
+}

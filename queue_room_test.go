@@ -1,0 +1,446 @@
+package boxoffice_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"boxoffice"
+	"boxoffice/internal/auth"
+	"boxoffice/internal/memory"
+	"boxoffice/internal/testdb"
+)
+
+// roomHarness is a waiting room over the real SQLite store and the
+// in-process queue, with a fake clock shared with a Service (for holds).
+type roomHarness struct {
+	*harness
+	tokens *auth.AdmissionTokens
+}
+
+func newRoomHarness(t *testing.T) *roomHarness {
+	t.Helper()
+	return &roomHarness{harness: newHarness(t, testdb.SQLite(t)), tokens: auth.NewAdmissionTokens(auth.AdmissionSecret([]byte("test-secret-test-secret-test-secret!")))}
+}
+
+// room returns a WaitingRoom ("an instance") on q.
+func (h *roomHarness) room(q boxoffice.Queue, mod ...func(*boxoffice.WaitingRoomConfig)) *boxoffice.WaitingRoom {
+	cfg := boxoffice.WaitingRoomConfig{Queue: q, Store: h.store, Tokens: h.tokens, Now: h.clock.Now}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	return boxoffice.NewWaitingRoom(cfg)
+}
+
+// queued returns a queue-enabled event; mod adjusts it.
+func (h *roomHarness) queued(t *testing.T, capacity, perMinute int, mod ...func(*boxoffice.EventInput)) *boxoffice.Event {
+	t.Helper()
+	return h.event(t, capacity, 4, append([]func(*boxoffice.EventInput){func(in *boxoffice.EventInput) {
+		in.Queue = &boxoffice.QueueConfig{Enabled: true, AdmitPerMinute: perMinute}
+		in.HoldSeconds = 3600
+	}}, mod...)...)
+}
+
+func callers(n int) []boxoffice.Caller {
+	out := make([]boxoffice.Caller, n)
+	for i := range out {
+		out[i] = boxoffice.Caller{UserID: boxoffice.NewID(), Role: boxoffice.RoleUser}
+	}
+	return out
+}
+
+func tick(t *testing.T, r *boxoffice.WaitingRoom) {
+	t.Helper()
+	if err := r.Tick(t.Context()); err != nil {
+		t.Fatalf("Tick: %v", err)
+	}
+}
+
+func status(t *testing.T, r *boxoffice.WaitingRoom, c boxoffice.Caller, eventID string) *boxoffice.QueueStatus {
+	t.Helper()
+	st, err := r.Status(t.Context(), c, eventID)
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	return st
+}
+
+func TestWaitingRoomJoinRules(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	r := h.room(memory.NewQueue())
+	e := h.queued(t, 10, 60)
+	plain := h.event(t, 10, 4)
+	u := callers(3)
+
+	if _, err := r.Join(ctx, u[0], boxoffice.NewID()); !errors.Is(err, boxoffice.ErrNotFound) {
+		t.Errorf("unknown event: %v", err)
+	}
+	if _, err := r.Join(ctx, u[0], "not-an-id"); !errors.Is(err, boxoffice.ErrNotFound) {
+		t.Errorf("malformed id: %v", err)
+	}
+	if _, err := r.Join(ctx, u[0], plain.ID); !errors.Is(err, boxoffice.ErrQueueDisabled) {
+		t.Errorf("event without queue: %v", err)
+	}
+	if _, err := r.Status(ctx, u[0], e.ID); !errors.Is(err, boxoffice.ErrNotFound) {
+		t.Errorf("status before joining: %v", err)
+	}
+	for i, c := range u {
+		st, err := r.Join(ctx, c, e.ID)
+		if err != nil || st.Status != boxoffice.QueueWaiting || st.Position != i+1 || st.EventID != e.ID || st.AdmissionToken != "" || st.AdmissionExpiresAt != nil {
+			t.Fatalf("join %d: %+v, %v", i, st, err)
+		}
+		// 60/min with no measured pace yet: one a second.
+		if st.ETASeconds != i+1 {
+			t.Errorf("join %d: eta %d, want %d", i, st.ETASeconds, i+1)
+		}
+	}
+	h.clock.Advance(time.Hour)
+	if st, err := r.Join(ctx, u[0], e.ID); err != nil || st.Position != 1 {
+		t.Errorf("joining again an hour later: %+v, %v; want position 1", st, err)
+	}
+	if err := r.Leave(ctx, u[0], e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Leave(ctx, u[0], e.ID); err != nil {
+		t.Errorf("leaving twice: %v", err)
+	}
+	if _, err := r.Status(ctx, u[0], e.ID); !errors.Is(err, boxoffice.ErrNotFound) {
+		t.Errorf("status after leaving: %v", err)
+	}
+	if st := status(t, r, u[2], e.ID); st.Position != 2 {
+		t.Errorf("position after someone ahead left: %d", st.Position)
+	}
+	w, a, err := r.Counts(ctx, e.ID)
+	if err != nil || w != 2 || a != 0 {
+		t.Errorf("Counts = %d, %d, %v", w, a, err)
+	}
+	h.clock.Advance(48 * time.Hour) // past sales_end_at
+	if _, err := r.Join(ctx, u[0], e.ID); !errors.Is(err, boxoffice.ErrSalesClosed) {
+		t.Errorf("join after sales ended: %v", err)
+	}
+	tick(t, r)
+	if st := status(t, r, u[2], e.ID); st.Status != boxoffice.QueueSoldOut {
+		t.Errorf("waiting user after sales ended: %+v", st)
+	}
+}
+
+// TestWaitingRoomPace admits at admit_per_minute, accumulating fractions.
+func TestWaitingRoomPace(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	var admitted []string
+	r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
+		c.OnAdmit = func(_ string, _ int64, us []string) { admitted = append(admitted, us...) }
+	})
+	e := h.queued(t, 100, 30) // one every two seconds
+	u := callers(20)
+	for _, c := range u {
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := status(t, r, u[9], e.ID); st.ETASeconds != 20 {
+		t.Errorf("eta before any admission = %d, want 20 (position 10 at 0.5/s)", st.ETASeconds)
+	}
+	for range 11 {
+		tick(t, r)
+		h.clock.Advance(time.Second)
+	}
+	if len(admitted) != 5 {
+		t.Fatalf("admitted %d in 10 s at 30/min, want 5", len(admitted))
+	}
+	for i, id := range admitted {
+		if id != u[i].UserID {
+			t.Fatalf("admission %d is %s, want %s", i, id, u[i].UserID)
+		}
+	}
+	st := status(t, r, u[0], e.ID)
+	if st.Status != boxoffice.QueueAdmitted || st.AdmissionToken == "" || st.AdmissionExpiresAt == nil || st.Position != 0 {
+		t.Fatalf("admitted status = %+v", st)
+	}
+	if want := h.clock.Now().Add(-9 * time.Second).Add(boxoffice.DefaultAdmissionTTL); st.AdmissionExpiresAt.Sub(want).Abs() > 2*time.Second {
+		t.Errorf("admission ends %v, want about %v", st.AdmissionExpiresAt, want)
+	}
+	if !h.tokens.Verify(st.AdmissionToken, u[0].UserID, e.ID) || h.tokens.Verify(st.AdmissionToken, u[1].UserID, e.ID) {
+		t.Error("the admission token is not bound to its user")
+	}
+	// The measured pace (about 0.5/s) drives the estimate.
+	if st := status(t, r, u[9], e.ID); st.Position != 5 || st.ETASeconds < 5 || st.ETASeconds > 20 {
+		t.Errorf("waiting status = %+v, want position 5 and eta near 10", st)
+	}
+	// Unused admissions expire and show it; the rest move up.
+	h.clock.Advance(boxoffice.DefaultAdmissionTTL)
+	tick(t, r)
+	if st := status(t, r, u[0], e.ID); st.Status != boxoffice.QueueExpired || st.AdmissionToken != "" {
+		t.Errorf("after the admission ended: %+v", st)
+	}
+	if st, err := r.Join(ctx, u[0], e.ID); err != nil || st.Status != boxoffice.QueueWaiting || st.Position < 10 {
+		t.Errorf("joining again after expiry: %+v, %v; want the back of the line", st, err)
+	}
+}
+
+// TestWaitingRoomInventory: 50 tickets, 5,000 waiting. Admission stops at a
+// small multiple of the tickets left; while holds exist users keep waiting;
+// a cancelled hold resumes admission; once nothing is held or left,
+// everyone waiting learns sold_out.
+func TestWaitingRoomInventory(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	var admitted []string
+	r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
+		c.OnAdmit = func(_ string, _ int64, us []string) { admitted = append(admitted, us...) }
+	})
+	e := h.queued(t, 50, 1_000_000, func(in *boxoffice.EventInput) { in.MaxTicketsPerUser = 1 })
+	u := callers(5000)
+	byID := make(map[string]boxoffice.Caller)
+	for _, c := range u {
+		byID[c.UserID] = c
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		tick(t, r)
+		h.clock.Advance(time.Second)
+	}
+	if len(admitted) != 100 {
+		t.Fatalf("admitted %d with 50 tickets, want 100 (2 per ticket)", len(admitted))
+	}
+	if w, a, _ := r.Counts(ctx, e.ID); w != 4900 || a != 100 {
+		t.Errorf("counts = %d waiting, %d admitted", w, a)
+	}
+	// The first 50 admitted hold a ticket each.
+	var holds []*boxoffice.Reservation
+	for _, id := range admitted[:50] {
+		st := status(t, r, byID[id], e.ID)
+		res, err := h.svc.CreateReservation(ctx, byID[id], boxoffice.HoldInput{
+			EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1,
+			Admitted: r.Verify(st.AdmissionToken, id, e.ID),
+		})
+		if err != nil {
+			t.Fatalf("hold: %v", err)
+		}
+		holds = append(holds, res)
+	}
+	// Everything is held: admission pauses and nobody is told sold_out.
+	h.clock.Advance(boxoffice.DefaultAdmissionTTL + time.Second)
+	tick(t, r)
+	if len(admitted) != 100 {
+		t.Fatalf("admitted %d while everything is held", len(admitted))
+	}
+	last := u[len(u)-1]
+	if st := status(t, r, last, e.ID); st.Status != boxoffice.QueueWaiting || st.Position != 4900 {
+		t.Fatalf("last user while holds exist: %+v", st)
+	}
+	// A cancelled hold returns a ticket: admission resumes, in order.
+	if _, err := h.svc.Cancel(ctx, byID[holds[0].UserID], holds[0].ID, boxoffice.Idempotent{}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Second)
+	tick(t, r)
+	if len(admitted) != 102 || admitted[100] != u[100].UserID || admitted[101] != u[101].UserID {
+		t.Fatalf("after a cancellation admitted %d (want 102, the next two in line)", len(admitted))
+	}
+	next := byID[admitted[100]]
+	st := status(t, r, next, e.ID)
+	res, err := h.svc.CreateReservation(ctx, next, boxoffice.HoldInput{
+		EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, Admitted: r.Verify(st.AdmissionToken, next.UserID, e.ID),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holds = append(holds[1:], res)
+	// Holds confirmed: nothing held, nothing left, nothing can come back.
+	for _, hold := range holds {
+		if _, err := h.svc.Confirm(ctx, byID[hold.UserID], hold.ID, "tok_ok", boxoffice.Idempotent{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Advance(time.Second)
+	tick(t, r)
+	for _, c := range u[102:] {
+		if st := status(t, r, c, e.ID); st.Status != boxoffice.QueueSoldOut || st.Position != 0 {
+			t.Fatalf("waiting user after the sell-out: %+v", st)
+		}
+	}
+	if st := status(t, r, byID[admitted[101]], e.ID); st.Status != boxoffice.QueueAdmitted {
+		t.Errorf("an unexpired admission after the sell-out: %+v", st)
+	}
+	if len(admitted) != 102 {
+		t.Errorf("admitted %d after the sell-out", len(admitted))
+	}
+	h.checkSales(t, e.ID, 50)
+}
+
+// TestPresaleShuffle: users who join before sales open are drawn in a
+// uniformly random order, ahead of everyone who joins later. The test would
+// fail for first-come-first-served and for any fixed order.
+func TestPresaleShuffle(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	const n, trials = 8, 2000
+	opens := h.clock.Now().Add(time.Minute)
+	e := h.queued(t, 100, 600, func(in *boxoffice.EventInput) { in.SalesStartAt = opens })
+	u := callers(n)
+	late := callers(1)[0]
+	sum := make([]float64, n)
+	count := make([][]int, n)
+	for i := range count {
+		count[i] = make([]int, n)
+	}
+	orders := map[string]bool{}
+	for range trials {
+		clock := h.clock.Now()
+		now := clock
+		r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) { c.Now = func() time.Time { return now } })
+		for _, c := range u {
+			st, err := r.Join(ctx, c, e.ID)
+			if err != nil || st.Status != boxoffice.QueueWaiting || st.Position != 0 || st.ETASeconds < 60 {
+				t.Fatalf("pre-sale join: %+v, %v", st, err)
+			}
+		}
+		now = opens.Add(time.Second)
+		if _, err := r.Join(ctx, late, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		tick(t, r)
+		var order strings.Builder
+		for i, c := range u {
+			p := status(t, r, c, e.ID).Position
+			if p < 1 || p > n {
+				t.Fatalf("pool member at position %d", p)
+			}
+			sum[i] += float64(p)
+			count[i][p-1]++
+			fmt.Fprintf(&order, "%d,", p)
+		}
+		if p := status(t, r, late, e.ID).Position; p != n+1 {
+			t.Fatalf("a user who joined after opening is at %d, want %d", p, n+1)
+		}
+		orders[order.String()] = true
+	}
+	for i := range n {
+		if mean := sum[i] / trials; math.Abs(mean-float64(n+1)/2) > 0.3 {
+			t.Errorf("user %d's mean position is %.2f, want about %.1f", i, mean, float64(n+1)/2)
+		}
+		for p, c := range count[i] {
+			if want := trials / n; math.Abs(float64(c-want)) > 80 {
+				t.Errorf("user %d was at position %d in %d of %d draws, want about %d", i, p+1, c, trials, want)
+			}
+		}
+	}
+	if len(orders) < trials*9/10 {
+		t.Errorf("only %d distinct orders in %d draws", len(orders), trials)
+	}
+}
+
+// TestPresaleOrderAudit: the logged seed reproduces a draw.
+func TestPresaleOrderAudit(t *testing.T) {
+	pool := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	var s1, s2 [32]byte
+	s2[0] = 1
+	o1, o1again, o2 := boxoffice.PresaleOrder(pool, s1), boxoffice.PresaleOrder(pool, s1), boxoffice.PresaleOrder(pool, s2)
+	if !slices.Equal(o1, o1again) {
+		t.Error("the same seed gave another order")
+	}
+	if slices.Equal(o1, o2) {
+		t.Error("another seed gave the same order")
+	}
+	sorted := slices.Clone(o1)
+	slices.Sort(sorted)
+	if !slices.Equal(sorted, pool) {
+		t.Errorf("not a permutation: %v", o1)
+	}
+}
+
+// TestWaitingRoomStream: the coordinator loop admits in real time, and the
+// stream delivers each change at most once a tick and ends when admitted.
+func TestWaitingRoomStream(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
+		c.Now = time.Now
+		c.Tick = 100 * time.Millisecond
+	})
+	e := h.queued(t, 100, 60*10) // ten a second: one a tick
+	u := callers(5)
+	for _, c := range u {
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, sub, err := r.Subscribe(ctx, u[4], e.ID)
+	if err != nil || sub == nil || first.Position != 5 {
+		t.Fatalf("Subscribe = %+v, %v, %v", first, sub, err)
+	}
+	defer sub.Close()
+	if r.Streams() != 1 {
+		t.Errorf("Streams = %d", r.Streams())
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	var got []boxoffice.QueueStatus
+	var at []time.Time
+	timeout := time.After(10 * time.Second)
+	for len(got) == 0 || !got[len(got)-1].Status.Terminal() {
+		select {
+		case st := <-sub.C:
+			got = append(got, st)
+			at = append(at, time.Now())
+		case <-timeout:
+			t.Fatalf("no final status; got %+v", got)
+		}
+	}
+	if final := got[len(got)-1]; final.Status != boxoffice.QueueAdmitted || final.AdmissionToken == "" {
+		t.Errorf("final status %+v", final)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Position > got[i-1].Position && got[i].Status == boxoffice.QueueWaiting {
+			t.Errorf("position went up: %+v", got)
+		}
+		if d := at[i].Sub(at[i-1]); d < 90*time.Millisecond {
+			t.Errorf("two statuses %v apart (tick 100ms)", d)
+		}
+	}
+	// A new subscription of an admitted user is final at once.
+	if st, s2, err := r.Subscribe(ctx, u[4], e.ID); err != nil || s2 != nil || st.Status != boxoffice.QueueAdmitted {
+		t.Errorf("Subscribe when admitted = %+v, %v, %v", st, s2, err)
+	}
+	sub.Close()
+	if r.Streams() != 0 {
+		t.Errorf("Streams after Close = %d", r.Streams())
+	}
+	// Shutdown ends open streams and refuses new ones.
+	stop()
+	<-done
+	late := callers(1)[0]
+	if _, err := r.Join(ctx, late, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, s3, err := r.Subscribe(ctx, late, e.ID)
+	if err != nil || s3 == nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	r.CloseStreams()
+	select {
+	case _, ok := <-s3.C:
+		if ok {
+			t.Error("a status instead of the end of the stream")
+		}
+	case <-time.After(time.Second):
+		t.Error("CloseStreams did not end the stream")
+	}
+	s3.Close()
+	if _, _, err := r.Subscribe(ctx, late, e.ID); !errors.Is(err, boxoffice.ErrUnavailable) {
+		t.Errorf("Subscribe after CloseStreams: %v", err)
+	}
+}

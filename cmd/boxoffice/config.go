@@ -29,6 +29,11 @@ type config struct {
 	// TuneGC is true when GOGC is unset: the server then trades memory for
 	// less garbage-collection CPU (GOMEMLIMIT still bounds the heap).
 	TuneGC bool
+	// HoldBatch and HoldParallel tune the group-commit hold engine: the
+	// most requests decided in one transaction, and how many such
+	// transactions per tier may be in flight from this instance.
+	HoldBatch    int
+	HoldParallel int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -97,6 +102,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.Migrate = b
 	}
+	intVar := func(name string, dst *int, lo, hi int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				bad(name, "must be an integer from %d to %d", lo, hi)
+			}
+			*dst = n
+		}
+	}
+	intVar("BOXOFFICE_HOLD_BATCH", &c.HoldBatch, 1, 5000)
+	intVar("BOXOFFICE_HOLD_PARALLEL", &c.HoldParallel, 1, 64)
 	if v := getenv("BOXOFFICE_BCRYPT_COST"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 4 || n > 16 {

@@ -100,6 +100,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	hasher := auth.NewHasher(cfg.BcryptCost, 0, 0, 0)
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
 		Store: store, Cache: cache, Hasher: hasher, Payments: boxoffice.TestPayments{}, Logger: log,
+		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel,
 	})
 
 	// Admission tokens are signed with a key derived from the JWT secret,

@@ -136,6 +136,9 @@ func (s *Service) SignUp(ctx context.Context, in SignUp) (*User, error) {
 	if err := validateSignUp(&in); err != nil {
 		return nil, err
 	}
+	if s.hasher.Saturated() {
+		return nil, ErrRateLimited
+	}
 	if _, err := s.store.UserByEmail(ctx, in.Email); err == nil {
 		return nil, ErrEmailTaken // answer before spending a hash on it
 	}
@@ -157,6 +160,9 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 	email = strings.TrimSpace(email)
 	if email == "" || password == "" || len(email) > 254 || len(password) > 128 {
 		return nil, ErrInvalidCredentials
+	}
+	if s.hasher.Saturated() {
+		return nil, ErrRateLimited // shed before spending a database lookup
 	}
 	u, err := s.store.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {

@@ -132,6 +132,9 @@ type PasswordHasher interface {
 	// Compare returns nil when password matches hash,
 	// ErrInvalidCredentials when it does not, or ErrRateLimited.
 	Compare(ctx context.Context, hash []byte, password string) error
+	// Saturated reports whether a new Hash or Compare would be refused
+	// with ErrRateLimited right now.
+	Saturated() bool
 }
 
 // Payments charges for reservations.

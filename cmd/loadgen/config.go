@@ -43,6 +43,11 @@ type config struct {
 
 	BrowsePages int
 
+	HonorRetryAfter bool // signin: wait out Retry-After after a 429 or 503
+
+	DetailReaders int    // extra closed-loop clients reading one event
+	DetailEvent   string // the event they read
+
 	MySQL   string
 	Clients int
 
@@ -67,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.StringVar(&c.Tokens, "tokens", "minted", "how to get user tokens: minted (needs -jwt-secret) or signin (POST /api/v1/auth/token)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "the server's BOXOFFICE_JWT_SECRET, for -tokens minted (default: $BOXOFFICE_JWT_SECRET)")
-	fs.StringVar(&c.Password, "password", "password123", "password of the seeded users, for -tokens signin")
+	fs.StringVar(&c.Password, "password", "password123", "password of the seeded users, for -tokens signin and the signin scenario")
 	fs.IntVar(&c.Users, "users", 1000, "use seeded users 0..users-1")
 	fs.IntVar(&c.SigninWorkers, "signin-workers", 8, "concurrent sign-ins when fetching tokens with -tokens signin")
 	fs.StringVar(&c.EventID, "event", "", "hot event id (hold scenario; boxoffice seed prints it as hot_event_id=)")
@@ -78,6 +83,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", 2*time.Minute, "bound on the invariant check")
 	fs.BoolVar(&c.FailOnUnexpected, "fail-on-unexpected", false, "exit non-zero when any unexpected answer occurred")
 	fs.IntVar(&c.BrowsePages, "browse-pages", 3, "browse scenario: at most this many list pages per iteration")
+	fs.BoolVar(&c.HonorRetryAfter, "honor-retry-after", false, "signin scenario: after a 429 or 503, wait as long as Retry-After says before the next sign-in")
+	fs.IntVar(&c.DetailReaders, "detail-readers", 0, "also run this many closed-loop clients reading GET /api/v1/events/{-detail-event} during the load, reported separately")
+	fs.StringVar(&c.DetailEvent, "detail-event", "", "the event the -detail-readers read (boxoffice seed prints it as hot_event_id=)")
 	fs.StringVar(&c.MySQL, "mysql", "", "baseline-sql: mysql://user:pass@host:port/dbname")
 	fs.IntVar(&c.Clients, "clients", 16, "baseline-sql: database connections (= VUs in the closed model, workers in the open one)")
 	fs.StringVar(&c.JSONPath, "json", "", "also write the results as JSON to this file")
@@ -174,6 +182,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.Scenario == "hold" && (c.EventID == "" || c.TierID == "") {
 		errs = append(errs, errors.New("the hold scenario needs -event and -tier"))
+	}
+	if c.DetailReaders < 0 {
+		errs = append(errs, errors.New("-detail-readers must not be negative"))
+	}
+	if c.DetailReaders > 0 && (c.DetailEvent == "" || c.Scenario == "baseline-sql") {
+		errs = append(errs, errors.New("-detail-readers needs -detail-event and an HTTP scenario"))
 	}
 	if c.CheckWorkers < 1 {
 		c.CheckWorkers = 1

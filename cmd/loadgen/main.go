@@ -9,6 +9,7 @@
 //
 //	loadgen -scenario hold -event E -tier T -jwt-secret S -users 20000 -rate 2000 -duration 20s
 //	loadgen -scenario browse -vus 32 -duration 20s
+//	loadgen -scenario signin -users 2000 -vus 500 -duration 20s -detail-readers 4 -detail-event E
 //	loadgen -scenario baseline-sql -mysql mysql://root@127.0.0.1:3306/bo_load -clients 16 -duration 20s
 //
 // The exit status is 0 on success, 1 on a usage or setup error, 2 when an
@@ -94,6 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := sc.Prepare(ctx, env); err != nil {
 		return fmt.Errorf("preparing %s: %w", cfg.Scenario, err)
 	}
+	readers := newDetailReaders(env)
+	if err := readers.Prepare(ctx); err != nil {
+		return fmt.Errorf("preparing the detail readers: %w", err)
+	}
 	if !cfg.Quiet {
 		logf("prepared in %s; %s for %s", time.Since(prepStart).Round(time.Millisecond), describeModel(cfg), cfg.Duration)
 	}
@@ -110,7 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	startedAt := time.Now()
 	cpu0 := cpuTime()
+	readers.Start(ctx)
 	elapsed := runLoad(ctx, env, sc)
+	readers.Stop()
 	cpu1 := cpuTime()
 	if cfg.CPUProfile != "" {
 		pprof.StopCPUProfile()
@@ -127,6 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	rep := buildReport(cfg, env, startedAt, elapsed, cpu1.Sub(cpu0), check)
+	rep.DetailReads = readers.Report()
 	writeSummary(stdout, rep)
 	if cfg.JSONPath != "" {
 		if err := writeJSON(cfg.JSONPath, rep); err != nil {
@@ -140,6 +148,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 2, msg: "invariant check failed"}
 	case cfg.FailOnUnexpected && rep.Unexpected > 0:
 		return &exitError{code: 3, msg: fmt.Sprintf("%d unexpected answers", rep.Unexpected)}
+	case cfg.FailOnUnexpected && rep.DetailReads != nil && rep.DetailReads.Unexpected > 0:
+		return &exitError{code: 3, msg: fmt.Sprintf("%d unexpected detail reads", rep.DetailReads.Unexpected)}
 	}
 	return nil
 }

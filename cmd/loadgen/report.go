@@ -67,6 +67,8 @@ type Report struct {
 
 	Generator GeneratorReport `json:"generator"`
 	Check     *CheckReport    `json:"check,omitempty"`
+	// DetailReads is what the -detail-readers saw, when there were any.
+	DetailReads *DetailReport `json:"detail_reads,omitempty"`
 }
 
 // OutcomeReport is one kind of answer and how often it came.
@@ -191,6 +193,11 @@ func writeSummary(w io.Writer, r *Report) {
 			for _, s := range o.Samples {
 				fmt.Fprintf(w, "    sample: %s\n", strings.TrimSpace(s))
 			}
+		}
+	}
+	if r.DetailReads != nil {
+		for _, l := range formatDetail(r.DetailReads) {
+			fmt.Fprintln(w, l)
 		}
 	}
 	g := r.Generator

@@ -63,6 +63,9 @@ type Worker struct {
 	ID  int
 	Env *Env
 	Rng *rand.Rand
+	// Header is the header of the answer the last Send got (nil when it
+	// got none); valid until the next Send.
+	Header http.Header
 
 	base   *http.Request // carries the run's context; copied for each request
 	body   resettableBody
@@ -140,8 +143,10 @@ func (w *Worker) Send(op string, req *http.Request) (status int, body []byte) {
 	rec.inflight.Add(1)
 	defer rec.inflight.Add(-1)
 	start := time.Now()
+	w.Header = nil
 	resp, err := w.Env.Client.Do(req)
 	if err == nil {
+		w.Header = resp.Header
 		w.buf.Reset()
 		_, err = w.buf.ReadFrom(io.LimitReader(resp.Body, maxBody))
 		if err == nil && w.buf.Len() >= maxBody {

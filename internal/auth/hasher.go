@@ -140,6 +140,13 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// Saturated reports whether every worker is busy and the wait queue is
+// full, so a new call would be refused: callers use it to shed a sign-in
+// before spending a database lookup on it.
+func (h *Hasher) Saturated() bool {
+	return len(h.slots) == cap(h.slots) && h.waiting.Load() >= h.maxWaiting
+}
+
 func (h *Hasher) reject() error {
 	h.rejected.Add(1)
 	return boxoffice.ErrRateLimited

@@ -75,6 +75,9 @@ func TestHasherQueueFull(t *testing.T) {
 	const maxWaiting = 3
 	h := NewHasher(bcrypt.MinCost, 1, maxWaiting, time.Hour)
 	h.slots <- struct{}{} // the worker is busy
+	if h.Saturated() {
+		t.Fatal("Saturated with an empty queue")
+	}
 
 	var wg sync.WaitGroup
 	errs := make(chan error, maxWaiting)
@@ -90,6 +93,9 @@ func TestHasherQueueFull(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 
+	if !h.Saturated() {
+		t.Fatal("not Saturated with a full queue")
+	}
 	const extra = 5
 	for i := range extra {
 		if _, err := h.Hash(t.Context(), "password"); !errors.Is(err, boxoffice.ErrRateLimited) {

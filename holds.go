@@ -17,8 +17,10 @@ import (
 // row's lock is taken once per batch instead of once per ticket. Several
 // processes each run their own engine on the same database: the row lock
 // orders their batches, and the store's conditional checks keep them exact.
-// Within one process up to parallel batches per tier are in flight, so a
-// store that takes the tier's lock late (MySQL) overlaps their work.
+// Within one process up to parallel batches per tier may be in flight (1 by
+// default: on a small machine one at a time gives the best latency); a store
+// that takes the tier's lock late (MySQL) overlaps the work of concurrent
+// batches, also those of other instances.
 type holdEngine struct {
 	store    Store
 	maxBatch int
@@ -52,7 +54,7 @@ func newHoldEngine(store Store, maxBatch, parallel int) *holdEngine {
 		maxBatch = 256
 	}
 	if parallel <= 0 {
-		parallel = 4
+		parallel = 1
 	}
 	return &holdEngine{store: store, maxBatch: maxBatch, parallel: parallel, tiers: make(map[string]*tierQueue)}
 }

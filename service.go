@@ -24,7 +24,7 @@ type ServiceConfig struct {
 	// transaction (default 256).
 	MaxBatch int
 	// ParallelBatches is how many batches per tier may be in flight at
-	// once in this process (default 4).
+	// once in this process (default 1).
 	ParallelBatches int
 	// SweepInterval is how often expired holds are released (default 1 s).
 	SweepInterval time.Duration

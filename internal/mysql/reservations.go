@@ -56,10 +56,11 @@ type userCount struct {
 // transaction with a constant number of statements, whatever the batch size.
 //
 // The tier's counter row is the one lock every batch for the tier needs, so
-// it is taken last and held briefly: first the batch's user counters are
-// locked (sorted; upserted so that missing rows exist and are locked too),
-// per-user limits are decided, and every candidate's reservation, idempotency
-// record and counter change are written; only then is the tier row locked,
+// it is taken last and held briefly: first every request's quantity is added
+// to its user's counter (one upsert, sorted, that creates missing rows and
+// locks them all), the counters are read back to decide the per-user limits
+// (requests over the limit are taken back off), and every candidate's
+// reservation and idempotency record are written; only then is the tier row locked,
 // the candidates granted in slice order while tickets last, the few refused
 // near a sell-out taken back, and the counter moved once before commit. The
 // expensive inserts of concurrent batches therefore overlap; only the short
@@ -100,23 +101,38 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 			}
 		}
 
-		users := make([]string, 0, len(reqs))
-		counts := make(map[string]int, len(reqs))
+		// Add every request's quantity to its user's counter first: the
+		// upsert creates missing rows and locks them all (sorted), and the
+		// counters read back then tell each user's tickets before this
+		// batch. Requests over the per-user limit are taken back below.
+		asked := make(map[string]int, len(reqs))
+		var users []string
 		for _, r := range reqs {
+			if idem := r.Idempotency; idem != nil && taken[idemKey{idem.UserID, idem.Key}] {
+				continue
+			}
 			u := r.Reservation.UserID
-			if _, ok := counts[u]; !ok {
-				counts[u] = 0
+			if _, ok := asked[u]; !ok {
 				users = append(users, u)
 			}
+			asked[u] += r.Reservation.Quantity
 		}
-		sort.Strings(users)
-		if err := lockUserCounters(ctx, tx, eventID, users, counts); err != nil {
-			return err
+		counts := make(map[string]int, len(users))
+		if len(users) > 0 {
+			if err := addUserCounts(ctx, tx, eventID, users, asked, 1); err != nil {
+				return err
+			}
+			if err := readUserCounters(ctx, tx, eventID, users, counts); err != nil {
+				return err
+			}
+			for u, n := range asked {
+				counts[u] -= n
+			}
 		}
 
 		// Candidates: every request within its user's limit.
 		var cands []*boxoffice.HoldRequest
-		want := 0
+		overLimit := map[string]int{}
 		for _, r := range reqs {
 			res := r.Reservation
 			if idem := r.Idempotency; idem != nil {
@@ -129,17 +145,26 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 			}
 			if counts[res.UserID]+res.Quantity > r.MaxPerUser {
 				r.Err = boxoffice.ErrLimitExceeded
+				overLimit[res.UserID] += res.Quantity
 				continue
 			}
 			counts[res.UserID] += res.Quantity
 			res.TierID, res.EventID = tierID, eventID
 			cands = append(cands, r)
-			want += res.Quantity
+		}
+		if len(overLimit) > 0 {
+			var us []string
+			for u := range overLimit {
+				us = append(us, u)
+			}
+			if err := addUserCounts(ctx, tx, eventID, us, overLimit, -1); err != nil {
+				return err
+			}
 		}
 		if len(cands) == 0 {
 			return nil
 		}
-		if err := insertHolds(ctx, tx, eventID, cands); err != nil {
+		if err := insertHolds(ctx, tx, cands); err != nil {
 			return err
 		}
 
@@ -203,20 +228,9 @@ func takenKeys(ctx context.Context, tx *sql.Tx, reqs []*boxoffice.HoldRequest, t
 	return rows.Err()
 }
 
-// lockUserCounters makes sure the users' counter rows exist, locks them in
-// the given (sorted) order, and reads them into counts.
-func lockUserCounters(ctx context.Context, tx *sql.Tx, eventID string, users []string, counts map[string]int) error {
-	args := make([]any, 0, 2*len(users))
-	for _, u := range users {
-		args = append(args, u, eventID)
-	}
-	// An upsert that changes nothing takes the row locks directly (a
-	// locking read of missing rows would take gap locks instead, which
-	// deadlock concurrent batches).
-	if _, err := tx.ExecContext(ctx, "INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES "+
-		rowsOf(len(users), 3)+" ON DUPLICATE KEY UPDATE tickets = tickets", zeroCounts(args)...); err != nil {
-		return err
-	}
+// readUserCounters reads the users' counters (rows this transaction has
+// already locked) into counts.
+func readUserCounters(ctx context.Context, tx *sql.Tx, eventID string, users []string, counts map[string]int) error {
 	q := make([]any, 0, len(users)+1)
 	q = append(q, eventID)
 	for _, u := range users {
@@ -239,34 +253,17 @@ func lockUserCounters(ctx context.Context, tx *sql.Tx, eventID string, users []s
 	return rows.Err()
 }
 
-// zeroCounts turns (user, event) pairs into (user, event, 0) triples.
-func zeroCounts(pairs []any) []any {
-	out := make([]any, 0, len(pairs)/2*3)
-	for i := 0; i < len(pairs); i += 2 {
-		out = append(out, pairs[i], pairs[i+1], 0)
-	}
-	return out
-}
-
-// insertHolds writes the candidates' reservations, idempotency records and
-// user counter increments.
-func insertHolds(ctx context.Context, tx *sql.Tx, eventID string, cands []*boxoffice.HoldRequest) error {
+// insertHolds writes the candidates' reservations and idempotency records.
+func insertHolds(ctx context.Context, tx *sql.Tx, cands []*boxoffice.HoldRequest) error {
 	resArgs := make([]any, 0, 15*len(cands))
 	var idemArgs []any
 	nIdem := 0
-	deltas := map[string]int{}
-	var users []string
 	for _, r := range cands {
 		resArgs = append(resArgs, reservationArgs(r.Reservation)...)
 		if idem := r.Idempotency; idem != nil {
 			idemArgs = append(idemArgs, idemArgsOf(idem)...)
 			nIdem++
 		}
-		u := r.Reservation.UserID
-		if _, ok := deltas[u]; !ok {
-			users = append(users, u)
-		}
-		deltas[u] += r.Reservation.Quantity
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO reservations ("+reservationCols+") VALUES "+rowsOf(len(cands), 15), resArgs...); err != nil {
 		return err
@@ -276,7 +273,7 @@ func insertHolds(ctx context.Context, tx *sql.Tx, eventID string, cands []*boxof
 			return err
 		}
 	}
-	return addUserCounts(ctx, tx, eventID, users, deltas, 1)
+	return nil
 }
 
 // addUserCounts adds sign × deltas[u] to each user's counter (rows already

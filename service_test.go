@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -472,4 +473,43 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestDatabaseOutage: when MariaDB goes away mid-sale, holds fail with
+// unavailable (never a false success), and the service recovers by itself
+// when the database returns.
+func TestDatabaseOutage(t *testing.T) {
+	url := testdb.MySQLURL(t)
+	host := strings.TrimPrefix(url, "mysql://")
+	at := strings.LastIndex(host, "@")
+	slash := strings.Index(host[at+1:], "/") + at + 1
+	proxy := newCutProxy(t, host[at+1:slash])
+	proxied := "mysql://" + host[:at+1] + proxy.addr() + host[slash:]
+
+	h := newHarness(t, openMySQL(t, proxied))
+	run(t, h.svc)
+	e := h.event(t, 100, 4)
+	u := h.users(t, 1)[0]
+	hold := func() (*boxoffice.Reservation, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return h.svc.CreateReservation(ctx, u, boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1})
+	}
+	if _, err := hold(); err != nil {
+		t.Fatal(err)
+	}
+	proxy.setCut(true)
+	for range 3 {
+		r, err := hold()
+		if err == nil {
+			t.Fatalf("hold %s succeeded while the database was away", r.ID)
+		}
+		if boxoffice.CodeOf(err) != boxoffice.CodeUnavailable {
+			t.Fatalf("hold during the outage: %v (code %s), want unavailable", err, boxoffice.CodeOf(err))
+		}
+	}
+	proxy.setCut(false)
+	waitFor(t, func() bool { _, err := hold(); return err == nil })
+	// Exactly the holds that succeeded exist: one before, one after.
+	h.checkSales(t, e.ID, 2)
 }

@@ -54,6 +54,8 @@ type config struct {
 	JSONPath   string
 	Quiet      bool
 	CPUProfile string
+
+	Stream streamConfig // the queue-stream scenario's flags
 }
 
 // parseFlags parses args into a config and checks it.
@@ -91,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.JSONPath, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines on stderr")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
+	addStreamFlags(fs, &c.Stream)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -116,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.Rate > 0 && c.VUs > 0 {
 		errs = append(errs, errors.New("use either -rate (open model) or -vus (closed model), not both"))
+	}
+	if c.Scenario == "queue-stream" {
+		errs = append(errs, checkStreamFlags(c))
 	}
 	c.Open = c.Rate > 0 || (c.Stages != nil && c.VUs == 0)
 	if c.Scenario == "baseline-sql" {

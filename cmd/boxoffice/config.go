@@ -34,6 +34,12 @@ type config struct {
 	// transactions per tier may be in flight from this instance.
 	HoldBatch    int
 	HoldParallel int
+	// Metrics turns the Prometheus metrics (GET /metrics) on;
+	// MetricsInterval is how often the gauges of the events on sale are
+	// refreshed and MetricsMaxEvents how many of those events they follow.
+	Metrics          bool
+	MetricsInterval  time.Duration
+	MetricsMaxEvents int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -73,6 +79,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		TuneGC:          getenv("GOGC") == "",
 		Migrate:         true,
 		BcryptCost:      10,
+		Metrics:         true,
+		MetricsInterval: dur("BOXOFFICE_METRICS_INTERVAL", 15*time.Second, 10*time.Millisecond),
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "mysql://") {
 		bad("BOXOFFICE_DATABASE_URL", "must start with sqlite: or mysql://")
@@ -113,6 +121,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	intVar("BOXOFFICE_HOLD_BATCH", &c.HoldBatch, 1, 5000)
 	intVar("BOXOFFICE_HOLD_PARALLEL", &c.HoldParallel, 1, 64)
+	intVar("BOXOFFICE_METRICS_MAX_EVENTS", &c.MetricsMaxEvents, 1, 1000)
+	if v := getenv("BOXOFFICE_METRICS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("BOXOFFICE_METRICS", "must be true or false")
+		}
+		c.Metrics = b
+	}
 	if v := getenv("BOXOFFICE_BCRYPT_COST"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 4 || n > 16 {

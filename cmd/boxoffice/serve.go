@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"boxoffice/internal/auth"
 	"boxoffice/internal/httpapi"
 	"boxoffice/internal/memory"
+	"boxoffice/internal/metrics"
 	"boxoffice/internal/mysql"
 	"boxoffice/internal/redis"
 	"boxoffice/internal/sqlite"
@@ -72,6 +74,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		}
 	}
 
+	// The server owns its metrics registry; BOXOFFICE_METRICS=false turns
+	// them off (m stays nil).
+	var m *metrics.Metrics
+	if cfg.Metrics {
+		m = metrics.New()
+		m.WatchBuildInfo(version, commit)
+		if p, ok := store.(interface{ DBStats() map[string]sql.DBStats }); ok {
+			m.WatchDBPools(p.DBStats)
+		}
+	}
+
 	var cache boxoffice.Cache = memory.NewCache(100_000)
 	var queue boxoffice.Queue = memory.NewQueue()
 	ready := store.Ping
@@ -83,6 +96,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		defer rc.Close()
 		cache = rc.Cache()
 		queue = rc.Queue()
+		if m != nil {
+			m.WatchRedisCacheErrors(rc.Cache().Errors)
+		}
 		ready = func(ctx context.Context) error {
 			if err := store.Ping(ctx); err != nil {
 				return err
@@ -98,8 +114,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	}
 	tokens := auth.NewTokens(secret, cfg.TokenTTL)
 	hasher := auth.NewHasher(cfg.BcryptCost, 0, 0, 0)
+	svcStore := store
+	var onAdmit func(eventID string, first int64, userIDs []string)
+	if m != nil {
+		cache = m.Cache(cache, cfg.RedisURL != "")
+		queue = m.Queue(queue, cfg.RedisURL != "")
+		svcStore, onAdmit = m.Store(store), m.OnAdmit
+		m.WatchHasher(hasher)
+	}
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store: store, Cache: cache, Hasher: hasher, Payments: boxoffice.TestPayments{}, Logger: log,
+		Store: svcStore, Cache: cache, Hasher: hasher, Payments: boxoffice.TestPayments{}, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel,
 	})
 
@@ -107,6 +131,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	// so every instance that shares it verifies them without Redis.
 	room := boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{
 		Queue: queue, Store: store, Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret(secret)), Logger: log,
+		OnAdmit: onAdmit,
 	})
 
 	if cfg.AdminEmail != "" {
@@ -118,7 +143,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	}
 
 	var draining atomic.Bool
-	handler := httpapi.New(httpapi.Config{
+	apiCfg := httpapi.Config{
 		Service: svc, Tokens: tokens, Logger: log, Admissions: room, Queue: room,
 		Ready: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -126,7 +151,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 			return ready(ctx)
 		},
 		Draining: &draining,
-	})
+	}
+	if m != nil {
+		m.WatchStreams(room.Streams)
+		m.WatchOnSale(metrics.OnSaleConfig{
+			Store: store, Queue: queue, Interval: cfg.MetricsInterval, MaxEvents: cfg.MetricsMaxEvents, Logger: log,
+		})
+		apiCfg.Metrics, apiCfg.Observer = m.Handler(), m
+	}
+	handler := httpapi.New(apiCfg)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -151,6 +184,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	var bg sync.WaitGroup
 	bg.Go(func() { _ = svc.Run(bgCtx) })
 	bg.Go(func() { _ = room.Run(bgCtx) })
+	if m != nil {
+		bg.Go(func() { _ = m.Run(bgCtx) })
+	}
 	if cfg.PprofAddr != "" {
 		bg.Go(func() { servePprof(bgCtx, cfg.PprofAddr, log) })
 	}

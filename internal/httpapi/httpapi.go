@@ -38,6 +38,21 @@ type Config struct {
 	Draining *atomic.Bool
 	// Metrics, when not nil, is served at GET /metrics.
 	Metrics http.Handler
+	// Observer, when not nil, is told about every request (for metrics).
+	Observer Observer
+}
+
+// Observer receives a measurement of every request. internal/metrics
+// implements it.
+type Observer interface {
+	// RequestBegin is called when a request arrives; RequestEnd follows
+	// once it is answered.
+	RequestBegin()
+	// RequestEnd is called with the request's method, the route pattern it
+	// matched ("METHOD /path/{wildcard}", or "unmatched"; never the raw
+	// path), the status, the problem code ("" for a success) and how long
+	// the answer took.
+	RequestEnd(method, route string, status int, problem string, d time.Duration)
 }
 
 // Tokens issues and verifies access tokens. internal/auth.Tokens satisfies it.
@@ -69,6 +84,7 @@ type server struct {
 	ready      func(ctx context.Context) error
 	draining   *atomic.Bool
 	metrics    http.Handler
+	obs        Observer
 	mux        *http.ServeMux
 }
 
@@ -84,6 +100,7 @@ func New(cfg Config) http.Handler {
 		ready:      cfg.Ready,
 		draining:   cfg.Draining,
 		metrics:    cfg.Metrics,
+		obs:        cfg.Observer,
 		mux:        http.NewServeMux(),
 	}
 	if s.log == nil {

@@ -16,6 +16,7 @@ import (
 type requestInfo struct {
 	requestID string
 	userID    string
+	problem   string // the problem code answered, if any
 }
 
 type infoKey struct{}
@@ -72,6 +73,14 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 		rw.Header().Set("X-Request-Id", id)
+		if s.obs != nil {
+			s.obs.RequestBegin()
+			// A separate defer: it runs also when the one below panics
+			// again to abort the connection.
+			defer func() {
+				s.obs.RequestEnd(r.Method, routeOf(r), rw.status, info.problem, time.Since(start))
+			}()
+		}
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -120,6 +129,9 @@ func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestIn
 	}
 	if info.userID != "" {
 		attrs = append(attrs, slog.String("user_id", info.userID))
+	}
+	if info.problem != "" {
+		attrs = append(attrs, slog.String("problem", info.problem))
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }

@@ -135,6 +135,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // writeProblem writes p with its headers.
 func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p *problem) {
+	if info := infoFrom(r.Context()); info != nil {
+		info.problem = string(p.Code)
+	}
 	h := w.Header()
 	switch p.Code {
 	case boxoffice.CodeUnauthenticated, boxoffice.CodeInvalidCredentials:

@@ -165,6 +165,11 @@ func parseURL(rawURL string) (*mysql.Config, poolConfig, error) {
 // DB returns the underlying pool, for tools and tests.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// DBStats returns the statistics of the connection pool, named "primary".
+func (s *Store) DBStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"primary": s.db.Stats()}
+}
+
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	return translate("ping", s.db.PingContext(ctx))

@@ -111,6 +111,12 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
+// DBStats returns the statistics of the connection pools: "writer" (one
+// connection) and "reader".
+func (s *Store) DBStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"writer": s.w.Stats(), "reader": s.r.Stats()}
+}
+
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int

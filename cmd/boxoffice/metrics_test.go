@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"boxoffice/api"
+)
+
+// sample is one series of a scrape.
+type sample struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+var labelRE = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
+
+// scrape reads GET /metrics in the Prometheus text format.
+func scrape(t *testing.T, base string) []sample {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var out []sample
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		cut := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[cut+1:], 64)
+		if err != nil {
+			t.Fatalf("bad sample %q", line)
+		}
+		s := sample{name: line[:cut], labels: map[string]string{}, value: v}
+		if i := strings.IndexByte(s.name, '{'); i >= 0 {
+			for _, m := range labelRE.FindAllStringSubmatch(s.name[i:], -1) {
+				s.labels[m[1]] = m[2]
+			}
+			s.name = s.name[:i]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// find returns the samples of name whose labels include want.
+func find(all []sample, name string, want map[string]string) []sample {
+	var out []sample
+	for _, s := range all {
+		if s.name != name {
+			continue
+		}
+		ok := true
+		for k, v := range want {
+			ok = ok && s.labels[k] == v
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sum(ss []sample) float64 {
+	t := 0.0
+	for _, s := range ss {
+		t += s.value
+	}
+	return t
+}
+
+// operations returns "METHOD path" for every operation of the OpenAPI
+// document.
+func operations(t *testing.T) []string {
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(api.Spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for path, item := range doc.Paths {
+		for method := range item {
+			switch method {
+			case "get", "post", "put", "patch", "delete":
+				ops = append(ops, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// TestMetricsEndToEnd runs the real server, exercises every route, and
+// checks the scrape: metric names and labels, route patterns instead of
+// paths, the business counters, and that a thousand events outside their
+// sales window add no series.
+func TestMetricsEndToEnd(t *testing.T) {
+	in := startInstance(t, map[string]string{
+		"BOXOFFICE_DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "b.db"),
+		"BOXOFFICE_ADMIN_EMAIL":      "admin@example.com",
+		"BOXOFFICE_ADMIN_PASSWORD":   "admin-secret-pw",
+		"BOXOFFICE_BCRYPT_COST":      "4",
+		"BOXOFFICE_METRICS_INTERVAL": "50ms",
+	})
+	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
+	if code := (client{t: t, base: in.url}).do("POST", "/api/v1/users", map[string]string{"email": "fan@example.com", "password": "password-123", "name": "Fan"}, nil); code != 201 {
+		t.Fatalf("sign-up: %d", code)
+	}
+	fan := client{t: t, base: in.url, token: signIn(t, in.url, "fan@example.com", "password-123")}
+
+	now := time.Now().UTC()
+	type event struct {
+		ID    string
+		Tiers []struct{ ID string }
+	}
+	create := func(title string, salesStart time.Time, queue map[string]any) event {
+		t.Helper()
+		body := map[string]any{
+			"title": title, "venue": "Arena", "starts_at": salesStart.Add(48 * time.Hour),
+			"sales_start_at": salesStart, "sales_end_at": salesStart.Add(24 * time.Hour), "max_tickets_per_user": 4,
+			"tiers": []any{
+				map[string]any{"name": "GA", "price": map[string]any{"amount": 100, "currency": "USD"}, "capacity": 100},
+				map[string]any{"name": "VIP", "price": map[string]any{"amount": 900, "currency": "USD"}, "capacity": 10},
+			},
+		}
+		if queue != nil {
+			body["queue"] = queue
+		}
+		var e event
+		if code := admin.do("POST", "/api/v1/events", body, &e); code != 201 {
+			t.Fatalf("create event %s: %d", title, code)
+		}
+		return e
+	}
+	open := create("Open", now.Add(-time.Minute), nil)
+	slow := create("Slow queue", now.Add(-time.Minute), map[string]any{"enabled": true, "admit_per_minute": 1})
+	fast := create("Fast queue", now.Add(-time.Minute), map[string]any{"enabled": true, "admit_per_minute": 6000})
+	gone := create("Gone", now.Add(time.Hour), nil)
+
+	// Every route, successfully where it is cheap to.
+	expect := func(code, want int, what string) {
+		t.Helper()
+		if code != want {
+			t.Errorf("%s: %d, want %d", what, code, want)
+		}
+	}
+	expect(fan.do("GET", "/api/v1/users/me", nil, nil), 200, "me")
+	expect(fan.do("GET", "/api/v1/events?on_sale=true", nil, nil), 200, "list events")
+	expect(fan.do("GET", "/api/v1/events/"+open.ID, nil, nil), 200, "get event")
+	expect(fan.do("GET", "/api/v1/events/"+open.ID, nil, nil), 200, "get event (cached)")
+	expect(admin.do("PATCH", "/api/v1/events/"+open.ID, map[string]any{"description": "Now with metrics"}, nil), 200, "patch event")
+	expect(admin.do("GET", "/api/v1/events/"+open.ID+"/sales", nil, nil), 200, "sales")
+	expect(admin.do("DELETE", "/api/v1/events/"+gone.ID, nil, nil), 204, "delete event")
+	expect(fan.do("PUT", "/api/v1/users/me/bookmarks/"+open.ID, nil, nil), 204, "bookmark")
+	expect(fan.do("GET", "/api/v1/users/me/bookmarks", nil, nil), 200, "bookmarks")
+	expect(fan.do("DELETE", "/api/v1/users/me/bookmarks/"+open.ID, nil, nil), 204, "unbookmark")
+	var r1, r2 struct{ ID string }
+	expect(fan.do("POST", "/api/v1/events/"+open.ID+"/reservations", map[string]any{"tier_id": open.Tiers[0].ID, "quantity": 1}, &r1), 201, "hold")
+	expect(fan.do("GET", "/api/v1/reservations/"+r1.ID, nil, nil), 200, "get reservation")
+	expect(fan.do("PATCH", "/api/v1/reservations/"+r1.ID, map[string]any{"quantity": 2}, nil), 200, "change quantity")
+	expect(fan.do("POST", "/api/v1/reservations/"+r1.ID+"/confirm", map[string]any{"payment_token": "tok_visa"}, nil), 200, "confirm")
+	expect(fan.do("POST", "/api/v1/events/"+open.ID+"/reservations", map[string]any{"tier_id": open.Tiers[1].ID, "quantity": 1}, &r2), 201, "hold 2")
+	expect(fan.do("POST", "/api/v1/reservations/"+r2.ID+"/cancel", nil, nil), 200, "cancel")
+	expect(fan.do("POST", "/api/v1/events/"+open.ID+"/reservations", map[string]any{"tier_id": open.Tiers[1].ID, "quantity": 5}, nil), 409, "over the limit")
+	expect(fan.do("GET", "/api/v1/users/me/reservations", nil, nil), 200, "my reservations")
+	expect(fan.do("GET", "/healthz", nil, nil), 200, "healthz")
+	expect(fan.do("GET", "/readyz", nil, nil), 200, "readyz")
+	expect(fan.do("GET", "/api/v1/openapi.json", nil, nil), 200, "openapi")
+	expect(fan.do("GET", "/api/v1/no/such/thing", nil, nil), 404, "unmatched")
+
+	// The waiting rooms: one that admits at once, one that keeps the fan
+	// waiting with a status stream open.
+	expect(fan.do("POST", "/api/v1/events/"+fast.ID+"/queue", nil, nil), 200, "join fast")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var st struct{ Status string }
+		expect(fan.do("GET", "/api/v1/events/"+fast.ID+"/queue", nil, &st), 200, "queue status")
+		if st.Status == "admitted" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not admitted: %q", st.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	expect(fan.do("DELETE", "/api/v1/events/"+fast.ID+"/queue", nil, nil), 204, "leave")
+	expect(fan.do("POST", "/api/v1/events/"+slow.ID+"/queue", nil, nil), 200, "join slow")
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "GET", in.url+"/api/v1/events/"+slow.ID+"/queue/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+fan.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 64)
+	if _, err := resp.Body.Read(first); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %d %v", resp.StatusCode, err)
+	}
+	during := scrape(t, in.url)
+	if got := sum(find(during, "boxoffice_queue_streams", nil)); got != 1 {
+		t.Errorf("boxoffice_queue_streams = %v with one stream open", got)
+	}
+	if got := sum(find(during, "boxoffice_http_requests_in_flight", nil)); got < 2 {
+		t.Errorf("in flight = %v during a stream and a scrape", got)
+	}
+	cancel()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	// Let the gauges of the events on sale refresh, then look.
+	waitRefresh := func() []sample {
+		t.Helper()
+		last := sum(find(scrape(t, in.url), "boxoffice_onsale_refresh_timestamp_seconds", nil))
+		for range 2 { // a refresh that started before now may miss recent writes
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				now := sum(find(scrape(t, in.url), "boxoffice_onsale_refresh_timestamp_seconds", nil))
+				if now > last {
+					last = now
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the gauges of the events on sale are not refreshed")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		return scrape(t, in.url)
+	}
+	before := waitRefresh()
+	// Held and confirmed tickets come from the audit, which counts
+	// reservations every 20 refreshes (and when an event is first seen).
+	for deadline := time.Now().Add(10 * time.Second); sum(find(before, "boxoffice_tier_confirmed_tickets", map[string]string{"tier_id": open.Tiers[0].ID})) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("no audit counted the confirmed tickets")
+		}
+		before = waitRefresh()
+	}
+
+	// Every route of the API appears by its pattern, and nothing else does.
+	routes := map[string]bool{}
+	for _, s := range find(before, "boxoffice_http_request_duration_seconds_count", nil) {
+		routes[s.labels["method"]+" "+s.labels["route"]] = true
+		if r := s.labels["route"]; r != "unmatched" && !strings.HasPrefix(r, "/") || regexp.MustCompile(`[0-9A-Z]{26}`).MatchString(r) {
+			t.Errorf("route label %q is not a pattern", r)
+		}
+		if !slices.Contains([]string{"1xx", "2xx", "3xx", "4xx", "5xx"}, s.labels["status"]) {
+			t.Errorf("status label %q", s.labels["status"])
+		}
+	}
+	for _, op := range operations(t) {
+		if !routes[op] {
+			t.Errorf("no request metrics for %s", op)
+		}
+		delete(routes, op)
+	}
+	delete(routes, "GET unmatched")
+	if len(routes) > 0 {
+		t.Errorf("request metrics for routes the API does not have: %v", routes)
+	}
+
+	// Names and label sets.
+	wantLabels := map[string]string{
+		"boxoffice_http_request_duration_seconds_bucket": "le,method,route,status",
+		"boxoffice_http_requests_in_flight":              "",
+		"boxoffice_http_problems_total":                  "code",
+		"boxoffice_hold_requests_total":                  "result",
+		"boxoffice_holds_total":                          "step",
+		"boxoffice_hold_batch_size_bucket":               "le",
+		"boxoffice_hold_batch_duration_seconds_bucket":   "le",
+		"boxoffice_cache_requests_total":                 "result",
+		"boxoffice_queue_joins_total":                    "",
+		"boxoffice_queue_admissions_total":               "event_id",
+		"boxoffice_queue_streams":                        "",
+		"boxoffice_queue_waiting":                        "event_id",
+		"boxoffice_queue_admitted":                       "event_id",
+		"boxoffice_queue_in_flight":                      "event_id",
+		"boxoffice_queue_admission_pace":                 "event_id",
+		"boxoffice_queue_sold_out":                       "event_id",
+		"boxoffice_onsale_event_info":                    "event,event_id",
+		"boxoffice_tier_capacity_tickets":                "event_id,tier,tier_id",
+		"boxoffice_tier_available_tickets":               "event_id,tier,tier_id",
+		"boxoffice_tier_held_tickets":                    "event_id,tier,tier_id",
+		"boxoffice_tier_confirmed_tickets":               "event_id,tier,tier_id",
+		"boxoffice_tier_inventory_drift_tickets":         "event_id,tier,tier_id",
+		"boxoffice_onsale_events":                        "",
+		"boxoffice_db_pool_in_use_connections":           "pool",
+		"boxoffice_db_pool_max_open_connections":         "pool",
+		"boxoffice_db_pool_wait_duration_seconds_total":  "pool",
+		"boxoffice_password_hash_waiting":                "",
+		"boxoffice_password_hash_rejected_total":         "",
+		"boxoffice_build_info":                           "commit,version",
+		"go_goroutines":                                  "",
+		"process_cpu_seconds_total":                      "",
+	}
+	for name, want := range wantLabels {
+		ss := find(before, name, nil)
+		if len(ss) == 0 {
+			t.Errorf("no series of %s", name)
+			continue
+		}
+		for _, s := range ss {
+			var got []string
+			for k := range s.labels {
+				got = append(got, k)
+			}
+			slices.Sort(got)
+			if strings.Join(got, ",") != want {
+				t.Errorf("%s has labels %v, want %s", name, got, want)
+				break
+			}
+		}
+	}
+
+	// The business counters moved.
+	atLeast := func(name string, labels map[string]string, want float64) {
+		t.Helper()
+		if got := sum(find(before, name, labels)); got < want {
+			t.Errorf("%s%v = %v, want at least %v", name, labels, got, want)
+		}
+	}
+	atLeast("boxoffice_holds_total", map[string]string{"step": "created"}, 2)
+	atLeast("boxoffice_holds_total", map[string]string{"step": "confirmed"}, 1)
+	atLeast("boxoffice_holds_total", map[string]string{"step": "cancelled"}, 1)
+	atLeast("boxoffice_hold_requests_total", map[string]string{"result": "granted"}, 2)
+	atLeast("boxoffice_hold_batch_size_count", nil, 2)
+	atLeast("boxoffice_http_problems_total", map[string]string{"code": "not_found"}, 1)
+	atLeast("boxoffice_http_problems_total", map[string]string{"code": "limit_exceeded"}, 1)
+	atLeast("boxoffice_cache_requests_total", map[string]string{"result": "hit"}, 1)
+	atLeast("boxoffice_queue_joins_total", nil, 2)
+	atLeast("boxoffice_queue_admissions_total", map[string]string{"event_id": fast.ID}, 1)
+	atLeast("boxoffice_queue_waiting", map[string]string{"event_id": slow.ID}, 1)
+	atLeast("boxoffice_tier_confirmed_tickets", map[string]string{"tier_id": open.Tiers[0].ID}, 2)
+	if got := sum(find(before, "boxoffice_tier_available_tickets", map[string]string{"tier_id": open.Tiers[0].ID})); got != 98 {
+		t.Errorf("tickets left in GA = %v, want 98", got)
+	}
+	if got := sum(find(before, "boxoffice_onsale_events", nil)); got != 3 {
+		t.Errorf("events on sale followed = %v, want 3", got)
+	}
+	if ss := find(before, "boxoffice_tier_inventory_drift_tickets", nil); len(ss) != 6 || sum(ss) != 0 {
+		t.Errorf("inventory drift: %v", ss)
+	}
+
+	// A thousand events outside their sales window add no series.
+	var wg sync.WaitGroup
+	ids := make(chan string, 1000)
+	sem := make(chan struct{}, 8)
+	for i := range 1000 {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := now.Add(time.Duration(1+i%50) * time.Hour)
+			if i%2 == 1 {
+				start = now.Add(-72 * time.Hour) // sales over
+			}
+			var e event
+			code := admin.do("POST", "/api/v1/events", map[string]any{
+				"title": fmt.Sprintf("Off %d", i), "venue": "Hall", "starts_at": now.Add(96 * time.Hour),
+				"sales_start_at": start, "sales_end_at": start.Add(time.Hour), "max_tickets_per_user": 4,
+				"queue": map[string]any{"enabled": i%3 == 0, "admit_per_minute": 60},
+				"tiers": []any{map[string]any{"name": "GA", "price": map[string]any{"amount": 100, "currency": "USD"}, "capacity": 10}},
+			}, &e)
+			if code != 201 {
+				t.Errorf("create off-sale event: %d", code)
+			}
+			ids <- e.ID
+		})
+	}
+	wg.Wait()
+	close(ids)
+	after := waitRefresh()
+	t.Logf("%d series before and %d after creating 1,000 events off sale", len(before), len(after))
+	if len(after) != len(before) {
+		t.Errorf("series grew from %d to %d with 1,000 events off sale", len(before), len(after))
+		seen := map[string]bool{}
+		for _, s := range before {
+			seen[fmt.Sprint(s.name, s.labels)] = true
+		}
+		for _, s := range after {
+			if !seen[fmt.Sprint(s.name, s.labels)] {
+				t.Logf("new: %s %v", s.name, s.labels)
+			}
+		}
+	}
+	labelled := map[string]bool{}
+	for _, s := range after {
+		for _, v := range s.labels {
+			labelled[v] = true
+		}
+	}
+	for id := range ids {
+		if labelled[id] {
+			t.Errorf("event %s, off sale, has series", id)
+		}
+	}
+}
+
+func TestMetricsOff(t *testing.T) {
+	in := startInstance(t, map[string]string{
+		"BOXOFFICE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "b.db"),
+		"BOXOFFICE_METRICS":      "false",
+	})
+	if code := (client{t: t, base: in.url}).do("GET", "/metrics", nil, nil); code != 404 {
+		t.Fatalf("GET /metrics with metrics off: %d", code)
+	}
+	if _, err := loadConfig(envOf(map[string]string{"BOXOFFICE_METRICS": "sometimes", "BOXOFFICE_METRICS_INTERVAL": "1ms", "BOXOFFICE_METRICS_MAX_EVENTS": "0"})); err == nil ||
+		!strings.Contains(err.Error(), "BOXOFFICE_METRICS:") || !strings.Contains(err.Error(), "BOXOFFICE_METRICS_INTERVAL") || !strings.Contains(err.Error(), "BOXOFFICE_METRICS_MAX_EVENTS") {
+		t.Fatalf("bad metrics config: %v", err)
+	}
+}

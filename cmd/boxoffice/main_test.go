@@ -160,12 +160,28 @@ func (c client) do(method, path string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// doShed is do for calls that the bcrypt pool may shed: like a well-behaved
+// client it retries a 429 after a pause (a loaded test machine can make
+// hashes wait past the pool's limit).
+func (c client) doShed(method, path string, body any, out any) int {
+	c.t.Helper()
+	for range 100 {
+		if code := c.do(method, path, body, out); code != http.StatusTooManyRequests {
+			return code
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return http.StatusTooManyRequests
+}
+
+// signIn returns an access token, or "" after reporting the failure (it
+// may run in a goroutine, where t.Fatal must not be called).
 func signIn(t *testing.T, base, email, password string) string {
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if code := (client{t: t, base: base}).do("POST", "/api/v1/auth/token", map[string]string{"email": email, "password": password}, &tok); code != 200 {
-		t.Fatalf("sign-in: %d", code)
+	if code := (client{t: t, base: base}).doShed("POST", "/api/v1/auth/token", map[string]string{"email": email, "password": password}, &tok); code != 200 {
+		t.Errorf("sign-in: %d", code)
 	}
 	return tok.AccessToken
 }
@@ -242,13 +258,16 @@ func TestThreeInstancesOneMariaDB(t *testing.T) {
 			defer func() { <-sem }()
 			base := ins[i%3].url
 			email := fmt.Sprintf("b%d@example.com", i)
-			if code := (client{t: t, base: base}).do("POST", "/api/v1/users", map[string]string{"email": email, "password": "password-123", "name": "B"}, nil); code != 201 {
+			if code := (client{t: t, base: base}).doShed("POST", "/api/v1/users", map[string]string{"email": email, "password": "password-123", "name": "B"}, nil); code != 201 {
 				t.Errorf("sign-up %d", code)
 			}
 			tokens[i] = signIn(t, ins[(i+1)%3].url, email, "password-123")
 		})
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	var created, soldOut atomic.Int64
 	var ids sync.Map
 	start := make(chan struct{})

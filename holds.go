@@ -28,10 +28,6 @@ type holdEngine struct {
 
 	mu    sync.Mutex
 	tiers map[string]*tierQueue
-
-	// observe, when set, is called after each batch with its size and
-	// outcome (for metrics).
-	observe func(size int, d time.Duration, err error)
 }
 
 type tierQueue struct {
@@ -126,12 +122,8 @@ func (h *holdEngine) run(tierID string, batch []*holdCall) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	start := time.Now()
 	err := h.store.CreateHolds(ctx, tierID, reqs)
 	cancel()
-	if h.observe != nil {
-		h.observe(len(reqs), time.Since(start), err)
-	}
 	for _, c := range live {
 		if err != nil {
 			c.req.Err = err

@@ -16,6 +16,7 @@ type ServiceConfig struct {
 	Store    Store
 	Cache    Cache // nil = no read cache
 	Hasher   PasswordHasher
+	Logins   LoginLimiter // failed sign-ins per email; nil = no limit
 	Payments Payments
 	Logger   *slog.Logger
 	// Now is the clock (time.Now when nil). Tests set it to control time.
@@ -36,6 +37,7 @@ type Service struct {
 	store    Store
 	cache    Cache
 	hasher   PasswordHasher
+	logins   LoginLimiter
 	payments Payments
 	log      *slog.Logger
 	now      func() time.Time
@@ -56,7 +58,7 @@ const cacheTTL = time.Second
 // NewService returns a Service.
 func NewService(cfg ServiceConfig) *Service {
 	s := &Service{
-		store: cfg.Store, cache: cfg.Cache, hasher: cfg.Hasher, payments: cfg.Payments,
+		store: cfg.Store, cache: cfg.Cache, hasher: cfg.Hasher, logins: cfg.Logins, payments: cfg.Payments,
 		log: cfg.Logger, now: cfg.Now, sweep: cfg.SweepInterval,
 	}
 	if s.now == nil {
@@ -155,12 +157,46 @@ func (s *Service) SignUp(ctx context.Context, in SignUp) (*User, error) {
 
 // Authenticate returns the user with the email and password, or
 // ErrInvalidCredentials (the same for an unknown email and a wrong password),
-// or ErrRateLimited when the password hashers are busy.
+// or ErrRateLimited when the password hashers are busy. With a LoginLimiter,
+// an email (in any case) with too many recent failures gets a
+// *RetryAfterError (ErrRateLimited) before any lookup or hashing, failures
+// are counted and a success resets the count. When the limiter fails (Redis
+// is away) sign-ins go on without a limit, with a warning: losing the
+// limiter must not lock every user out.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	email = strings.TrimSpace(email)
 	if email == "" || password == "" || len(email) > 254 || len(password) > 128 {
 		return nil, ErrInvalidCredentials
 	}
+	if s.logins == nil {
+		return s.authenticate(ctx, email, password)
+	}
+	key := loginKey(email)
+	wait, err := s.logins.Blocked(ctx, key)
+	switch {
+	case err != nil:
+		s.log.Warn("sign-in rate limiter failed; allowing the sign-in", "err", err)
+	case wait > 0:
+		return nil, errTooManySignIns(wait)
+	}
+	u, err := s.authenticate(ctx, email, password)
+	// Record even when the client has gone away, so that hanging up after
+	// a wrong guess does not make it free.
+	lctx := context.WithoutCancel(ctx)
+	switch {
+	case err == nil:
+		if err := s.logins.Reset(lctx, key); err != nil {
+			s.log.Warn("sign-in rate limiter failed to reset", "err", err)
+		}
+	case errors.Is(err, ErrInvalidCredentials):
+		if err := s.logins.Failed(lctx, key); err != nil {
+			s.log.Warn("sign-in rate limiter failed to count a failure", "err", err)
+		}
+	}
+	return u, err
+}
+
+func (s *Service) authenticate(ctx context.Context, email, password string) (*User, error) {
 	if s.hasher.Saturated() {
 		return nil, ErrRateLimited // shed before spending a database lookup
 	}

@@ -40,6 +40,10 @@ type config struct {
 	Metrics          bool
 	MetricsInterval  time.Duration
 	MetricsMaxEvents int
+	// LoginMaxFailures failed sign-ins per email within LoginWindow block
+	// that email's sign-ins until the window ends.
+	LoginMaxFailures int
+	LoginWindow      time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -122,6 +126,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	intVar("BOXOFFICE_HOLD_BATCH", &c.HoldBatch, 1, 5000)
 	intVar("BOXOFFICE_HOLD_PARALLEL", &c.HoldParallel, 1, 64)
 	intVar("BOXOFFICE_METRICS_MAX_EVENTS", &c.MetricsMaxEvents, 1, 1000)
+	c.LoginMaxFailures = 10
+	intVar("BOXOFFICE_LOGIN_MAX_FAILURES", &c.LoginMaxFailures, 1, 1_000_000)
+	c.LoginWindow = dur("BOXOFFICE_LOGIN_WINDOW", 15*time.Minute, time.Second)
 	if v := getenv("BOXOFFICE_METRICS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -87,6 +87,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 
 	var cache boxoffice.Cache = memory.NewCache(100_000)
 	var queue boxoffice.Queue = memory.NewQueue()
+	var logins boxoffice.LoginLimiter = memory.NewLoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow, 0)
 	ready := store.Ping
 	if cfg.RedisURL != "" {
 		rc, err := redis.Open(ctx, cfg.RedisURL)
@@ -96,6 +97,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		defer rc.Close()
 		cache = rc.Cache()
 		queue = rc.Queue()
+		logins = rc.LoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow)
 		if m != nil {
 			m.WatchRedisCacheErrors(rc.Cache().Errors)
 		}
@@ -123,7 +125,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		m.WatchHasher(hasher)
 	}
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store: svcStore, Cache: cache, Hasher: hasher, Payments: boxoffice.TestPayments{}, Logger: log,
+		Store: svcStore, Cache: cache, Hasher: hasher, Logins: logins, Payments: boxoffice.TestPayments{}, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel,
 	})
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"boxoffice"
 )
@@ -68,6 +69,8 @@ type problem struct {
 	Detail    string                 `json:"detail"`
 	RequestID string                 `json:"request_id"`
 	Errors    []boxoffice.FieldError `json:"errors,omitempty"`
+	// RetryAfter, when positive, overrides the code's Retry-After.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // problemFor builds the problem for err. Only messages meant for clients
@@ -88,6 +91,9 @@ func problemFor(r *http.Request, err error) *problem {
 	}
 	var ve *boxoffice.ValidationError
 	var de *boxoffice.Error
+	if ra := (*boxoffice.RetryAfterError)(nil); errors.As(err, &ra) {
+		p.RetryAfter = ra.RetryAfter
+	}
 	switch {
 	case code == boxoffice.CodeInternal:
 		p.Detail = "An internal error occurred; quote the request_id when reporting it."
@@ -145,7 +151,11 @@ func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p *problem
 	case boxoffice.CodeTokenExpired:
 		h.Set("WWW-Authenticate", `Bearer realm="boxoffice", error="invalid_token", error_description="the access token expired"`)
 	case boxoffice.CodeRateLimited:
-		h.Set("Retry-After", strconv.Itoa(retryAfterRateLimited))
+		secs := int64(retryAfterRateLimited)
+		if p.RetryAfter > 0 {
+			secs = int64((p.RetryAfter + time.Second - 1) / time.Second) // round up
+		}
+		h.Set("Retry-After", strconv.FormatInt(secs, 10))
 	case boxoffice.CodeUnavailable:
 		h.Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
 	}

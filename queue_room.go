@@ -147,14 +147,9 @@ func (w *WaitingRoom) event(ctx context.Context, id string) (*Event, error) {
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
-	now := time.Now()
-	e := w.events.get(id, now)
-	if e == nil {
-		var err error
-		if e, err = w.store.Event(ctx, id); err != nil {
-			return nil, err
-		}
-		w.events.put(e, now)
+	e, err := w.events.load(ctx, w.store, id)
+	if err != nil {
+		return nil, err
 	}
 	if !e.Queue.Enabled {
 		return nil, ErrQueueDisabled

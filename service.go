@@ -611,6 +611,21 @@ func (c *eventCache) put(e *Event, now time.Time) {
 	c.entries[e.ID] = eventEntry{e, now}
 }
 
+// load returns the event from the cache when fresh, else from store,
+// caching it.
+func (c *eventCache) load(ctx context.Context, store Store, id string) (*Event, error) {
+	now := time.Now()
+	if e := c.get(id, now); e != nil {
+		return e, nil
+	}
+	e, err := store.Event(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.put(e, now)
+	return e, nil
+}
+
 func (c *eventCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -620,14 +635,5 @@ func (c *eventCache) forget(id string) {
 // eventRules returns the event for rule checks, from the in-process cache
 // when fresh.
 func (s *Service) eventRules(ctx context.Context, id string) (*Event, error) {
-	now := time.Now()
-	if e := s.events.get(id, now); e != nil {
-		return e, nil
-	}
-	e, err := s.store.Event(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.events.put(e, now)
-	return e, nil
+	return s.events.load(ctx, s.store, id)
 }

@@ -134,11 +134,11 @@ func TestHoldRace(t *testing.T) {
 // its own connection pool, on one MariaDB.
 func TestHoldRaceThreeInstances(t *testing.T) {
 	url := testdb.MySQLURL(t)
-	first := openMySQL(t, url)
+	first := testdb.OpenMySQL(t, url)
 	h := newHarness(t, first)
 	e := h.event(t, 500, 4)
 	buyers := h.users(t, 2000)
-	svcs := []*boxoffice.Service{h.svc, h.service(openMySQL(t, url)), h.service(openMySQL(t, url))}
+	svcs := []*boxoffice.Service{h.svc, h.service(testdb.OpenMySQL(t, url)), h.service(testdb.OpenMySQL(t, url))}
 	for _, s := range svcs {
 		run(t, s)
 	}
@@ -346,9 +346,9 @@ func TestExpiryAndCancelRelease(t *testing.T) {
 // MariaDB, with the sweeper of a second instance doing the release.
 func TestExpiryRealTime(t *testing.T) {
 	url := testdb.MySQLURL(t)
-	store := openMySQL(t, url)
+	store := testdb.OpenMySQL(t, url)
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: auth.NewHasher(4, 0, 0, 0)})
-	sweeper := boxoffice.NewService(boxoffice.ServiceConfig{Store: openMySQL(t, url), Hasher: auth.NewHasher(4, 0, 0, 0)})
+	sweeper := boxoffice.NewService(boxoffice.ServiceConfig{Store: testdb.OpenMySQL(t, url), Hasher: auth.NewHasher(4, 0, 0, 0)})
 	run(t, sweeper)
 	ctx := context.Background()
 	admin := boxoffice.Caller{UserID: boxoffice.NewID(), Role: boxoffice.RoleAdmin}
@@ -486,7 +486,7 @@ func TestDatabaseOutage(t *testing.T) {
 	proxy := newCutProxy(t, host[at+1:slash])
 	proxied := "mysql://" + host[:at+1] + proxy.addr() + host[slash:]
 
-	h := newHarness(t, openMySQL(t, proxied))
+	h := newHarness(t, testdb.OpenMySQL(t, proxied))
 	run(t, h.svc)
 	e := h.event(t, 100, 4)
 	u := h.users(t, 1)[0]

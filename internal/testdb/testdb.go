@@ -70,7 +70,14 @@ func MySQLURL(t testing.TB) string {
 // MySQLURL), closed at the end of the test.
 func MySQL(t testing.TB) boxoffice.Store {
 	t.Helper()
-	s, err := mysql.Open(context.Background(), MySQLURL(t))
+	return OpenMySQL(t, MySQLURL(t))
+}
+
+// OpenMySQL opens and migrates another Store (another "instance", with its
+// own connection pool) on the database at url, closed at the end of the test.
+func OpenMySQL(t testing.TB, url string) boxoffice.Store {
+	t.Helper()
+	s, err := mysql.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

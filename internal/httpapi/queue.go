@@ -17,12 +17,17 @@ const (
 	streamWriteTimeout = 30 * time.Second
 )
 
-// room returns the waiting room, or ErrUnavailable when none is configured.
-func (s *server) room() (*boxoffice.WaitingRoom, error) {
-	if s.queue == nil {
-		return nil, boxoffice.Errorf(boxoffice.CodeUnavailable, "the waiting room is not configured")
+// room returns the waiting room and the event ID in the path: not_found for
+// a malformed ID, unavailable when no waiting room is configured.
+func (s *server) room(r *http.Request) (*boxoffice.WaitingRoom, string, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, "", err
 	}
-	return s.queue, nil
+	if s.queue == nil {
+		return nil, "", boxoffice.Errorf(boxoffice.CodeUnavailable, "the waiting room is not configured")
+	}
+	return s.queue, id, nil
 }
 
 // writeQueueStatus answers with a QueueStatus; it may carry an admission
@@ -33,7 +38,7 @@ func writeQueueStatus(w http.ResponseWriter, r *http.Request, st *boxoffice.Queu
 }
 
 func (s *server) handleJoinQueue(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
+	room, id, err := s.room(r)
 	if err != nil {
 		return err
 	}
@@ -47,10 +52,6 @@ func (s *server) handleJoinQueue(w http.ResponseWriter, r *http.Request, c boxof
 			return err
 		}
 	}
-	room, err := s.room()
-	if err != nil {
-		return err
-	}
 	st, err := room.Join(r.Context(), c, id)
 	if err != nil {
 		return err
@@ -59,11 +60,7 @@ func (s *server) handleJoinQueue(w http.ResponseWriter, r *http.Request, c boxof
 }
 
 func (s *server) handleQueueStatus(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	room, err := s.room()
+	room, id, err := s.room(r)
 	if err != nil {
 		return err
 	}
@@ -75,11 +72,7 @@ func (s *server) handleQueueStatus(w http.ResponseWriter, r *http.Request, c box
 }
 
 func (s *server) handleLeaveQueue(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	room, err := s.room()
+	room, id, err := s.room(r)
 	if err != nil {
 		return err
 	}
@@ -95,11 +88,7 @@ func (s *server) handleLeaveQueue(w http.ResponseWriter, r *http.Request, c boxo
 // a final status (admitted, sold_out, expired), the client leaves, or the
 // server drains. Failures before the stream starts are problems as usual.
 func (s *server) handleQueueStream(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	room, err := s.room()
+	room, id, err := s.room(r)
 	if err != nil {
 		return err
 	}

@@ -581,10 +581,14 @@ func (s *Service) Sales(ctx context.Context, c Caller, eventID string) (*Sales, 
 
 // eventCache keeps the rules of recently used events (sales window, limits,
 // tiers and prices) in process for the hold path, for at most cacheTTL.
-// Inventory is never taken from it: the store decides that.
+// Inventory is never taken from it: the store decides that. When an entry
+// runs out, one caller reloads it and the others arriving meanwhile wait
+// for that load instead of each asking the store (a hot event is read by
+// every request of an on-sale).
 type eventCache struct {
 	mu      sync.Mutex
 	entries map[string]eventEntry
+	loading map[string]*eventLoad
 }
 
 type eventEntry struct {
@@ -592,40 +596,57 @@ type eventEntry struct {
 	fetched time.Time
 }
 
-func (c *eventCache) get(id string, now time.Time) *Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	en, ok := c.entries[id]
-	if !ok || now.Sub(en.fetched) > cacheTTL || now.Before(en.fetched) {
-		return nil
-	}
-	return en.e
-}
-
-func (c *eventCache) put(e *Event, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) > 10_000 {
-		clear(c.entries)
-	}
-	c.entries[e.ID] = eventEntry{e, now}
+// eventLoad is one store read in flight; done closes when e and err are set.
+type eventLoad struct {
+	done chan struct{}
+	e    *Event
+	err  error
 }
 
 // load returns the event from the cache when fresh, else from store,
 // caching it.
 func (c *eventCache) load(ctx context.Context, store Store, id string) (*Event, error) {
 	now := time.Now()
-	if e := c.get(id, now); e != nil {
-		return e, nil
+	c.mu.Lock()
+	if en, ok := c.entries[id]; ok && now.Sub(en.fetched) <= cacheTTL && !now.Before(en.fetched) {
+		c.mu.Unlock()
+		return en.e, nil
 	}
-	e, err := store.Event(ctx, id)
-	if err != nil {
-		return nil, err
+	if l, ok := c.loading[id]; ok {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.e, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	c.put(e, now)
-	return e, nil
+	l := &eventLoad{done: make(chan struct{})}
+	if c.loading == nil {
+		c.loading = make(map[string]*eventLoad)
+	}
+	c.loading[id] = l
+	c.mu.Unlock()
+
+	// The read is not tied to one caller: others wait for it.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	l.e, l.err = store.Event(rctx, id)
+	cancel()
+
+	c.mu.Lock()
+	delete(c.loading, id)
+	if l.err == nil {
+		if len(c.entries) > 10_000 {
+			clear(c.entries)
+		}
+		c.entries[id] = eventEntry{l.e, now}
+	}
+	c.mu.Unlock()
+	close(l.done)
+	return l.e, l.err
 }
 
+// forget drops the cached event, so the next read loads it again.
 func (c *eventCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

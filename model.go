@@ -161,7 +161,7 @@ type Reservation struct {
 	Quantity      int               `json:"quantity"`
 	Status        ReservationStatus `json:"status"`
 	Amount        Money             `json:"amount"`
-	Attendee      *Attendee         `json:"attendee,omitempty"`
+	Attendee      *Attendee         `json:"attendee"`
 	HoldExpiresAt time.Time         `json:"hold_expires_at"`
 	CreatedAt     time.Time         `json:"created_at"`
 	UpdatedAt     time.Time         `json:"updated_at"`

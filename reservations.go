@@ -90,10 +90,9 @@ func checkKey(v *ValidationError, key string) {
 
 // record builds the idempotency record answering r with status.
 func (s *Service) record(userID string, idem Idempotent, status int, r *Reservation, now time.Time) *Idempotency {
-	body, _ := json.Marshal(r) // a Reservation always encodes
 	return &Idempotency{
 		UserID: userID, Key: idem.Key, Fingerprint: idem.Fingerprint,
-		Status: status, ReservationID: r.ID, Response: body, CreatedAt: now,
+		Status: status, ReservationID: r.ID, Response: r.AppendJSON(nil), CreatedAt: now,
 	}
 }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -139,8 +142,15 @@ func (t *Tokens) verifyFast(token string) (c boxoffice.Caller, ok bool, err erro
 	if err != nil {
 		return c, true, boxoffice.ErrUnauthenticated
 	}
-	var fc fastClaims
-	if err := json.Unmarshal(raw, &fc); err != nil || fc.Iss != Issuer || fc.Exp == nil {
+	fc, plain := parsePlainClaims(raw)
+	if !plain {
+		// Escapes, nesting or unusual keys: let encoding/json decide.
+		fc = fastClaims{}
+		if err := json.Unmarshal(raw, &fc); err != nil {
+			return c, true, boxoffice.ErrUnauthenticated
+		}
+	}
+	if fc.Iss != Issuer || fc.Exp == nil {
 		return c, true, boxoffice.ErrUnauthenticated
 	}
 	now := float64(t.now().Unix())
@@ -163,4 +173,174 @@ func RandomSecret() []byte {
 	// crypto/rand.Read never fails (it crashes the program instead).
 	_, _ = rand.Read(b)
 	return b
+}
+
+// parsePlainClaims reads a payload the way Issue writes it: one flat JSON
+// object whose values are strings without escapes, numbers, booleans or
+// null. It reports false for anything else (and for keys that differ from
+// a claim only in case, which encoding/json would match), so that such
+// payloads take the general decoder. Every token carries one, so this
+// saves the reflection of encoding/json on each request.
+func parsePlainClaims(b []byte) (fc fastClaims, ok bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return fc, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return fc, skipWS(b, i+1) == len(b)
+	}
+	for {
+		key, j, ok := plainString(b, i)
+		if !ok {
+			return fc, false
+		}
+		i = skipWS(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return fc, false
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return fc, false
+		}
+		var str string
+		var num float64
+		isStr, isNum := false, false
+		switch c := b[i]; {
+		case c == '"':
+			if str, i, ok = plainString(b, i); !ok {
+				return fc, false
+			}
+			isStr = true
+		case c == '-' || c >= '0' && c <= '9':
+			j := numberEnd(b, i)
+			if j < 0 {
+				return fc, false
+			}
+			n, err := strconv.ParseFloat(string(b[i:j]), 64)
+			if err != nil {
+				return fc, false
+			}
+			num, isNum, i = n, true, j
+		case bytes.HasPrefix(b[i:], []byte("true")), bytes.HasPrefix(b[i:], []byte("null")):
+			i += 4
+		case bytes.HasPrefix(b[i:], []byte("false")):
+			i += 5
+		default:
+			return fc, false // an object or array
+		}
+		switch key {
+		case "sub", "role", "iss":
+			if !isStr {
+				return fc, false
+			}
+			switch key {
+			case "sub":
+				fc.Sub = str
+			case "role":
+				fc.Role = boxoffice.Role(str)
+			default:
+				fc.Iss = str
+			}
+		case "exp", "nbf":
+			if !isNum {
+				return fc, false
+			}
+			n := num
+			if key == "exp" {
+				fc.Exp = &n
+			} else {
+				fc.Nbf = &n
+			}
+		default:
+			for _, k := range [...]string{"sub", "role", "iss", "exp", "nbf"} {
+				if strings.EqualFold(key, k) {
+					return fc, false
+				}
+			}
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return fc, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return fc, skipWS(b, i+1) == len(b)
+		default:
+			return fc, false
+		}
+	}
+}
+
+// plainString reads a JSON string starting at b[i] == '"' that has no
+// escapes and only printable ASCII or valid UTF-8, returning it and the
+// index after its closing quote.
+func plainString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", i, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			s := b[i+1 : j]
+			if !utf8.Valid(s) {
+				return "", i, false
+			}
+			return string(s), j + 1, true
+		case c == '\\' || c < 0x20:
+			return "", i, false
+		}
+	}
+	return "", i, false
+}
+
+// numberEnd returns the index after the JSON number starting at b[i]
+// (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), or -1 if there is none.
+func numberEnd(b []byte, i int) int {
+	digits := func(i int) int {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }

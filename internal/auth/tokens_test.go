@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -216,4 +217,47 @@ func tamperSignature(token string) string {
 		repl = 'B'
 	}
 	return token[:i] + string(repl) + token[i+1:]
+}
+
+// Whatever parsePlainClaims accepts, encoding/json decodes the same way;
+// what it refuses goes to encoding/json anyway.
+func FuzzPlainClaims(f *testing.F) {
+	for _, s := range []string{
+		`{"role":"user","iss":"boxoffice","sub":"01ABC","exp":1893456000,"iat":1700000000}`,
+		`{"role":"admin","iss":"boxoffice","sub":"x","exp":1.5e9,"nbf":-0.5}`,
+		` { "sub" : "a" , "exp" : 0 , "extra" : true , "n" : null , "f" : false } `,
+		`{}`, `{"SUB":"a"}`, `{"sub":"a\"b"}`, `{"exp":01}`, `{"exp":1.}`, `{"exp":"1"}`,
+		`{"a":{"b":1}}`, `{"a":[1]}`, `{"sub":"ü"}`, `{"sub":"a",}`, `{"sub":"a"}x`, `{"exp":1e999}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parsePlainClaims(b)
+		if !ok {
+			return
+		}
+		var want fastClaims
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("plain parse accepted %q, encoding/json refuses it: %v", b, err)
+		}
+		same := func(x, y *float64) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
+		if got.Sub != want.Sub || got.Role != want.Role || got.Iss != want.Iss || !same(got.Exp, want.Exp) || !same(got.Nbf, want.Nbf) {
+			t.Fatalf("%q: plain %+v, encoding/json %+v", b, got, want)
+		}
+	})
+}
+
+// The payloads Issue writes take the plain path.
+func TestIssuedClaimsArePlain(t *testing.T) {
+	tok, _, err := NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour).Issue(&boxoffice.User{ID: boxoffice.NewID(), Role: boxoffice.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc, ok := parsePlainClaims(payload); !ok || fc.Exp == nil || fc.Iss != Issuer || fc.Role != boxoffice.RoleUser {
+		t.Fatalf("issued payload %s: plain %v %+v", payload, ok, fc)
+	}
 }

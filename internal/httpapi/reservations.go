@@ -59,7 +59,14 @@ func (s *server) handleCreateReservation(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/reservations/"+res.ID)
-	return writeJSON(w, r, http.StatusCreated, res)
+	return writeReservation(w, r, http.StatusCreated, res)
+}
+
+// writeReservation answers with one reservation, encoded without
+// reflection (the hold path's answer).
+func writeReservation(w http.ResponseWriter, r *http.Request, status int, res *boxoffice.Reservation) error {
+	writeBody(w, r, status, "application/json", append(res.AppendJSON(make([]byte, 0, 512)), '\n'))
+	return nil
 }
 
 func (s *server) handleGetReservation(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
@@ -71,7 +78,7 @@ func (s *server) handleGetReservation(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, r, http.StatusOK, res)
+	return writeReservation(w, r, http.StatusOK, res)
 }
 
 func (s *server) handleListReservations(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
@@ -118,7 +125,7 @@ func (s *server) handleChangeQuantity(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, r, http.StatusOK, res)
+	return writeReservation(w, r, http.StatusOK, res)
 }
 
 // confirmRequest is the body of POST /api/v1/reservations/{id}/confirm.
@@ -148,7 +155,7 @@ func (s *server) handleConfirm(w http.ResponseWriter, r *http.Request, c boxoffi
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, r, http.StatusOK, res)
+	return writeReservation(w, r, http.StatusOK, res)
 }
 
 // cancelRequest is the body of POST /api/v1/reservations/{id}/cancel, which
@@ -173,7 +180,7 @@ func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, c boxoffic
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, r, http.StatusOK, res)
+	return writeReservation(w, r, http.StatusOK, res)
 }
 
 // readIdempotent reads a body (optional when bodyOptional) and the

@@ -1,6 +1,7 @@
 package boxoffice
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -145,7 +146,8 @@ func CodeOf(err error) Code {
 		return ""
 	case errors.As(err, &ve):
 		return CodeValidationFailed
-	case errors.As(err, &re):
+	case errors.As(err, &re), errors.Is(err, context.DeadlineExceeded):
+		// Out of time inside the server (a batch, a pool wait): try again.
 		return CodeUnavailable
 	case errors.As(err, &de):
 		return de.Code

@@ -201,13 +201,28 @@ func (s *Store) inTx(ctx context.Context, op string, opts *sql.TxOptions, fn fun
 func (s *Store) tryTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
-		return err
+		return ctxOr(ctx, err)
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		var de *boxoffice.Error
+		if errors.As(err, &de) {
+			return err
+		}
+		return ctxOr(ctx, err)
 	}
-	return tx.Commit()
+	return ctxOr(ctx, tx.Commit())
+}
+
+// ctxOr returns ctx's error instead of err when ctx has ended: database/sql
+// rolls a transaction back when its context ends, and what the driver says
+// then ("transaction has already been committed or rolled back", a broken
+// connection) is only the consequence.
+func ctxOr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // MySQL/MariaDB error numbers the store reacts to.

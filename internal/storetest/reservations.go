@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -414,6 +416,23 @@ func testConfirm(t *testing.T, s boxoffice.Store) {
 		_, err = s.Confirm(ctx, r.ID, at, c.charge, nil)
 		must(t, "Confirm after failures", err)
 		wantStatus(t, s, r.ID, boxoffice.StatusConfirmed)
+	})
+
+	t.Run("ClientLeavesDuringCharge", func(t *testing.T) {
+		e := createEvent(t, s)
+		u := createUser(t, s)
+		at := now()
+		r := mustHold(t, s, e, 0, u.ID, 2, at)
+		ctx, cancel := context.WithCancel(t.Context())
+		leave := func(context.Context, *boxoffice.Reservation) error { cancel(); return nil }
+		_, err := s.Confirm(ctx, r.ID, at, leave, newIdem(t, r, "left-key", 200, at))
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Confirm whose caller left: err %v, want context.Canceled", err)
+		}
+		wantStatus(t, s, r.ID, boxoffice.StatusHeld)
+		_, err = s.Idempotency(t.Context(), u.ID, "left-key")
+		wantErr(t, "Idempotency(abandoned confirm)", err, boxoffice.ErrNotFound)
+		wantReserved(t, s, e.ID, 2)
 	})
 
 	t.Run("Cancelled", func(t *testing.T) {

@@ -65,14 +65,17 @@ func TestListEvents10M(t *testing.T) {
 		t.Fatal(err)
 	}
 	if events != bench10MEvents || users != bench10MUsers {
-		seed10M(t, admin, s, events+users > 0)
+		s = seed10M(t, admin, s, events+users > 0)
+		defer s.Close()
 	} else {
 		t.Logf("%s already holds %d events and %d users", bench10MDB, events, users)
 	}
 	measure10M(t, s)
 }
 
-func seed10M(t *testing.T, admin, s *Store, dirty bool) {
+// seed10M loads the data set into s's database and returns the store to
+// use from then on (a new one when the database had to be made anew).
+func seed10M(t *testing.T, admin, s *Store, dirty bool) *Store {
 	ctx := context.Background()
 	if dirty {
 		// A partial earlier run: start over.
@@ -88,7 +91,7 @@ func seed10M(t *testing.T, admin, s *Store, dirty bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		*s = *ns
+		s = ns
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -131,6 +134,7 @@ func seed10M(t *testing.T, admin, s *Store, dirty bool) {
 			t.Fatal(err)
 		}
 	}
+	return s
 }
 
 func measure10M(t *testing.T, s *Store) {

@@ -43,6 +43,7 @@ type Store struct {
 	db      *sql.DB
 	dbName  string
 	mariadb bool // the server is MariaDB (not MySQL): LIMIT … ROWS EXAMINED exists
+	bulk    bulkStmts
 }
 
 var (
@@ -176,7 +177,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close releases the store's connections.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.bulk.close()
+	return s.db.Close()
+}
 
 // inTx runs fn in a transaction and commits it. It runs fn again (at most
 // maxTxAttempts times in all) when the transaction fails with a deadlock, a

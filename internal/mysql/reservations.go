@@ -71,6 +71,9 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 	if len(reqs) == 0 {
 		return nil
 	}
+	if err := s.bulk.prepare(ctx, s.db, bulkReservations, bulkIdempotency, bulkUserTickets); err != nil {
+		return translate("create holds", err)
+	}
 	attempt := 0
 	return s.inTx(ctx, "create holds", nil, func(tx *sql.Tx) error {
 		attempt++
@@ -119,7 +122,7 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 		}
 		counts := make(map[string]int, len(users))
 		if len(users) > 0 {
-			if err := addUserCounts(ctx, tx, eventID, users, asked, 1); err != nil {
+			if err := s.addUserCounts(ctx, tx, eventID, users, asked, 1); err != nil {
 				return err
 			}
 			if err := readUserCounters(ctx, tx, eventID, users, counts); err != nil {
@@ -157,14 +160,14 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 			for u := range overLimit {
 				us = append(us, u)
 			}
-			if err := addUserCounts(ctx, tx, eventID, us, overLimit, -1); err != nil {
+			if err := s.addUserCounts(ctx, tx, eventID, us, overLimit, -1); err != nil {
 				return err
 			}
 		}
 		if len(cands) == 0 {
 			return nil
 		}
-		if err := insertHolds(ctx, tx, cands); err != nil {
+		if err := s.insertHolds(ctx, tx, cands); err != nil {
 			return err
 		}
 
@@ -186,7 +189,7 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 			}
 		}
 		if len(refused) > 0 {
-			if err := takeBack(ctx, tx, eventID, refused); err != nil {
+			if err := s.takeBack(ctx, tx, eventID, refused); err != nil {
 				return err
 			}
 		}
@@ -254,44 +257,35 @@ func readUserCounters(ctx context.Context, tx *sql.Tx, eventID string, users []s
 }
 
 // insertHolds writes the candidates' reservations and idempotency records.
-func insertHolds(ctx context.Context, tx *sql.Tx, cands []*boxoffice.HoldRequest) error {
-	resArgs := make([]any, 0, 15*len(cands))
+func (s *Store) insertHolds(ctx context.Context, tx *sql.Tx, cands []*boxoffice.HoldRequest) error {
+	resArgs := make([]any, 0, bulkReservations.cols*len(cands))
 	var idemArgs []any
-	nIdem := 0
 	for _, r := range cands {
 		resArgs = append(resArgs, reservationArgs(r.Reservation)...)
 		if idem := r.Idempotency; idem != nil {
 			idemArgs = append(idemArgs, idemArgsOf(idem)...)
-			nIdem++
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO reservations ("+reservationCols+") VALUES "+rowsOf(len(cands), 15), resArgs...); err != nil {
+	if err := s.bulk.exec(ctx, tx, bulkReservations, resArgs); err != nil {
 		return err
 	}
-	if nIdem > 0 {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO idempotency ("+idemCols+") VALUES "+rowsOf(nIdem, 7), idemArgs...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.bulk.exec(ctx, tx, bulkIdempotency, idemArgs)
 }
 
-// addUserCounts adds sign × deltas[u] to each user's counter (rows already
-// locked by this transaction).
-func addUserCounts(ctx context.Context, tx *sql.Tx, eventID string, users []string, deltas map[string]int, sign int) error {
+// addUserCounts adds sign × deltas[u] to each user's counter, creating
+// missing counters; it locks them in user order.
+func (s *Store) addUserCounts(ctx context.Context, tx *sql.Tx, eventID string, users []string, deltas map[string]int, sign int) error {
 	sort.Strings(users)
-	args := make([]any, 0, 3*len(users))
+	args := make([]any, 0, bulkUserTickets.cols*len(users))
 	for _, u := range users {
 		args = append(args, u, eventID, sign*deltas[u])
 	}
-	_, err := tx.ExecContext(ctx, "INSERT INTO user_event_tickets (user_id, event_id, tickets) VALUES "+
-		rowsOf(len(users), 3)+" ON DUPLICATE KEY UPDATE tickets = tickets + VALUES(tickets)", args...)
-	return err
+	return s.bulk.exec(ctx, tx, bulkUserTickets, args)
 }
 
 // takeBack removes what insertHolds wrote for requests refused for lack of
 // tickets.
-func takeBack(ctx context.Context, tx *sql.Tx, eventID string, refused []*boxoffice.HoldRequest) error {
+func (s *Store) takeBack(ctx context.Context, tx *sql.Tx, eventID string, refused []*boxoffice.HoldRequest) error {
 	ids := make([]any, 0, len(refused))
 	var keys []any
 	deltas := map[string]int{}
@@ -315,7 +309,7 @@ func takeBack(ctx context.Context, tx *sql.Tx, eventID string, refused []*boxoff
 			return err
 		}
 	}
-	return addUserCounts(ctx, tx, eventID, users, deltas, -1)
+	return s.addUserCounts(ctx, tx, eventID, users, deltas, -1)
 }
 
 func (s *Store) Reservation(ctx context.Context, id string) (*boxoffice.Reservation, error) {

@@ -25,6 +25,7 @@ type config struct {
 	BcryptCost      int
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
+	RequestTimeout  time.Duration
 	PprofAddr       string
 	// TuneGC is true when GOGC is unset: the server then trades memory for
 	// less garbage-collection CPU (GOMEMLIMIT still bounds the heap).
@@ -78,6 +79,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogFormat:       get("BOXOFFICE_LOG_FORMAT", "text"),
 		TokenTTL:        dur("BOXOFFICE_TOKEN_TTL", time.Hour, time.Minute),
 		ShutdownTimeout: dur("BOXOFFICE_SHUTDOWN_TIMEOUT", 20*time.Second, 0),
+		RequestTimeout:  dur("BOXOFFICE_REQUEST_TIMEOUT", 5*time.Second, 0),
 		DrainDelay:      dur("BOXOFFICE_DRAIN_DELAY", 0, 0),
 		PprofAddr:       getenv("BOXOFFICE_PPROF_ADDR"),
 		TuneGC:          getenv("GOGC") == "",

@@ -152,7 +152,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 			defer cancel()
 			return ready(ctx)
 		},
-		Draining: &draining,
+		Draining:       &draining,
+		RequestTimeout: cfg.RequestTimeout,
 	}
 	if m != nil {
 		m.WatchStreams(room.Streams)

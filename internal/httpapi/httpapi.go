@@ -40,6 +40,11 @@ type Config struct {
 	Metrics http.Handler
 	// Observer, when not nil, is told about every request (for metrics).
 	Observer Observer
+	// RequestTimeout, when positive, bounds the work of every request but
+	// the waiting-room stream: a request that cannot be served in time
+	// (the database saturated, say) is answered 503 unavailable with
+	// Retry-After rather than left to hang past the client's patience.
+	RequestTimeout time.Duration
 }
 
 // Observer receives a measurement of every request. internal/metrics
@@ -85,6 +90,7 @@ type server struct {
 	draining   *atomic.Bool
 	metrics    http.Handler
 	obs        Observer
+	timeout    time.Duration
 	mux        *http.ServeMux
 }
 
@@ -101,6 +107,7 @@ func New(cfg Config) http.Handler {
 		draining:   cfg.Draining,
 		metrics:    cfg.Metrics,
 		obs:        cfg.Observer,
+		timeout:    cfg.RequestTimeout,
 		mux:        http.NewServeMux(),
 	}
 	if s.log == nil {

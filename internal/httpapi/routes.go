@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +34,10 @@ type route struct {
 	handle  handlerFunc
 }
 
+// streamPattern is the one route that stays open (server-sent events); the
+// request timeout does not apply to it.
+const streamPattern = "GET /api/v1/events/{id}/queue/stream"
+
 // routes is the whole API. The OpenAPI document api/openapi.json describes
 // exactly these operations (a test keeps the two equal).
 func (s *server) routes() []route {
@@ -59,7 +64,7 @@ func (s *server) routes() []route {
 		{"POST /api/v1/events/{id}/queue", authed, s.handleJoinQueue},
 		{"GET /api/v1/events/{id}/queue", authed, s.handleQueueStatus},
 		{"DELETE /api/v1/events/{id}/queue", authed, s.handleLeaveQueue},
-		{"GET /api/v1/events/{id}/queue/stream", authed, s.handleQueueStream},
+		{streamPattern, authed, s.handleQueueStream},
 
 		// Reservations.
 		{"POST /api/v1/events/{id}/reservations", authed, s.handleCreateReservation},
@@ -88,6 +93,11 @@ var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, ht
 // the route needs it, runs the handler and turns its error into a problem.
 func (s *server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.timeout > 0 && rt.pattern != streamPattern {
+			ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		var c boxoffice.Caller
 		if rt.access == authed {
 			var err error

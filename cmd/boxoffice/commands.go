@@ -74,9 +74,13 @@ func seedCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	capacity := fs.Int("hot-capacity", 5000, "tickets in the hot event's single tier")
 	perUser := fs.Int("hot-max-per-user", 4, "the hot event's max_tickets_per_user")
 	queue := fs.Bool("hot-queue", false, "give the hot event a waiting room")
+	admitPerMinute := fs.Int("hot-admit-per-minute", 60_000, "the hot event's queue.admit_per_minute (with -hot-queue)")
 	password := fs.String("password", "password123", "password of every seeded user")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *admitPerMinute < 1 {
+		return errors.New("seed: -hot-admit-per-minute must be at least 1")
 	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -101,7 +105,7 @@ func seedCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		MaxTicketsPerUser: *perUser, HoldSeconds: 600, CreatedAt: now, UpdatedAt: now,
 	}
 	if *queue {
-		hot.Queue = boxoffice.QueueConfig{Enabled: true, AdmitPerMinute: 60_000}
+		hot.Queue = boxoffice.QueueConfig{Enabled: true, AdmitPerMinute: *admitPerMinute}
 	}
 	hot.Tiers = []boxoffice.Tier{{ID: boxoffice.NewID(), EventID: hot.ID, Name: "GA", Price: boxoffice.Money{Amount: 5000, Currency: "USD"}, Capacity: *capacity}}
 	start := time.Now()

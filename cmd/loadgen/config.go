@@ -55,7 +55,10 @@ type config struct {
 	Quiet      bool
 	CPUProfile string
 
-	Stream streamConfig // the queue-stream scenario's flags
+	Stream streamConfig  // the queue-stream scenario's flags
+	Ceil   ceilingConfig // the ceilings' flags: -serve-bare, get, baseline-redis
+	Onsale onsaleConfig  // the onsale scenario's flags
+	Mixed  mixedConfig   // the mixed scenario's flags
 }
 
 // parseFlags parses args into a config and checks it.
@@ -94,6 +97,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines on stderr")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	addStreamFlags(fs, &c.Stream)
+	addCeilingFlags(fs, &c.Ceil)
+	addOnsaleFlags(fs, &c.Onsale)
+	addMixedFlags(fs, &c.Mixed)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -124,6 +130,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		errs = append(errs, checkStreamFlags(c))
 	}
 	c.Open = c.Rate > 0 || (c.Stages != nil && c.VUs == 0)
+	if check := scenarios[c.Scenario].CheckFlags; check != nil {
+		errs = append(errs, check(c, set))
+	}
 	if c.Scenario == "baseline-sql" {
 		if c.MySQL == "" {
 			errs = append(errs, errors.New("-mysql is required for baseline-sql"))

@@ -11,6 +11,9 @@
 //	loadgen -scenario browse -vus 32 -duration 20s
 //	loadgen -scenario signin -users 2000 -vus 500 -duration 20s -detail-readers 4 -detail-event E
 //	loadgen -scenario baseline-sql -mysql mysql://root@127.0.0.1:3306/bo_load -clients 16 -duration 20s
+//	loadgen -scenario baseline-redis -redis redis://127.0.0.1:6379/0 -vus 16 -duration 20s
+//	loadgen -serve-bare 127.0.0.1:9090 -bare-bytes 900   # a bare net/http server, until killed
+//	loadgen -scenario get -url http://127.0.0.1:9090/ -vus 64 -duration 20s
 //
 // The exit status is 0 on success, 1 on a usage or setup error, 2 when an
 // invariant was violated or could not be verified, and 3 when
@@ -66,6 +69,9 @@ func exitCode(err error, stderr io.Writer) int {
 // invariants and reports. It returns an *exitError for a violated
 // invariant or (with -fail-on-unexpected) unexpected answers.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isServeBare(args) {
+		return serveBare(ctx, args, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err

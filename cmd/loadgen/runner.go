@@ -19,6 +19,15 @@ func runLoad(ctx context.Context, env *Env, sc Scenario) time.Duration {
 	cfg := env.Cfg
 	loadCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
+	if f, ok := sc.(finisher); ok {
+		go func() {
+			select {
+			case <-f.Finished():
+				cancel()
+			case <-loadCtx.Done():
+			}
+		}()
+	}
 	prof := profile{constant: cfg.Rate, stages: cfg.Stages}
 	if !cfg.Open && cfg.Stages == nil {
 		prof.constant = float64(cfg.VUs)

@@ -35,6 +35,17 @@ type scenarioInfo struct {
 	// NeedsUsers says whether the scenario acts as seeded users (and so
 	// needs tokens).
 	NeedsUsers bool
+	// CheckFlags, when set, checks the scenario's own flags after parsing
+	// and fills in defaults that depend on other flags; set holds the
+	// names of the flags given on the command line.
+	CheckFlags func(c *config, set map[string]bool) error
+}
+
+// finisher is implemented by a scenario whose work can run out before the
+// run's duration (onsale: every buyer has had their journey). The load
+// phase ends as soon as Finished's channel is closed.
+type finisher interface {
+	Finished() <-chan struct{}
 }
 
 // scenarios holds every registered scenario by name.

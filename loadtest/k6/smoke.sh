@@ -100,11 +100,7 @@ export BOXOFFICE_LOG_LEVEL=${BOXOFFICE_LOG_LEVEL:-warn}
 export BOXOFFICE_BCRYPT_COST=${BOXOFFICE_BCRYPT_COST:-4}
 
 users=2000
-seed_flags=(-users "$users" -events 500 -hot-capacity 300 -hot-queue)
-# A newer seed can pace the hot event's admissions; use it when present.
-if "$tmp/boxoffice" seed -h 2>&1 | grep -q -- '-hot-admit-per-minute'; then
-	seed_flags+=(-hot-admit-per-minute "${HOT_ADMIT_PER_MINUTE:-60000}")
-fi
+seed_flags=(-users "$users" -events 500 -hot-capacity 300 -hot-queue -hot-admit-per-minute "${HOT_ADMIT_PER_MINUTE:-60000}")
 echo "smoke: boxoffice seed ${seed_flags[*]}"
 "$tmp/boxoffice" seed "${seed_flags[@]}" >"$tmp/seed.out" 2>"$tmp/seed.log"
 event_id=$(sed -n 's/^hot_event_id=//p' "$tmp/seed.out")

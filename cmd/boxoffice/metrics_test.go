@@ -392,16 +392,15 @@ func TestMetricsEndToEnd(t *testing.T) {
 	close(ids)
 	after := waitRefresh()
 	t.Logf("%d series before and %d after creating 1,000 events off sale", len(before), len(after))
-	if len(after) != len(before) {
-		t.Errorf("series grew from %d to %d with 1,000 events off sale", len(before), len(after))
-		seen := map[string]bool{}
-		for _, s := range before {
-			seen[fmt.Sprint(s.name, s.labels)] = true
-		}
-		for _, s := range after {
-			if !seen[fmt.Sprint(s.name, s.labels)] {
-				t.Logf("new: %s %v", s.name, s.labels)
-			}
+	// Series may vanish (an event whose sales window closed meanwhile);
+	// none may appear.
+	seen := map[string]bool{}
+	for _, s := range before {
+		seen[fmt.Sprint(s.name, s.labels)] = true
+	}
+	for _, s := range after {
+		if !seen[fmt.Sprint(s.name, s.labels)] {
+			t.Errorf("new series with 1,000 events off sale: %s %v", s.name, s.labels)
 		}
 	}
 	labelled := map[string]bool{}

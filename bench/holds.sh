@@ -64,6 +64,32 @@ for vus in $VUS; do
 	printf '%-22s %10.0f %9s %9s\n' "median $vus VUs" "$m" "" "$p99"
 	echo "$vus $m $p99" >>"$work/medians"
 done
+# The machine's HTTP ceiling in the same run: a bare net/http server answering
+# a body of a hold answer's size, loaded by the same generator (64 clients),
+# and by wrk when installed (about 7 µs of CPU per request, against
+# loadgen's 50-60).
+"$work/loadgen" -serve-bare "127.0.0.1:$((PORT + 1))" -bare-bytes 450 >/dev/null 2>&1 &
+bare=$!
+trap 'kill $server $bare 2>/dev/null; wait $server $bare 2>/dev/null; rm -rf "$work"' EXIT
+sleep 0.3
+for rep in $(seq "$REPS"); do
+	"$work/loadgen" -scenario get -url "http://127.0.0.1:$((PORT + 1))/" -vus 64 -duration "$DURATION" -quiet \
+		-json "$work/bare-$rep.json" >/dev/null
+	jq -r --arg n "bare net/http #$rep" '[$n, (.ok_per_s|floor), .latency.p50_ms, .latency.p99_ms, (.generator.cpu_us_per_request // 0 | floor)] | @tsv' \
+		"$work/bare-$rep.json" | awk -F'\t' '{printf "%-22s %10s %9s %9s %12s\n", $1, $2, $3, $4, $5}'
+	if command -v wrk >/dev/null; then
+		wrk -t1 -c64 -d"$DURATION" "http://127.0.0.1:$((PORT + 1))/" | awk -v n="bare, wrk #$rep" '/Requests\/sec/ {printf "%-22s %10d\n", n, $2}' | tee -a "$work/wrk"
+	fi
+done
+c=$(for rep in $(seq "$REPS"); do jq '.ok_per_s' "$work/bare-$rep.json"; done | median)
+printf '%-22s %10.0f\n' "median bare net/http" "$c"
+if [ -s "$work/wrk" ]; then
+	printf '%-22s %10.0f\n' "median bare, wrk" "$(awk '{print $NF}' "$work/wrk" | median)"
+fi
+while read -r vus m p99; do
+	printf 'ratio hold(%s VUs)/bare net/http (same generator): %.2f\n' "$vus" "$(echo "$m / $c" | bc -l)"
+done <"$work/medians"
+
 if [ "$STORE" != sqlite ]; then
 	for rep in $(seq "$REPS"); do
 		run_baseline "$rep"

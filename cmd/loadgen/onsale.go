@@ -176,14 +176,8 @@ func lookupHotTier(ctx context.Context, env *Env, eventID, tierID string) (hotTi
 // connections per target: with thousands of buyers, one connection each
 // would exhaust the open-files limit on both sides.
 func limitConns(env *Env, conns int) {
-	tr, ok := env.Client.Transport.(*http.Transport)
-	if !ok {
-		return
-	}
-	tr = tr.Clone()
-	tr.MaxConnsPerHost = conns
-	tr.MaxIdleConnsPerHost = conns
-	env.Client = &http.Client{Transport: tr, Timeout: env.Client.Timeout}
+	env.Client.CloseIdleConnections()
+	env.Client = &http.Client{Transport: newLeanTransport(conns, conns), Timeout: env.Client.Timeout}
 }
 
 // openFilesLimit returns the process's soft limit on open files, 0 when

@@ -191,9 +191,7 @@ func (q *queueStream) Prepare(ctx context.Context, env *Env) error {
 	}
 	// The join connections would hold a file descriptor on both sides for
 	// the whole run.
-	if tr, ok := env.Client.Transport.(*http.Transport); ok {
-		tr.CloseIdleConnections()
-	}
+	env.Client.CloseIdleConnections()
 	if pid := cfg.Stream.ServerPID; pid > 0 {
 		if s, err := readProc(pid, false); err == nil {
 			q.probe.afterJoins = s

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -36,25 +35,11 @@ type Env struct {
 	Logf func(format string, args ...any)
 }
 
-// newHTTPClient returns the client all workers share: one Transport with
-// keep-alive and an idle pool big enough that no worker ever has to dial
-// anew, no compression (it costs CPU on both sides for tiny bodies) and no
-// HTTP/2 (the server speaks HTTP/1.1 on plain TCP).
+// newHTTPClient returns the client all workers share: the lean HTTP/1.1
+// transport (keep-alive, one write per request, no goroutines per
+// connection) with an idle pool big enough that no worker has to dial anew.
 func newHTTPClient(conns int, timeout time.Duration) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         dialer.DialContext,
-		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: conns + 16,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
-		WriteBufferSize:     4 << 10,
-		ReadBufferSize:      8 << 10,
-	}
-	return &http.Client{Transport: tr, Timeout: timeout}
+	return &http.Client{Transport: newLeanTransport(0, conns+16), Timeout: timeout}
 }
 
 // Worker is one goroutine of the pool with its own random source and

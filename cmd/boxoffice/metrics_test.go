@@ -252,9 +252,15 @@ func TestMetricsEndToEnd(t *testing.T) {
 	before := waitRefresh()
 	// Held and confirmed tickets come from the audit, which counts
 	// reservations every 20 refreshes (and when an event is first seen).
-	for deadline := time.Now().Add(10 * time.Second); sum(find(before, "boxoffice_tier_confirmed_tickets", map[string]string{"tier_id": open.Tiers[0].ID})) < 2; {
+	// A tier's drift is reported only from an audit during which its
+	// counter did not move, so wait for one that saw all six tiers still.
+	audited := func(ss []sample) bool {
+		return sum(find(ss, "boxoffice_tier_confirmed_tickets", map[string]string{"tier_id": open.Tiers[0].ID})) >= 2 &&
+			len(find(ss, "boxoffice_tier_inventory_drift_tickets", nil)) == 6
+	}
+	for deadline := time.Now().Add(20 * time.Second); !audited(before); {
 		if time.Now().After(deadline) {
-			t.Fatal("no audit counted the confirmed tickets")
+			t.Fatal("no audit counted the confirmed tickets and saw every tier still")
 		}
 		before = waitRefresh()
 	}
@@ -392,16 +398,21 @@ func TestMetricsEndToEnd(t *testing.T) {
 	close(ids)
 	after := waitRefresh()
 	t.Logf("%d series before and %d after creating 1,000 events off sale", len(before), len(after))
-	// Series may vanish (an event whose sales window closed meanwhile);
-	// none may appear.
-	seen := map[string]bool{}
-	for _, s := range before {
-		seen[fmt.Sprint(s.name, s.labels)] = true
-	}
-	for _, s := range after {
-		if !seen[fmt.Sprint(s.name, s.labels)] {
-			t.Errorf("new series with 1,000 events off sale: %s %v", s.name, s.labels)
+	// The on-sale events' series come and go with their activity (a
+	// drift needs a still counter, a slow queue's first admission adds a
+	// counter), so allow a few; a thousand events leaking into the
+	// metrics would add a thousand or more. The label check below is exact.
+	if len(after) > len(before)+20 {
+		seen := map[string]bool{}
+		for _, s := range before {
+			seen[fmt.Sprint(s.name, s.labels)] = true
 		}
+		for _, s := range after {
+			if !seen[fmt.Sprint(s.name, s.labels)] {
+				t.Logf("new: %s %v", s.name, s.labels)
+			}
+		}
+		t.Errorf("series grew from %d to %d with 1,000 events off sale", len(before), len(after))
 	}
 	labelled := map[string]bool{}
 	for _, s := range after {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 )
@@ -53,7 +52,7 @@ func (b *browse) Iterate(ctx context.Context, w *Worker) {
 			return
 		}
 		var page eventPage
-		if err := json.Unmarshal(body, &page); err != nil {
+		if err := decodeEventPage(body, &page); err != nil {
 			w.Env.Rec.Record("list_decode", status, "bad_json", 0, body)
 			return
 		}

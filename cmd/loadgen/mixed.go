@@ -224,7 +224,7 @@ func (m *mixed) step(w *Worker, b *buyer) {
 		}
 		status, body := w.Send("list", w.Request(http.MethodGet, u, nil))
 		var page eventPage
-		if status != http.StatusOK || json.Unmarshal(body, &page) != nil {
+		if status != http.StatusOK || decodeEventPage(body, &page) != nil {
 			m.fail(w, b)
 			return
 		}

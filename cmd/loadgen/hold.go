@@ -119,48 +119,15 @@ func (h *hold) Classify(op string, status int, code string) Class {
 	return ClassUnexpected
 }
 
-// Check verifies the two invariants of the contract.
+// Check verifies the two invariants of the contract: every 201 is a
+// reservation the server has, and the sales view balances.
 func (h *hold) Check(ctx context.Context, env *Env) (*CheckReport, error) {
 	h.mu.Lock()
 	holds := h.holds
 	h.mu.Unlock()
-	rep := &CheckReport{OK: true}
-	found, lost, unverified := verifyReservations(ctx, env, h.cfg.Targets, holds)
-	rep.Lines = append(rep.Lines, fmt.Sprintf("reservations: %d answered 201, %d found, %d lost, %d could not be verified (checked as %s)",
-		len(holds), found, len(lost), unverified, checkedAs(env)))
-	if n := h.noID.Load(); n > 0 {
-		rep.OK = false
-		rep.Lines = append(rep.Lines, fmt.Sprintf("%d answers were 201 without a reservation id", n))
-	}
-	if len(lost) > 0 {
-		rep.OK = false
-		for _, id := range lost[:min(len(lost), 10)] {
-			rep.Lines = append(rep.Lines, "LOST reservation "+id)
-		}
-	}
-	if unverified > 0 {
-		rep.Inconclusive = true
-	}
-	if env.AdminAuth == nil {
-		rep.Lines = append(rep.Lines, "sales view: skipped (no -admin-email)")
-		return rep, nil
-	}
-	sales, err := fetchSales(ctx, env, h.cfg.Targets[0], h.cfg.EventID)
-	if err != nil {
-		rep.Inconclusive = true
-		rep.Lines = append(rep.Lines, "sales view: "+err.Error())
-		return rep, nil
-	}
-	rep.Details = sales
-	for _, t := range sales.Tiers {
-		ok := t.Held+t.Confirmed <= t.Capacity && t.Held+t.Confirmed+t.Available == t.Capacity && t.Available >= 0
-		verdict := "ok"
-		if !ok {
-			rep.OK = false
-			verdict = "VIOLATED"
-		}
-		rep.Lines = append(rep.Lines, fmt.Sprintf("tier %s: capacity %d = held %d + confirmed %d + available %d: %s",
-			t.TierID, t.Capacity, t.Held, t.Confirmed, t.Available, verdict))
+	rep, sv, _ := checkSale(ctx, env, h.cfg.EventID, holds, nil, int64(h.noID.Load()))
+	if sv != nil {
+		rep.Details = sv
 	}
 	return rep, nil
 }

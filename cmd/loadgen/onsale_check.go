@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// checkSale verifies what a sale left behind, for onsale and mixed: every
+// checkSale verifies what a sale left behind, for hold, onsale and mixed: every
 // reservation that answered 201 still exists (verifyReservations), every
 // one that answered confirmed is confirmed now, and (with an admin) every
 // tier of the event balances: held + confirmed + available = capacity and
@@ -34,8 +34,10 @@ func checkSale(ctx context.Context, env *Env, eventID string, holds, confirmed [
 		}
 	}
 	ok, wrong, unverifiedConfirmed := reservationStatuses(ctx, env, confirmed, "confirmed")
-	rep.Lines = append(rep.Lines, fmt.Sprintf("confirmations: %d answered confirmed, %d are confirmed, %d are not, %d could not be verified",
-		len(confirmed), ok, len(wrong), unverifiedConfirmed))
+	if len(confirmed) > 0 {
+		rep.Lines = append(rep.Lines, fmt.Sprintf("confirmations: %d answered confirmed, %d are confirmed, %d are not, %d could not be verified",
+			len(confirmed), ok, len(wrong), unverifiedConfirmed))
+	}
 	if len(wrong) > 0 {
 		rep.OK = false
 		for _, l := range wrong[:min(len(wrong), 10)] {

@@ -321,14 +321,13 @@ func (t *leanTransport) CloseIdleConnections() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, h := range t.hosts {
-		for {
+		for drained := false; !drained; {
 			select {
 			case c := <-h.idle:
 				c.discard()
-				continue
 			default:
+				drained = true
 			}
-			break
 		}
 	}
 }

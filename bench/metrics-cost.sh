@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # bench/metrics-cost.sh — what the Prometheus metrics cost on the hot path.
-# Two servers on one MariaDB database, identical but for BOXOFFICE_METRICS
-# (true / false), take turns: PAIRS times a hold run against one, then the
-# other (the order alternates), so the machine's drift hits both alike. It
-# prints every run and the median of the per-pair ratios on/off.
 #
-#   bench/metrics-cost.sh                 # 6 pairs of 10 s at 256 clients
-#   PAIRS=10 DURATION=15s VUS=512 bench/metrics-cost.sh
+# Two servers on one MariaDB database, identical but for BOXOFFICE_METRICS
+# (true / false), are loaded AT THE SAME TIME by two wrk hold runs (bench/wrk/
+# hold.lua) with the same number of connections, PAIRS times. Whatever the
+# shared machine does during a pair, it does to both servers, so the ratio
+# of their holds/s within a pair is what the metrics cost, free of the
+# machine's drift between runs. It also reads each server's CPU per hold
+# from /proc, the most direct measure of the cost. Every 201 of every run is
+# checked afterwards (loadgen -held-ids). Prints each pair, then medians.
+#
+#   bench/metrics-cost.sh                     # 9 pairs of 10 s, 256 connections per server
+#   PAIRS=15 DURATION=15s CONNS=128 bench/metrics-cost.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PAIRS=${PAIRS:-6}
+. bench/lib.sh
+PAIRS=${PAIRS:-9}
 DURATION=${DURATION:-10s}
-VUS=${VUS:-256}
+CONNS=${CONNS:-256}
 PORT=${PORT:-18390}
 DB=bo_bench_metrics
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -32,33 +39,54 @@ seed=$("$work/boxoffice" seed -users 200000 -events 1000 -hot-capacity 100000000
 event=$(sed -n 's/^hot_event_id=//p' <<<"$seed")
 tier=$(sed -n 's/^hot_tier_id=//p' <<<"$seed")
 
-for m in true false; do
-	port=$PORT
-	[ "$m" = false ] && port=$((PORT + 1))
-	BOXOFFICE_METRICS=$m BOXOFFICE_ADDR=127.0.0.1:$port BOXOFFICE_LOG_LEVEL=warn "$work/boxoffice" >"$work/server-$m.log" 2>&1 &
+declare -A pid port
+port[on]=$PORT port[off]=$((PORT + 1))
+for m in on off; do
+	enabled=true
+	[ "$m" = off ] && enabled=false
+	BOXOFFICE_METRICS=$enabled BOXOFFICE_ADDR=127.0.0.1:${port[$m]} BOXOFFICE_LOG_LEVEL=warn \
+		BOXOFFICE_ADMIN_EMAIL=admin@bench.test BOXOFFICE_ADMIN_PASSWORD=admin-password-123 \
+		"$work/boxoffice" >"$work/server-$m.log" 2>&1 &
+	pid[$m]=$!
 	pids+=($!)
 done
-for port in "$PORT" $((PORT + 1)); do
-	for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+for m in on off; do
+	for _ in $(seq 100); do curl -sf "http://127.0.0.1:${port[$m]}/readyz" >/dev/null && break; sleep 0.1; done
 done
-grep -q '^boxoffice_' <<<"$(curl -sf "http://127.0.0.1:$PORT/metrics")" || { echo "metrics are not on at :$PORT"; exit 1; }
-curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((PORT + 1))/metrics" | grep -q 404 || { echo "metrics are not off at :$((PORT + 1))"; exit 1; }
+grep -q '^boxoffice_' <<<"$(curl -sf "http://127.0.0.1:${port[on]}/metrics")" || { echo "metrics are not on at :${port[on]}"; exit 1; }
+curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port[off]}/metrics" | grep -q 404 || { echo "metrics are not off at :${port[off]}"; exit 1; }
 
-run() { # on|off pair
-	local port=$PORT
-	[ "$1" = off ] && port=$((PORT + 1))
-	"$work/loadgen" -scenario hold -targets "http://127.0.0.1:$port" -event "$event" -tier "$tier" -users 200000 \
-		-vus "$VUS" -duration "$DURATION" -quiet -fail-on-unexpected -json "$work/$1-$2.json" >/dev/null
-	jq -r --arg n "metrics $1 #$2" '[$n, (.ok_per_s|floor), .latency.p50_ms, .latency.p99_ms] | @tsv' "$work/$1-$2.json" |
-		awk -F'\t' '{printf "%-18s %9s holds/s  p50 %7.1f ms  p99 %7.1f ms\n", $1, $2, $3, $4}'
-}
-for i in $(seq "$PAIRS"); do
-	if [ $((i % 2)) = 1 ]; then run on "$i"; run off "$i"; else run off "$i"; run on "$i"; fi
-	echo "$(jq .ok_per_s "$work/on-$i.json") $(jq .ok_per_s "$work/off-$i.json")" >>"$work/pairs"
+check_args=(-scenario hold -event "$event" -tier "$tier" -users 200000 -admin-email admin@bench.test
+	-admin-password admin-password-123 -quiet -fail-on-unexpected)
+# A warm-up of each server, which also writes the users' tokens for wrk.
+for m in on off; do
+	"$work/loadgen" "${check_args[@]}" -targets "http://127.0.0.1:${port[$m]}" -vus 8 -duration 2s \
+		-tokens-out "$work/tokens.txt" >/dev/null
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-on=$(awk '{print $1}' "$work/pairs" | median)
-off=$(awk '{print $2}' "$work/pairs" | median)
+
+printf '%-6s %16s %16s %8s %18s %18s %8s\n' pair "on holds/s" "off holds/s" "on/off" "on µs/hold" "off µs/hold" "on/off"
+for i in $(seq "$PAIRS"); do
+	declare -A t0 t1
+	for m in on off; do t0[$m]=$(cpu_ticks "${pid[$m]}"); done
+	wrk_hold "http://127.0.0.1:${port[on]}" "$CONNS" "$DURATION" "$work/tokens.txt" "$event" "$tier" "$work/on-$i" &
+	a=$!
+	wrk_hold "http://127.0.0.1:${port[off]}" "$CONNS" "$DURATION" "$work/tokens.txt" "$event" "$tier" "$work/off-$i" &
+	b=$!
+	wait $a
+	wait $b
+	for m in on off; do t1[$m]=$(cpu_ticks "${pid[$m]}"); done
+	for m in on off; do
+		"$work/loadgen" "${check_args[@]}" -targets "http://127.0.0.1:${port[$m]}" -vus 1 -held-ids "$work/$m-$i.ids.*" >/dev/null
+	done
+	on=$(jq .ok_per_s "$work/on-$i.json") off=$(jq .ok_per_s "$work/off-$i.json")
+	con=$(us_per $((t1[on] - t0[on])) "$(jq .ok "$work/on-$i.json")")
+	coff=$(us_per $((t1[off] - t0[off])) "$(jq .ok "$work/off-$i.json")")
+	echo "$on $off $con $coff" >>"$work/pairs"
+	printf '%-6s %16.0f %16.0f %8.3f %18s %18s %8.3f\n' "$i" "$on" "$off" "$(echo "$on / $off" | bc -l)" "$con" "$coff" "$(echo "$con / $coff" | bc -l)"
+done
 ratio=$(awk '{print $1 / $2}' "$work/pairs" | median)
-printf '\nmedian holds/s: metrics on %.0f, off %.0f; median of the per-pair ratios on/off: %.3f (cost %.1f %%)\n' \
-	"$on" "$off" "$ratio" "$(echo "(1 - $ratio) * 100" | bc -l)"
+cpu=$(awk '{print $3 / $4}' "$work/pairs" | median)
+printf '\nmedian holds/s: metrics on %.0f, off %.0f\n' "$(awk '{print $1}' "$work/pairs" | median)" "$(awk '{print $2}' "$work/pairs" | median)"
+printf 'median server CPU per hold: metrics on %s µs, off %s µs\n' "$(awk '{print $3}' "$work/pairs" | median)" "$(awk '{print $4}' "$work/pairs" | median)"
+printf 'median per-pair ratio on/off: holds/s %.3f (%+.1f %%), server CPU per hold %.3f (%+.1f %%)\n' \
+	"$ratio" "$(echo "($ratio - 1) * 100" | bc -l)" "$cpu" "$(echo "($cpu - 1) * 100" | bc -l)"

@@ -34,6 +34,8 @@ type config struct {
 
 	EventID       string
 	TierID        string
+	HeldIDs       string // hold: check these 201s (files, a glob) instead of generating load
+	TokensOut     string // write the users' Authorization headers here, one a line
 	AdminEmail    string
 	AdminPassword string
 
@@ -82,6 +84,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.SigninWorkers, "signin-workers", 8, "concurrent sign-ins when fetching tokens with -tokens signin")
 	fs.StringVar(&c.EventID, "event", "", "hot event id (hold scenario; boxoffice seed prints it as hot_event_id=)")
 	fs.StringVar(&c.TierID, "tier", "", "hot tier id (hold scenario; boxoffice seed prints it as hot_tier_id=)")
+	fs.StringVar(&c.HeldIDs, "held-ids", "", "hold scenario: generate no load; check the reservations listed in these files instead (a glob; one id a line, as bench/wrk/hold.lua writes them)")
+	fs.StringVar(&c.TokensOut, "tokens-out", "", "also write the seeded users' Authorization headers to this file, one a line (for another load client such as bench/wrk/hold.lua)")
 	fs.StringVar(&c.AdminEmail, "admin-email", "", "admin email, for the invariant check's sales view")
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "admin password")
 	fs.IntVar(&c.CheckWorkers, "check-workers", 16, "concurrency of the invariant check")
@@ -188,7 +192,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	switch c.Tokens {
 	case "minted":
-		if c.JWTSecret == "" && scenarioNeedsUsers(c.Scenario) {
+		if c.JWTSecret == "" && scenarioNeedsUsers(c.Scenario) && c.HeldIDs == "" {
 			errs = append(errs, errors.New("-tokens minted needs -jwt-secret (or BOXOFFICE_JWT_SECRET)"))
 		}
 	case "signin":
@@ -197,6 +201,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.Scenario == "hold" && (c.EventID == "" || c.TierID == "") {
 		errs = append(errs, errors.New("the hold scenario needs -event and -tier"))
+	}
+	if c.HeldIDs != "" && (c.Scenario != "hold" || c.AdminEmail == "") {
+		errs = append(errs, errors.New("-held-ids is for the hold scenario and needs -admin-email (the reservations are read as the admin)"))
 	}
 	if c.DetailReaders < 0 {
 		errs = append(errs, errors.New("-detail-readers must not be negative"))

@@ -278,3 +278,59 @@ func TestClosedModelStages(t *testing.T) {
 		t.Fatalf("%d iterations, want between 80 and 150", n)
 	}
 }
+
+// TestHoldCheckOnly: -tokens-out writes tokens another client can use, and
+// -held-ids checks the 201s that client reports, finding a lost one.
+func TestHoldCheckOnly(t *testing.T) {
+	base, event, tier := startBoxoffice(t, 5, 100)
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens.txt")
+	if _, _, err := runLoadgen(t, "-scenario", "hold", "-targets", base, "-event", event, "-tier", tier,
+		"-jwt-secret", testSecret, "-users", "5", "-rate", "1", "-duration", "100ms", "-tokens-out", tokens, "-quiet"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "Bearer ") {
+		t.Fatalf("tokens file: %q", lines)
+	}
+	// Another client holds a ticket with the first token.
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/events/"+event+"/reservations",
+		strings.NewReader(`{"tier_id":"`+tier+`","quantity":1}`))
+	req.Header.Set("Authorization", lines[0])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ ID string }
+	_ = json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || res.ID == "" {
+		t.Fatalf("hold: %d %+v", resp.StatusCode, res)
+	}
+
+	check := func(ids ...string) (*Report, error) {
+		f := filepath.Join(t.TempDir(), "ids.0")
+		if err := os.WriteFile(f, []byte(strings.Join(ids, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep, _, err := runLoadgen(t, "-scenario", "hold", "-targets", base, "-event", event, "-tier", tier,
+			"-vus", "1", "-held-ids", filepath.Join(filepath.Dir(f), "ids.*"),
+			"-admin-email", "admin@example.test", "-admin-password", "admin-password", "-fail-on-unexpected")
+		return rep, err
+	}
+	rep, err := check(res.ID)
+	if err != nil || rep.Requests != 0 || !rep.Check.OK || !strings.Contains(rep.Check.Lines[0], "1 answered 201, 1 found, 0 lost") {
+		t.Fatalf("check of a real hold: err %v, %d requests, %+v", err, rep.Requests, rep.Check)
+	}
+	if rep, err := check(res.ID, boxoffice.NewID()); err == nil || rep.Check.OK {
+		t.Fatalf("a made-up id passed the check: err %v, %+v", err, rep.Check)
+	}
+	if rep, err := check("MISSING"); err == nil || rep.Check.OK {
+		t.Fatalf("a 201 without an id passed the check: err %v, %+v", err, rep.Check)
+	}
+}

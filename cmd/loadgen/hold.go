@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -26,6 +29,40 @@ type hold struct {
 	mu    sync.Mutex
 	holds []heldReservation
 	noID  atomic.Uint64 // 201s without a reservation id
+
+	finished chan struct{} // closed at once with -held-ids, else nil
+}
+
+// Finished ends the load phase at once when only -held-ids are checked. A
+// nil channel never ends it.
+func (h *hold) Finished() <-chan struct{} { return h.finished }
+
+// readHeldIDs reads the reservation ids in the files matching pattern, one
+// a line; a line "MISSING" (a 201 without an id) is counted in noID.
+func readHeldIDs(pattern string) (holds []heldReservation, noID uint64, err error) {
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, 0, fmt.Errorf("-held-ids: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, 0, fmt.Errorf("-held-ids: no file matches %s", pattern)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, 0, err
+		}
+		for line := range strings.Lines(string(b)) {
+			switch id := strings.TrimSpace(line); id {
+			case "":
+			case "MISSING":
+				noID++
+			default:
+				holds = append(holds, heldReservation{ID: id, User: -1})
+			}
+		}
+	}
+	return holds, noID, nil
 }
 
 // heldReservation is a 201 answer: the reservation and its owner.
@@ -36,8 +73,23 @@ type heldReservation struct {
 
 func newHold(cfg *config) Scenario { return &hold{cfg: cfg} }
 
-// Prepare gets the tokens and checks that the event and tier exist.
+// Prepare gets the tokens and checks that the event and tier exist. With
+// -held-ids it reads the reservations to check instead of getting tokens.
 func (h *hold) Prepare(ctx context.Context, env *Env) error {
+	if h.cfg.HeldIDs != "" {
+		h.finished = make(chan struct{})
+		close(h.finished)
+		holds, noID, err := readHeldIDs(h.cfg.HeldIDs)
+		if err != nil {
+			return err
+		}
+		h.holds = holds
+		h.noID.Store(noID)
+		if !h.cfg.Quiet {
+			env.Logf("checking %d reservations from %s", len(holds), h.cfg.HeldIDs)
+		}
+		return loadAdminToken(ctx, env)
+	}
 	body, err := json.Marshal(map[string]any{"tier_id": h.cfg.TierID, "quantity": 1})
 	if err != nil {
 		return err
@@ -87,6 +139,9 @@ func (h *hold) Prepare(ctx context.Context, env *Env) error {
 
 // Iterate asks for one ticket as a random user.
 func (h *hold) Iterate(_ context.Context, w *Worker) {
+	if h.finished != nil {
+		return // -held-ids: no load
+	}
 	user := w.Rng.IntN(len(w.Env.Auth))
 	req := w.Request(http.MethodPost, h.urls[w.Target()], h.body)
 	req.Header["Authorization"] = w.Env.Auth[user]

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,26 @@ import (
 // no load on the server) or obtained by real sign-ins (one bcrypt check on
 // the server each, so this takes a while for many users).
 func loadUserTokens(ctx context.Context, env *Env) error {
+	if err := fetchUserTokens(ctx, env); err != nil {
+		return err
+	}
+	if env.Cfg.TokensOut != "" {
+		return writeTokens(env.Cfg.TokensOut, env.Auth)
+	}
+	return nil
+}
+
+// writeTokens writes one Authorization header value a line.
+func writeTokens(path string, auth [][]string) error {
+	var b bytes.Buffer
+	for _, a := range auth {
+		b.WriteString(a[0])
+		b.WriteByte('\n')
+	}
+	return os.WriteFile(path, b.Bytes(), 0o600)
+}
+
+func fetchUserTokens(ctx context.Context, env *Env) error {
 	cfg := env.Cfg
 	env.Auth = make([][]string, cfg.Users)
 	if cfg.Tokens == "minted" {

@@ -37,6 +37,7 @@ else
 	export BOXOFFICE_DATABASE_URL="$MYSQL_URL"
 	echo "MariaDB: $(mysql -h127.0.0.1 -uroot -N -e "SELECT CONCAT('version=', VERSION(), ' flush_log_at_trx_commit=', @@innodb_flush_log_at_trx_commit, ' log_bin=', @@log_bin, ' sync_binlog=', @@sync_binlog, ' buffer_pool=', @@innodb_buffer_pool_size DIV 1048576, 'M log_file=', @@innodb_log_file_size DIV 1048576, 'M')")"
 fi
+echo "store=$STORE loader=$LOADER BOXOFFICE_HOLD_PARALLEL=${BOXOFFICE_HOLD_PARALLEL:-1} BOXOFFICE_HOLD_BATCH=${BOXOFFICE_HOLD_BATCH:-256} BOXOFFICE_METRICS=${BOXOFFICE_METRICS:-true}"
 seed=$("$work/boxoffice" seed -users 200000 -events 1000 -hot-capacity 10000000 -hot-max-per-user 100 2>/dev/null)
 event=$(sed -n 's/^hot_event_id=//p' <<<"$seed")
 tier=$(sed -n 's/^hot_tier_id=//p' <<<"$seed")

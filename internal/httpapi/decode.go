@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -28,13 +29,13 @@ func readBody(w http.ResponseWriter, r *http.Request, optional bool) ([]byte, er
 	if optional && ct == "" && (r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody) {
 		return nil, nil
 	}
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+	if ct != "application/json" && !isJSONMediaType(ct) {
 		return nil, boxoffice.Errorf(boxoffice.CodeUnsupportedMediaType, "the request body must be sent with Content-Type: application/json")
 	}
 	if r.Body == nil {
 		return nil, nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := readAtMost(w, r, maxBody)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, boxoffice.Errorf(boxoffice.CodePayloadTooLarge, "the request body is larger than %d bytes", maxBody)
@@ -42,6 +43,28 @@ func readBody(w http.ResponseWriter, r *http.Request, optional bool) ([]byte, er
 		return nil, err
 	}
 	return body, nil
+}
+
+// readAtMost reads the whole body, failing with *http.MaxBytesError past
+// limit bytes. A declared length within the limit is read into a buffer of
+// that size at once.
+func readAtMost(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
+}
+
+// isJSONMediaType reports whether a Content-Type header names
+// application/json, with or without parameters.
+func isJSONMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }
 
 // decodeJSON decodes body, one JSON value and nothing else, into dst,
@@ -172,41 +195,40 @@ func idempotencyKey(r *http.Request) (string, error) {
 // method, route pattern, path values and raw body, each length-prefixed so
 // that no two different requests share an encoding.
 func fingerprint(r *http.Request, body []byte) string {
-	h := sha256.New()
-	put := func(b []byte) {
-		var n [8]byte
-		for i := range n {
-			n[i] = byte(uint64(len(b)) >> (56 - 8*i))
+	var buf [1024]byte
+	b := buf[:0]
+	put := func(s string) {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	put(r.Method)
+	put(r.Pattern)
+	for rest := r.Pattern; ; {
+		name, after, ok := nextWildcard(rest)
+		if !ok {
+			break
 		}
-		h.Write(n[:])
-		h.Write(b)
+		put(name)
+		put(r.PathValue(name))
+		rest = after
 	}
-	put([]byte(r.Method))
-	put([]byte(r.Pattern))
-	for _, name := range wildcards(r.Pattern) {
-		put([]byte(name))
-		put([]byte(r.PathValue(name)))
-	}
-	put(body)
-	return hex.EncodeToString(h.Sum(nil))
+	put(string(body))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
-// wildcards returns the names of a pattern's {wildcards} in order.
-func wildcards(pattern string) []string {
-	var names []string
-	for rest := pattern; ; {
-		i := strings.IndexByte(rest, '{')
-		if i < 0 {
-			return names
-		}
-		j := strings.IndexByte(rest[i:], '}')
-		if j < 0 {
-			return names
-		}
-		name := strings.TrimSuffix(rest[i+1:i+j], "...")
-		names = append(names, name)
-		rest = rest[i+j+1:]
+// nextWildcard returns the name of the first {wildcard} in pattern and the
+// pattern after it.
+func nextWildcard(pattern string) (name, rest string, ok bool) {
+	i := strings.IndexByte(pattern, '{')
+	if i < 0 {
+		return "", "", false
 	}
+	j := strings.IndexByte(pattern[i:], '}')
+	if j < 0 {
+		return "", "", false
+	}
+	return strings.TrimSuffix(pattern[i+1:i+j], "..."), pattern[i+j+1:], true
 }
 
 // pathID returns the path value name when it has the shape of a boxoffice

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,11 +54,32 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// newRequestID returns 128 random bits in hex.
-func newRequestID() string {
-	var b [16]byte
+// requestIDs numbers the requests of this process. A request ID is 32 hex
+// digits: 64 random bits drawn once per process, so that IDs of different
+// instances do not collide, then the request's number. It needs to be
+// unique, not secret, and costs no random draw per request.
+var requestIDs struct {
+	prefix [16]byte
+	n      atomic.Uint64
+}
+
+func init() {
+	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	hex.Encode(requestIDs.prefix[:], b[:])
+}
+
+// newRequestID returns the next request ID of this process.
+func newRequestID() string {
+	var b [32]byte
+	copy(b[:16], requestIDs.prefix[:])
+	n := requestIDs.n.Add(1)
+	const digits = "0123456789abcdef"
+	for i := 31; i >= 16; i-- {
+		b[i] = digits[n&0xf]
+		n >>= 4
+	}
+	return string(b[:])
 }
 
 // middleware wraps the mux: it assigns the request ID, recovers panics and
@@ -116,9 +138,23 @@ func routeOf(r *http.Request) string {
 	return r.Pattern
 }
 
+// slowRequest is the duration past which a request is logged as a warning.
+const slowRequest = time.Second
+
 // logRequest writes the access-log line. It never logs bodies, query
 // strings or headers, so no password or token can reach the log.
+//
+// A slow request (over slowRequest, the waiting-room stream aside) and a 5xx
+// answer are logged at warn level, so that they stay visible when only
+// warnings are logged; every other request at info level.
 func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestInfo, d time.Duration) {
+	level := slog.LevelInfo
+	if rw.status >= 500 || d > slowRequest && r.Pattern != streamPattern {
+		level = slog.LevelWarn
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("route", routeOf(r)),
@@ -133,7 +169,7 @@ func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestIn
 	if info.problem != "" {
 		attrs = append(attrs, slog.String("problem", info.problem))
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // responseWriter records the status and size of a response.

@@ -29,9 +29,11 @@ func decodeHoldInput(w http.ResponseWriter, r *http.Request) (boxoffice.HoldInpu
 	if err != nil {
 		return boxoffice.HoldInput{}, err
 	}
-	var req holdRequest
-	if err := decodeJSON(body, &req); err != nil {
-		return boxoffice.HoldInput{}, err
+	req, ok := decodeHoldFast(body)
+	if !ok {
+		if err := decodeJSON(body, &req); err != nil {
+			return boxoffice.HoldInput{}, err
+		}
 	}
 	in := boxoffice.HoldInput{
 		EventID:        eventID,

@@ -56,13 +56,13 @@ hold_args=(-scenario hold -targets "http://127.0.0.1:$PORT" -event "$event" -tie
 
 run_hold() { # vus rep
 	if [ "$LOADER" = wrk ]; then
-		local s0 d0
-		s0=$(cpu_ticks "$server") d0=$(cpu_ticks $dbpids)
+		local s0 d0 m0
+		s0=$(cpu_ticks "$server") d0=$(cpu_ticks $dbpids) m0=$(cpu_stat)
 		wrk_hold "http://127.0.0.1:$PORT" "$1" "$DURATION" "$work/tokens.txt" "$event" "$tier" "$work/hold-$1-$2"
 		# CPU per hold of the server and the database during the load.
 		local n
 		n=$(jq .ok "$work/hold-$1-$2.json")
-		echo "$(us_per $(($(cpu_ticks "$server") - s0)) "$n") $(us_per $(($(cpu_ticks $dbpids) - d0)) "$n")" >"$work/cpu-$1-$2"
+		echo "$(us_per $(($(cpu_ticks "$server") - s0)) "$n") $(us_per $(($(cpu_ticks $dbpids) - d0)) "$n") $(steal_pct $m0 $(cpu_stat))" >"$work/cpu-$1-$2"
 		# Every 201 wrk saw must be a reservation the server has.
 		"$work/loadgen" "${hold_args[@]}" -vus 1 -held-ids "$work/hold-$1-$2.ids.*" >"$work/check-$1-$2.txt"
 	else
@@ -78,14 +78,14 @@ run_baseline() { # rep
 # The database's processes, for its CPU per hold (none for SQLite: it is in the server).
 dbpids=$([ "$STORE" = sqlite ] || pgrep -x 'mariadbd|mysqld' || true)
 
-printf '\n%-22s %10s %9s %9s %14s %14s %14s\n' "run" "holds/s" "p50 ms" "p99 ms" "client µs/req" "server µs/hold" "db µs/hold"
+printf '\n%-22s %10s %9s %9s %14s %14s %14s %8s\n' "run" "holds/s" "p50 ms" "p99 ms" "client µs/req" "server µs/hold" "db µs/hold" "steal %"
 for vus in $VUS; do
 	for rep in $(seq "$REPS"); do
 		run_hold "$vus" "$rep"
 		# A run fails (non-zero exit) on a lost reservation, an oversell or an unexpected answer.
-		cpu=$(cat "$work/cpu-$vus-$rep" 2>/dev/null || echo "- -")
+		cpu=$(cat "$work/cpu-$vus-$rep" 2>/dev/null || echo "- - -")
 		jq -r --arg n "hold $vus VUs #$rep" --arg cpu "$cpu" '[$n, (.ok_per_s|floor), .latency.p50_ms, .latency.p99_ms, (.generator.cpu_us_per_request // 0 | floor), ($cpu | split(" ") | .[])] | @tsv' \
-			"$work/hold-$vus-$rep.json" | awk -F'\t' '{printf "%-22s %10s %9s %9s %14s %14s %14s\n", $1, $2, $3, $4, $5, $6, $7}'
+			"$work/hold-$vus-$rep.json" | awk -F'\t' '{printf "%-22s %10s %9s %9s %14s %14s %14s %8s\n", $1, $2, $3, $4, $5, $6, $7, $8}'
 	done
 	m=$(for rep in $(seq "$REPS"); do jq '.ok_per_s' "$work/hold-$vus-$rep.json"; done | median)
 	p99=$(for rep in $(seq "$REPS"); do jq '.latency.p99_ms' "$work/hold-$vus-$rep.json"; done | median)

@@ -12,6 +12,13 @@ cpu_ticks() {
 	echo "$t"
 }
 
+# cpu_stat: the machine's CPU counters from /proc/stat: total and steal
+# (time the host gave this machine's virtual CPUs to someone else), in ticks.
+cpu_stat() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9}' /proc/stat; }
+
+# steal_pct T0 S0 T1 S1: the share of CPU time stolen between two cpu_stat readings.
+steal_pct() { awk -v t="$(($3 - $1))" -v s="$(($4 - $2))" 'BEGIN {printf "%.0f", (t > 0 ? 100 * s / t : 0)}'; }
+
 # us_per: CPU microseconds per operation from a tick delta and a count.
 us_per() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}'; }
 

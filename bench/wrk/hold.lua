@@ -3,10 +3,11 @@
 -- shared machine is left to the server and the database.
 --
 -- Every request holds one ticket of the hot tier as a random seeded user
--- (tokens minted by `loadgen -mint-tokens`), with a fresh Idempotency-Key.
--- Every 201's reservation id goes to OUT.<thread> for the invariant check
--- (`loadgen -scenario verify-holds -ids ...`), and done() prints the answers
--- by status and the latency percentiles in a form bench/holds.sh reads.
+-- (TOKENS: one Authorization value a line, as `loadgen -tokens-out` writes
+-- them), with a fresh Idempotency-Key. Every 201's reservation id goes to
+-- OUT.<thread> for the invariant check (`loadgen -scenario hold -held-ids
+-- 'OUT.*' -admin-email ...`), and done() prints the answers by status and
+-- the latency percentiles in a form bench/lib.sh's wrk_hold reads.
 --
 --   wrk -t2 -c512 -d10s -s bench/wrk/hold.lua http://127.0.0.1:18190 -- \
 --       TOKENS EVENT_ID TIER_ID OUT RUN_TAG

@@ -212,7 +212,8 @@ func fingerprint(r *http.Request, body []byte) string {
 		put(r.PathValue(name))
 		rest = after
 	}
-	put(string(body))
+	b = binary.BigEndian.AppendUint64(b, uint64(len(body)))
+	b = append(b, body...)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

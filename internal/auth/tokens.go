@@ -14,11 +14,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"boxoffice"
+	"boxoffice/internal/plainjson"
 )
 
 // Issuer is the iss claim of every access token.
@@ -182,24 +182,24 @@ func RandomSecret() []byte {
 // payloads take the general decoder. Every token carries one, so this
 // saves the reflection of encoding/json on each request.
 func parsePlainClaims(b []byte) (fc fastClaims, ok bool) {
-	i := skipWS(b, 0)
+	i := plainjson.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return fc, false
 	}
-	i = skipWS(b, i+1)
+	i = plainjson.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return fc, skipWS(b, i+1) == len(b)
+		return fc, plainjson.SkipSpace(b, i+1) == len(b)
 	}
 	for {
-		key, j, ok := plainString(b, i)
+		key, j, ok := plainjson.String(b, i)
 		if !ok {
 			return fc, false
 		}
-		i = skipWS(b, j)
+		i = plainjson.SkipSpace(b, j)
 		if i >= len(b) || b[i] != ':' {
 			return fc, false
 		}
-		i = skipWS(b, i+1)
+		i = plainjson.SkipSpace(b, i+1)
 		if i >= len(b) {
 			return fc, false
 		}
@@ -208,12 +208,12 @@ func parsePlainClaims(b []byte) (fc fastClaims, ok bool) {
 		isStr, isNum := false, false
 		switch c := b[i]; {
 		case c == '"':
-			if str, i, ok = plainString(b, i); !ok {
+			if str, i, ok = plainjson.String(b, i); !ok {
 				return fc, false
 			}
 			isStr = true
 		case c == '-' || c >= '0' && c <= '9':
-			j := numberEnd(b, i)
+			j := plainjson.NumberEnd(b, i)
 			if j < 0 {
 				return fc, false
 			}
@@ -259,88 +259,17 @@ func parsePlainClaims(b []byte) (fc fastClaims, ok bool) {
 				}
 			}
 		}
-		i = skipWS(b, i)
+		i = plainjson.SkipSpace(b, i)
 		if i >= len(b) {
 			return fc, false
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = plainjson.SkipSpace(b, i+1)
 		case '}':
-			return fc, skipWS(b, i+1) == len(b)
+			return fc, plainjson.SkipSpace(b, i+1) == len(b)
 		default:
 			return fc, false
 		}
 	}
-}
-
-// plainString reads a JSON string starting at b[i] == '"' that has no
-// escapes and only printable ASCII or valid UTF-8, returning it and the
-// index after its closing quote.
-func plainString(b []byte, i int) (string, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return "", i, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			s := b[i+1 : j]
-			if !utf8.Valid(s) {
-				return "", i, false
-			}
-			return string(s), j + 1, true
-		case c == '\\' || c < 0x20:
-			return "", i, false
-		}
-	}
-	return "", i, false
-}
-
-// numberEnd returns the index after the JSON number starting at b[i]
-// (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), or -1 if there is none.
-func numberEnd(b []byte, i int) int {
-	digits := func(i int) int {
-		j := i
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-		return j
-	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = digits(i)
-	default:
-		return -1
-	}
-	if i < len(b) && b[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return -1
-		}
-		i = j
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return -1
-		}
-		i = j
-	}
-	return i
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }

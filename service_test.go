@@ -464,6 +464,62 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
+// TestIdempotentHoldAnswer: a repeated hold request gets the first 201's
+// body byte for byte, even after the reservation's quantity, amount and
+// status changed, and not_found once its event was deleted.
+func TestIdempotentHoldAnswer(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, open(t))
+			ctx := context.Background()
+			e := h.event(t, 10, 4)
+			u := h.users(t, 1)[0]
+			for i, attendee := range []*boxoffice.Attendee{nil, {Name: "Ann Lee", Phone: ""}} {
+				in := boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, Attendee: attendee,
+					IdempotencyKey: fmt.Sprint("hold-", i), Fingerprint: fmt.Sprint("fp-", i)}
+				first, err := h.svc.CreateReservation(ctx, u, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := string(first.AppendJSON(nil))
+				replay := func(step string) {
+					t.Helper()
+					r, err := h.svc.CreateReservation(ctx, u, in)
+					if err != nil {
+						t.Fatalf("%s: %v", step, err)
+					}
+					if got := string(r.AppendJSON(nil)); got != want {
+						t.Fatalf("%s: replayed\n%s\nwant\n%s", step, got, want)
+					}
+				}
+				replay("unchanged")
+				h.clock.Advance(time.Second)
+				if _, err := h.svc.ChangeQuantity(ctx, u, first.ID, 2); err != nil {
+					t.Fatal(err)
+				}
+				replay("after a quantity change")
+				if _, err := h.svc.Confirm(ctx, u, first.ID, "tok_ok", boxoffice.Idempotent{}); err != nil {
+					t.Fatal(err)
+				}
+				replay("after confirm")
+				if _, err := h.svc.Cancel(ctx, u, first.ID, boxoffice.Idempotent{}); err != nil {
+					t.Fatal(err)
+				}
+				replay("after cancel")
+			}
+			h.checkSales(t, e.ID, 0)
+
+			if err := h.svc.DeleteEvent(ctx, h.admin, e.ID); err != nil {
+				t.Fatal(err)
+			}
+			in := boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, IdempotencyKey: "hold-0", Fingerprint: "fp-0"}
+			if _, err := h.svc.CreateReservation(ctx, u, in); !errors.Is(err, boxoffice.ErrNotFound) {
+				t.Fatalf("replay after the event was deleted: %v, want not found", err)
+			}
+		})
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -56,13 +56,13 @@ hold_args=(-scenario hold -targets "http://127.0.0.1:$PORT" -event "$event" -tie
 
 run_hold() { # vus rep
 	if [ "$LOADER" = wrk ]; then
-		local s0 d0 m0
-		s0=$(cpu_ticks "$server") d0=$(cpu_ticks $dbpids) m0=$(cpu_stat)
+		local s0 d0 m0 r0
+		s0=$(cpu_ticks "$server") d0=$(cpu_ticks $dbpids) m0=$(cpu_stat) r0=$(redo_bytes)
 		wrk_hold "http://127.0.0.1:$PORT" "$1" "$DURATION" "$work/tokens.txt" "$event" "$tier" "$work/hold-$1-$2"
 		# CPU per hold of the server and the database during the load.
 		local n
 		n=$(jq .ok "$work/hold-$1-$2.json")
-		echo "$(us_per $(($(cpu_ticks "$server") - s0)) "$n") $(us_per $(($(cpu_ticks $dbpids) - d0)) "$n") $(steal_pct $m0 $(cpu_stat))" >"$work/cpu-$1-$2"
+		echo "$(us_per $(($(cpu_ticks "$server") - s0)) "$n") $(us_per $(($(cpu_ticks $dbpids) - d0)) "$n") $(steal_pct $m0 $(cpu_stat)) $(per_op $(($(redo_bytes) - r0)) "$n")" >"$work/cpu-$1-$2"
 		# Every 201 wrk saw must be a reservation the server has.
 		"$work/loadgen" "${hold_args[@]}" -vus 1 -held-ids "$work/hold-$1-$2.ids.*" >"$work/check-$1-$2.txt"
 	else
@@ -77,15 +77,20 @@ run_baseline() { # rep
 
 # The database's processes, for its CPU per hold (none for SQLite: it is in the server).
 dbpids=$([ "$STORE" = sqlite ] || pgrep -x 'mariadbd|mysqld' || true)
+# redo_bytes: what InnoDB has written to its redo log so far (0 for SQLite).
+redo_bytes() {
+	if [ "$STORE" = sqlite ]; then echo 0; return; fi
+	mysql -h127.0.0.1 -uroot -N -e "SHOW GLOBAL STATUS LIKE 'Innodb_os_log_written'" | cut -f2
+}
 
-printf '\n%-22s %10s %9s %9s %14s %14s %14s %8s\n' "run" "holds/s" "p50 ms" "p99 ms" "client µs/req" "server µs/hold" "db µs/hold" "steal %"
+printf '\n%-22s %10s %9s %9s %14s %14s %14s %8s %12s\n' "run" "holds/s" "p50 ms" "p99 ms" "client µs/req" "server µs/hold" "db µs/hold" "steal %" "redo B/hold"
 for vus in $VUS; do
 	for rep in $(seq "$REPS"); do
 		run_hold "$vus" "$rep"
 		# A run fails (non-zero exit) on a lost reservation, an oversell or an unexpected answer.
-		cpu=$(cat "$work/cpu-$vus-$rep" 2>/dev/null || echo "- - -")
+		cpu=$(cat "$work/cpu-$vus-$rep" 2>/dev/null || echo "- - - -")
 		jq -r --arg n "hold $vus VUs #$rep" --arg cpu "$cpu" '[$n, (.ok_per_s|floor), .latency.p50_ms, .latency.p99_ms, (.generator.cpu_us_per_request // 0 | floor), ($cpu | split(" ") | .[])] | @tsv' \
-			"$work/hold-$vus-$rep.json" | awk -F'\t' '{printf "%-22s %10s %9s %9s %14s %14s %14s %8s\n", $1, $2, $3, $4, $5, $6, $7, $8}'
+			"$work/hold-$vus-$rep.json" | awk -F'\t' '{printf "%-22s %10s %9s %9s %14s %14s %14s %8s %12s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}'
 	done
 	m=$(for rep in $(seq "$REPS"); do jq '.ok_per_s' "$work/hold-$vus-$rep.json"; done | median)
 	p99=$(for rep in $(seq "$REPS"); do jq '.latency.p99_ms' "$work/hold-$vus-$rep.json"; done | median)

@@ -19,6 +19,9 @@ cpu_stat() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9
 # steal_pct T0 S0 T1 S1: the share of CPU time stolen between two cpu_stat readings.
 steal_pct() { awk -v t="$(($3 - $1))" -v s="$(($4 - $2))" 'BEGIN {printf "%.0f", (t > 0 ? 100 * s / t : 0)}'; }
 
+# per_op: a count per operation, rounded: per_op TOTAL N.
+per_op() { awk -v t="$1" -v n="$2" 'BEGIN {printf "%.0f", (n > 0 ? t / n : 0)}'; }
+
 # us_per: CPU microseconds per operation from a tick delta and a count.
 us_per() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}'; }
 

@@ -196,7 +196,7 @@ type Idempotency struct {
 	Fingerprint   string // hash of operation + target + body; a different request under the same key is refused
 	Status        int    // the HTTP status of the recorded response
 	ReservationID string
-	Response      []byte // the answer: the reservation's JSON, or for a new hold what rebuilds it (see Service.holdRecord)
+	Response      []byte // the answer: the reservation's JSON, or for a new hold what rebuilds it (see appendHoldAnswer)
 	CreatedAt     time.Time
 }
 

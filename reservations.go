@@ -68,7 +68,7 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, in HoldInput)
 	}
 	req := HoldRequest{Reservation: r, MaxPerUser: e.MaxTicketsPerUser}
 	if in.IdempotencyKey != "" {
-		req.Idempotency = s.holdRecord(c.UserID, Idempotent{in.IdempotencyKey, in.Fingerprint}, r, now)
+		req.Idempotency = s.record(c.UserID, Idempotent{in.IdempotencyKey, in.Fingerprint}, 201, r.ID, appendHoldAnswer(nil, r), now)
 	}
 	err = s.holds.hold(ctx, tier.ID, req)
 	if errors.Is(err, ErrIdempotencyKeyReused) {
@@ -90,28 +90,21 @@ func checkKey(v *ValidationError, key string) {
 	}
 }
 
-// record builds the idempotency record answering r with status: the
-// answer's JSON.
-func (s *Service) record(userID string, idem Idempotent, status int, r *Reservation, now time.Time) *Idempotency {
+// record builds the idempotency record answering with status and resp for
+// reservation resID. A new hold's resp is its hold answer (appendHoldAnswer),
+// every other the reservation's JSON.
+func (s *Service) record(userID string, idem Idempotent, status int, resID string, resp []byte, now time.Time) *Idempotency {
 	return &Idempotency{
 		UserID: userID, Key: idem.Key, Fingerprint: idem.Fingerprint,
-		Status: status, ReservationID: r.ID, Response: r.AppendJSON(nil), CreatedAt: now,
+		Status: status, ReservationID: resID, Response: resp, CreatedAt: now,
 	}
 }
 
-// holdRecord builds the idempotency record of a new hold. It keeps only
-// what the reservation's row stops telling once the reservation changes:
-// the quantity and amount it was held with (holdAnswer). Everything else in
-// the 201 (IDs, attendee, hold_expires_at, created_at) never changes, so a
-// replay rebuilds the answer from the row, and the record written on the
-// hot path is about 20 bytes instead of the whole answer's 400.
-func (s *Service) holdRecord(userID string, idem Idempotent, r *Reservation, now time.Time) *Idempotency {
-	return &Idempotency{
-		UserID: userID, Key: idem.Key, Fingerprint: idem.Fingerprint,
-		Status: 201, ReservationID: r.ID, Response: appendHoldAnswer(nil, r), CreatedAt: now,
-	}
-}
-
+// A new hold's record keeps only what the reservation's row stops telling
+// once the reservation changes: the quantity and amount it was held with.
+// Everything else in the 201 (IDs, attendee, hold_expires_at, created_at)
+// never changes, so a replay rebuilds the answer from the row, and the record
+// written on the hot path is about 20 bytes instead of the answer's 400.
 // A hold answer is recorded as "hold:<quantity>:<amount>:<currency>"; a
 // recorded JSON answer starts with '{'.
 const holdAnswerPrefix = "hold:"
@@ -333,7 +326,7 @@ func (s *Service) transition(ctx context.Context, c Caller, id string, idem Idem
 		answer := *r
 		answer.UpdatedAt = now
 		after(&answer, now)
-		rec = s.record(c.UserID, idem, 200, &answer, now)
+		rec = s.record(c.UserID, idem, 200, answer.ID, answer.AppendJSON(nil), now)
 	}
 	return change(r, now, rec)
 }

@@ -22,8 +22,8 @@ const (
 
 // Money is an amount in the currency's minor unit (cents for USD).
 type Money struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
+	Amount   int64
+	Currency string
 }
 
 // crockford is the Crockford base32 alphabet: sortable, no ambiguous letters.

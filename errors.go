@@ -90,8 +90,8 @@ var (
 
 // FieldError is one problem with one input field.
 type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
+	Field   string
+	Message string
 }
 
 // ValidationError lists every problem found with an input at once. It maps to

@@ -23,7 +23,7 @@ func (s *slowEvents) Event(ctx context.Context, id string) (*Event, error) {
 }
 
 // A stampede on an expired entry reads the store once; the entry then
-// serves until cacheTTL has passed.
+// serves until eventRulesTTL has passed.
 func TestEventCacheLoadsOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &slowEvents{release: make(chan struct{})}
@@ -48,7 +48,7 @@ func TestEventCacheLoadsOnce(t *testing.T) {
 		if _, err := c.load(context.Background(), store, "E1"); err != nil || store.reads.Load() != 1 {
 			t.Fatalf("fresh entry not served from the cache (reads %d, err %v)", store.reads.Load(), err)
 		}
-		time.Sleep(cacheTTL + time.Millisecond)
+		time.Sleep(eventRulesTTL + time.Millisecond)
 		if _, err := c.load(context.Background(), store, "E1"); err != nil || store.reads.Load() != 2 {
 			t.Fatalf("expired entry not reloaded (reads %d, err %v)", store.reads.Load(), err)
 		}

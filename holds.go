@@ -159,18 +159,3 @@ func (k *inflightKeys) end(userID, key string) {
 	delete(k.keys, userID+"\x00"+key)
 	k.mu.Unlock()
 }
-
-// TestPayments is the built-in payment provider for development and tests:
-// it accepts every token except "tok_declined".
-type TestPayments struct{}
-
-// Charge returns ErrPaymentDeclined for the token "tok_declined", else nil.
-func (TestPayments) Charge(ctx context.Context, r *Reservation, token string) error {
-	if token == "tok_declined" {
-		return ErrPaymentDeclined
-	}
-	return nil
-}
-
-// Refund always succeeds.
-func (TestPayments) Refund(ctx context.Context, r *Reservation) error { return nil }

@@ -17,8 +17,8 @@ type User struct {
 
 // QueueConfig is an event's waiting room. A zero value means no waiting room.
 type QueueConfig struct {
-	Enabled        bool `json:"enabled"`
-	AdmitPerMinute int  `json:"admit_per_minute"`
+	Enabled        bool
+	AdmitPerMinute int
 }
 
 // Event is something people buy tickets for, with one or more tiers.
@@ -147,26 +147,26 @@ func (s ReservationStatus) Valid() bool {
 
 // Attendee is the person a reservation is for.
 type Attendee struct {
-	Name  string `json:"name"`
-	Phone string `json:"phone"`
+	Name  string
+	Phone string
 }
 
 // Reservation is a hold on tickets of one tier, later confirmed, cancelled or
 // expired.
 type Reservation struct {
-	ID            string            `json:"id"`
-	EventID       string            `json:"event_id"`
-	TierID        string            `json:"tier_id"`
-	UserID        string            `json:"-"`
-	Quantity      int               `json:"quantity"`
-	Status        ReservationStatus `json:"status"`
-	Amount        Money             `json:"amount"`
-	Attendee      *Attendee         `json:"attendee"`
-	HoldExpiresAt time.Time         `json:"hold_expires_at"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
-	ConfirmedAt   *time.Time        `json:"confirmed_at"`
-	CancelledAt   *time.Time        `json:"cancelled_at"`
+	ID            string
+	EventID       string
+	TierID        string
+	UserID        string
+	Quantity      int
+	Status        ReservationStatus
+	Amount        Money
+	Attendee      *Attendee
+	HoldExpiresAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ConfirmedAt   *time.Time
+	CancelledAt   *time.Time
 }
 
 // ReservationFilter selects a user's reservations, newest first (by ID, which
@@ -185,19 +185,6 @@ type BookmarkFilter struct {
 	BeforeCreatedAt time.Time
 	BeforeEventID   string
 	Limit           int
-}
-
-// Idempotency is the durable record of a request made with an Idempotency-Key.
-// It is written in the same transaction as the change it records, so a
-// retried request finds either nothing (and runs again) or the outcome.
-type Idempotency struct {
-	UserID        string
-	Key           string
-	Fingerprint   string // hash of operation + target + body; a different request under the same key is refused
-	Status        int    // the HTTP status of the recorded response
-	ReservationID string
-	Response      []byte // the answer: the reservation's JSON, or for a new hold what rebuilds it (see appendHoldAnswer)
-	CreatedAt     time.Time
 }
 
 // HoldRequest is one request for a hold, decided together with others for the
@@ -219,15 +206,15 @@ type HoldRequest struct {
 // TierSales is one tier's line in the admin sales view. Held + Confirmed +
 // Available = Capacity, always.
 type TierSales struct {
-	TierID    string `json:"tier_id"`
-	Capacity  int    `json:"capacity"`
-	Held      int    `json:"held"`
-	Confirmed int    `json:"confirmed"`
-	Available int    `json:"available"`
+	TierID    string
+	Capacity  int
+	Held      int
+	Confirmed int
+	Available int
 }
 
 // Sales is the admin view of an event's inventory, read in one snapshot.
 type Sales struct {
-	EventID string      `json:"event_id"`
-	Tiers   []TierSales `json:"tiers"`
+	EventID string
+	Tiers   []TierSales
 }

@@ -33,12 +33,12 @@ func (s QueueState) Terminal() bool {
 // when they do) and in every state but waiting. AdmissionToken and
 // AdmissionExpiresAt are set only when admitted.
 type QueueStatus struct {
-	EventID            string     `json:"event_id"`
-	Status             QueueState `json:"status"`
-	Position           int        `json:"position"`
-	ETASeconds         int        `json:"eta_seconds"`
-	AdmissionToken     string     `json:"admission_token,omitempty"`
-	AdmissionExpiresAt *time.Time `json:"admission_expires_at"`
+	EventID            string
+	Status             QueueState
+	Position           int
+	ETASeconds         int
+	AdmissionToken     string
+	AdmissionExpiresAt *time.Time
 }
 
 // sameAs reports whether a client would see a difference between s and o

@@ -230,18 +230,20 @@ func (w *WaitingRoom) Counts(ctx context.Context, eventID string) (waiting, admi
 	return info.Presale + info.Waiting, info.Admitted, nil
 }
 
-// Verify reports whether token admits userID to buy for eventID. It needs no
-// round trip (the token is signed); a valid token is noted as used, in the
-// background, so it stops counting against the admissions in flight.
-func (w *WaitingRoom) Verify(token, userID, eventID string) bool {
-	if !w.tokens.Verify(token, userID, eventID) {
-		return false
-	}
+// Admits reports whether token admits userID to buy for eventID. It needs no
+// round trip (the token is signed) and changes nothing.
+func (w *WaitingRoom) Admits(token, userID, eventID string) bool {
+	return w.tokens.Verify(token, userID, eventID)
+}
+
+// AdmissionUsed notes, in the background, that userID's admission to eventID
+// was used (a hold was granted with it), so it stops counting against the
+// admissions in flight.
+func (w *WaitingRoom) AdmissionUsed(eventID, userID string) {
 	select {
 	case w.used <- usedNote{eventID, userID}:
 	default: // the noter is behind; the admission just counts a while longer
 	}
-	return true
 }
 
 // status builds what a client sees from a stored entry.

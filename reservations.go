@@ -2,20 +2,49 @@ package boxoffice
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strconv"
-	"strings"
+	"log/slog"
 	"time"
 	"unicode/utf8"
 )
+
+// Admissions decides whether a buyer has been admitted by an event's waiting
+// room. *WaitingRoom implements it.
+type Admissions interface {
+	// Admits reports whether token admits userID to buy for eventID. It
+	// changes nothing.
+	Admits(token, userID, eventID string) bool
+	// AdmissionUsed notes that userID's admission to eventID was used: a
+	// hold was granted with it.
+	AdmissionUsed(eventID, userID string)
+}
+
+// Reservations is the reservation aggregate: holds (through the group-commit
+// engine), quantity changes, confirmation with payment, cancellation, expiry
+// and idempotent replays. It is safe for concurrent use; Run must be running
+// for holds to expire.
+type Reservations struct {
+	store      Store
+	payments   Payments
+	admissions Admissions
+	log        *slog.Logger
+	now        func() time.Time
+	sweep      time.Duration
+	holds      *holdEngine
+	events     *eventCache
+	inflight   inflightKeys
+}
+
+func (s *Reservations) clock() time.Time { return normTime(s.now()) }
 
 // CreateReservation places a hold. It returns ErrNotFound (event), a
 // *ValidationError (quantity, tier, attendee, key), ErrSalesClosed,
 // ErrNotAdmitted, ErrSoldOut, ErrLimitExceeded, ErrIdempotencyKeyReused or
 // ErrRequestInProgress. With an idempotency key that already succeeded it
 // returns the first reservation as it was answered then, and creates nothing.
-func (s *Service) CreateReservation(ctx context.Context, c Caller, in HoldInput) (*Reservation, error) {
+// On an event with a waiting room the hold needs in.AdmissionToken; the
+// admission is noted as used only when the hold is granted.
+func (s *Reservations) CreateReservation(ctx context.Context, c Caller, in HoldInput) (*Reservation, error) {
 	if !ValidID(in.EventID) {
 		return nil, ErrNotFound
 	}
@@ -31,7 +60,7 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, in HoldInput)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	e, err := s.eventRules(ctx, in.EventID)
+	e, err := s.events.load(ctx, s.store, in.EventID)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +73,7 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, in HoldInput)
 	switch {
 	case !e.OnSale(now):
 		return nil, ErrSalesClosed
-	case e.Queue.Enabled && !in.Admitted:
+	case e.Queue.Enabled && !s.admitted(in.AdmissionToken, c.UserID, e.ID):
 		return nil, ErrNotAdmitted
 	case in.Quantity > e.MaxTicketsPerUser:
 		return nil, ErrLimitExceeded
@@ -68,7 +97,10 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, in HoldInput)
 	}
 	req := HoldRequest{Reservation: r, MaxPerUser: e.MaxTicketsPerUser}
 	if in.IdempotencyKey != "" {
-		req.Idempotency = s.record(c.UserID, Idempotent{in.IdempotencyKey, in.Fingerprint}, 201, r.ID, appendHoldAnswer(nil, r), now)
+		req.Idempotency = &Idempotency{
+			UserID: c.UserID, Key: in.IdempotencyKey, Fingerprint: in.Fingerprint, CreatedAt: now,
+			Outcome: Outcome{Kind: OutcomeHeld, ReservationID: r.ID, Quantity: r.Quantity, Amount: r.Amount},
+		}
 	}
 	err = s.holds.hold(ctx, tier.ID, req)
 	if errors.Is(err, ErrIdempotencyKeyReused) {
@@ -81,7 +113,16 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, in HoldInput)
 	if err != nil {
 		return nil, err
 	}
+	if e.Queue.Enabled {
+		s.admissions.AdmissionUsed(e.ID, c.UserID)
+	}
 	return r, nil
+}
+
+// admitted reports whether token admits userID to eventID; without a
+// waiting room wired nobody is.
+func (s *Reservations) admitted(token, userID, eventID string) bool {
+	return token != "" && s.admissions != nil && s.admissions.Admits(token, userID, eventID)
 }
 
 func checkKey(v *ValidationError, key string) {
@@ -90,55 +131,11 @@ func checkKey(v *ValidationError, key string) {
 	}
 }
 
-// record builds the idempotency record answering with status and resp for
-// reservation resID. A new hold's resp is its hold answer (appendHoldAnswer),
-// every other the reservation's JSON.
-func (s *Service) record(userID string, idem Idempotent, status int, resID string, resp []byte, now time.Time) *Idempotency {
-	return &Idempotency{
-		UserID: userID, Key: idem.Key, Fingerprint: idem.Fingerprint,
-		Status: status, ReservationID: resID, Response: resp, CreatedAt: now,
-	}
-}
-
-// A new hold's record keeps only what the reservation's row stops telling
-// once the reservation changes: the quantity and amount it was held with.
-// Everything else in the 201 (IDs, attendee, hold_expires_at, created_at)
-// never changes, so a replay rebuilds the answer from the row, and the record
-// written on the hot path is about 20 bytes instead of the answer's 400.
-// A hold answer is recorded as "hold:<quantity>:<amount>:<currency>"; a
-// recorded JSON answer starts with '{'.
-const holdAnswerPrefix = "hold:"
-
-func appendHoldAnswer(b []byte, r *Reservation) []byte {
-	b = append(b, holdAnswerPrefix...)
-	b = strconv.AppendInt(b, int64(r.Quantity), 10)
-	b = append(b, ':')
-	b = strconv.AppendInt(b, r.Amount.Amount, 10)
-	b = append(b, ':')
-	return append(b, r.Amount.Currency...)
-}
-
-// parseHoldAnswer reads a recorded hold answer; ok is false for anything else.
-func parseHoldAnswer(b []byte) (quantity int, amount Money, ok bool) {
-	rest, found := strings.CutPrefix(string(b), holdAnswerPrefix)
-	if !found {
-		return 0, Money{}, false
-	}
-	q, rest, _ := strings.Cut(rest, ":")
-	a, cur, found := strings.Cut(rest, ":")
-	qn, err1 := strconv.Atoi(q)
-	an, err2 := strconv.ParseInt(a, 10, 64)
-	if !found || err1 != nil || err2 != nil {
-		return 0, Money{}, false
-	}
-	return qn, Money{Amount: an, Currency: cur}, true
-}
-
 // replay returns the recorded answer for (userID, key), nil when there is
 // none, or ErrIdempotencyKeyReused when it was recorded for another request.
-// A hold's answer is rebuilt from its reservation as it was when held; when
-// the reservation is gone (its event was deleted) it returns ErrNotFound.
-func (s *Service) replay(ctx context.Context, userID, key, fingerprint string) (*Reservation, error) {
+// The answer is rebuilt from the reservation (Outcome.Replay); when the
+// reservation is gone (its event was deleted) it returns ErrNotFound.
+func (s *Reservations) replay(ctx context.Context, userID, key, fingerprint string) (*Reservation, error) {
 	rec, err := s.store.Idempotency(ctx, userID, key)
 	if errors.Is(err, ErrNotFound) || err == nil && s.clock().Sub(rec.CreatedAt) > IdempotencyTTL {
 		return nil, nil
@@ -149,27 +146,16 @@ func (s *Service) replay(ctx context.Context, userID, key, fingerprint string) (
 	if rec.Fingerprint != fingerprint {
 		return nil, ErrIdempotencyKeyReused
 	}
-	if q, amount, ok := parseHoldAnswer(rec.Response); ok {
-		r, err := s.store.Reservation(ctx, rec.ReservationID)
-		if err != nil {
-			return nil, err
-		}
-		held := *r
-		held.Status, held.Quantity, held.Amount = StatusHeld, q, amount
-		held.UpdatedAt, held.ConfirmedAt, held.CancelledAt = held.CreatedAt, nil, nil
-		return &held, nil
-	}
-	var r Reservation
-	if err := json.Unmarshal(rec.Response, &r); err != nil {
+	r, err := s.store.Reservation(ctx, rec.Outcome.ReservationID)
+	if err != nil {
 		return nil, err
 	}
-	r.UserID = userID
-	return &r, nil
+	return rec.Outcome.Replay(r), nil
 }
 
 // Reservation returns a reservation its owner or an admin may see, or
 // ErrNotFound.
-func (s *Service) Reservation(ctx context.Context, c Caller, id string) (*Reservation, error) {
+func (s *Reservations) Reservation(ctx context.Context, c Caller, id string) (*Reservation, error) {
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
@@ -185,7 +171,7 @@ func (s *Service) Reservation(ctx context.Context, c Caller, id string) (*Reserv
 
 // ListReservations returns the caller's reservations, newest first. It
 // returns a *ValidationError for a bad status, limit or cursor.
-func (s *Service) ListReservations(ctx context.Context, c Caller, q ReservationQuery) (Page[*Reservation], error) {
+func (s *Reservations) ListReservations(ctx context.Context, c Caller, q ReservationQuery) (Page[*Reservation], error) {
 	limit, err := pageLimit(q.Limit)
 	if err != nil {
 		return Page[*Reservation]{}, err
@@ -218,8 +204,8 @@ func (s *Service) ListReservations(ctx context.Context, c Caller, q ReservationQ
 // ChangeQuantity changes a held reservation's quantity. It returns
 // ErrNotFound, a *ValidationError, ErrSalesClosed (to add tickets outside the
 // sales window), ErrInvalidState, ErrHoldExpired, ErrSoldOut or
-// ErrLimitExceeded.
-func (s *Service) ChangeQuantity(ctx context.Context, c Caller, id string, quantity int) (*Reservation, error) {
+// ErrLimitExceeded (DecideQuantityChange).
+func (s *Reservations) ChangeQuantity(ctx context.Context, c Caller, id string, quantity int) (*Reservation, error) {
 	if quantity < 1 {
 		var v ValidationError
 		v.Add("quantity", "must be at least 1")
@@ -229,7 +215,7 @@ func (s *Service) ChangeQuantity(ctx context.Context, c Caller, id string, quant
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.eventRules(ctx, r.EventID)
+	e, err := s.events.load(ctx, s.store, r.EventID)
 	if err != nil {
 		return nil, err
 	}
@@ -244,68 +230,64 @@ func (s *Service) ChangeQuantity(ctx context.Context, c Caller, id string, quant
 }
 
 // Confirm pays for and confirms a held reservation; confirming a confirmed
-// one returns it unchanged. It returns ErrNotFound, a *ValidationError (no
-// payment token), ErrPaymentDeclined (the hold stays), ErrHoldExpired,
-// ErrInvalidState, ErrIdempotencyKeyReused or ErrRequestInProgress.
-func (s *Service) Confirm(ctx context.Context, c Caller, id, paymentToken string, idem Idempotent) (*Reservation, error) {
+// one returns it unchanged (ConfirmStep). It returns ErrNotFound, a
+// *ValidationError (no payment token), ErrPaymentDeclined (the hold stays),
+// ErrHoldExpired, ErrInvalidState, ErrIdempotencyKeyReused or
+// ErrRequestInProgress.
+func (s *Reservations) Confirm(ctx context.Context, c Caller, id, paymentToken string, idem Idempotent) (*Reservation, error) {
 	var v ValidationError
 	checkLen(&v, "payment_token", paymentToken, 1, 255)
 	checkKey(&v, idem.Key)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return s.transition(ctx, c, id, idem, func(r *Reservation, now time.Time, rec *Idempotency) (*Reservation, error) {
+	return s.transition(ctx, c, id, idem, OutcomeConfirmed, func(r *Reservation, now time.Time, rec *Idempotency) (*Reservation, error) {
 		if r.Status == StatusConfirmed {
 			return r, nil
 		}
 		return s.store.Confirm(ctx, id, now, func(ctx context.Context, r *Reservation) error {
 			return s.payments.Charge(ctx, r, paymentToken)
 		}, rec)
-	}, func(r *Reservation, now time.Time) {
-		r.Status, r.ConfirmedAt = StatusConfirmed, &now
 	})
 }
 
 // Cancel cancels a held reservation, or a confirmed one before the event
-// starts (refunding it), and returns its tickets at once. It returns
-// ErrNotFound, ErrInvalidState, ErrIdempotencyKeyReused or
+// starts (refunding it), and returns its tickets at once (CancelStep). It
+// returns ErrNotFound, ErrInvalidState, ErrIdempotencyKeyReused or
 // ErrRequestInProgress.
-func (s *Service) Cancel(ctx context.Context, c Caller, id string, idem Idempotent) (*Reservation, error) {
+func (s *Reservations) Cancel(ctx context.Context, c Caller, id string, idem Idempotent) (*Reservation, error) {
 	var v ValidationError
 	checkKey(&v, idem.Key)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return s.transition(ctx, c, id, idem, func(r *Reservation, now time.Time, rec *Idempotency) (*Reservation, error) {
-		allowConfirmed := false
+	return s.transition(ctx, c, id, idem, OutcomeCancelled, func(r *Reservation, now time.Time, rec *Idempotency) (*Reservation, error) {
+		var refundableUntil time.Time // a hold needs no deadline
 		if r.Status == StatusConfirmed {
 			e, err := s.store.Event(ctx, r.EventID)
 			if err != nil {
 				return nil, err
 			}
-			allowConfirmed = now.Before(e.StartsAt)
+			refundableUntil = e.StartsAt
 		}
-		out, err := s.store.Cancel(ctx, id, now, allowConfirmed, rec)
+		out, err := s.store.Cancel(ctx, id, now, refundableUntil, rec)
 		if err != nil {
 			return nil, err
 		}
-		if r.Status == StatusConfirmed {
+		if out.ConfirmedAt != nil {
 			if err := s.payments.Refund(context.WithoutCancel(ctx), out); err != nil {
 				s.log.Error("refund failed; settle by hand", "reservation", out.ID, "err", err)
 			}
 		}
 		return out, nil
-	}, func(r *Reservation, now time.Time) {
-		r.Status, r.CancelledAt = StatusCancelled, &now
 	})
 }
 
 // transition runs a state change of a reservation the caller may see, with
-// optional idempotency: the answer is recorded (as after would shape it) in
-// the change's transaction and replayed for a repeated request.
-func (s *Service) transition(ctx context.Context, c Caller, id string, idem Idempotent,
+// optional idempotency: the outcome is recorded in the change's transaction
+// and replayed for a repeated request.
+func (s *Reservations) transition(ctx context.Context, c Caller, id string, idem Idempotent, kind OutcomeKind,
 	change func(r *Reservation, now time.Time, rec *Idempotency) (*Reservation, error),
-	after func(r *Reservation, now time.Time),
 ) (*Reservation, error) {
 	if idem.Key != "" {
 		if !s.inflight.begin(c.UserID, idem.Key) {
@@ -323,10 +305,59 @@ func (s *Service) transition(ctx context.Context, c Caller, id string, idem Idem
 	now := s.clock()
 	var rec *Idempotency
 	if idem.Key != "" {
-		answer := *r
-		answer.UpdatedAt = now
-		after(&answer, now)
-		rec = s.record(c.UserID, idem, 200, answer.ID, answer.AppendJSON(nil), now)
+		rec = &Idempotency{
+			UserID: c.UserID, Key: idem.Key, Fingerprint: idem.Fingerprint, CreatedAt: now,
+			Outcome: Outcome{Kind: kind, ReservationID: r.ID},
+		}
 	}
 	return change(r, now, rec)
+}
+
+// Run does the aggregate's background work until ctx is done: it releases
+// expired holds every SweepInterval (so tickets return within seconds, also
+// for holds that ran out while no server was running) and purges idempotency
+// records older than IdempotencyTTL.
+func (s *Reservations) Run(ctx context.Context) error {
+	t := time.NewTicker(s.sweep)
+	defer t.Stop()
+	lastPurge := time.Time{}
+	for {
+		s.expireHolds(ctx)
+		if now := s.clock(); now.Sub(lastPurge) > 10*time.Minute {
+			if n, err := s.store.PurgeIdempotency(ctx, now.Add(-IdempotencyTTL)); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("purging idempotency records", "err", err)
+				}
+			} else {
+				lastPurge = now
+				if n > 0 {
+					s.log.Info("purged idempotency records", "count", n)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Reservations) expireHolds(ctx context.Context) {
+	const batch = 1000
+	for ctx.Err() == nil {
+		n, err := s.store.ExpireHolds(ctx, s.clock(), batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("expiring holds", "err", err)
+			}
+			return
+		}
+		if n > 0 {
+			s.log.Debug("expired holds", "count", n)
+		}
+		if n < batch {
+			return
+		}
+	}
 }

@@ -60,9 +60,9 @@ type HoldInput struct {
 	TierID   string
 	Quantity int
 	Attendee *Attendee
-	// Admitted is true when the request carried a valid admission token for
-	// this user and event. Holds on queue-enabled events need it.
-	Admitted bool
+	// AdmissionToken is the waiting-room admission the request carried
+	// ("" = none). Holds on events with a waiting room need a valid one.
+	AdmissionToken string
 	// IdempotencyKey is the client's Idempotency-Key ("" = none) and
 	// Fingerprint a hash of the request it came with.
 	IdempotencyKey string

@@ -63,15 +63,15 @@ type Store interface {
 	ListBookmarks(ctx context.Context, f BookmarkFilter) ([]*Bookmark, error)
 
 	// CreateHolds decides a batch of hold requests, all for the same tier,
-	// in one transaction: in slice order, each request is granted when the
-	// tier has enough tickets left and the user's held + confirmed tickets
-	// for the event stay within MaxPerUser; granted reservations (and their
-	// Idempotency records) are inserted, and the tier's Reserved count moves
-	// once. Each request's Err is set to nil (granted and committed),
-	// ErrSoldOut, ErrLimitExceeded, or ErrIdempotencyKeyReused (a record
-	// for its key already exists). The returned error is non-nil only when
-	// the transaction failed as a whole, in which case nothing was granted
-	// and the requests' Err fields are meaningless.
+	// in one transaction: it reads the facts DecideHolds needs (the tickets
+	// left, the users' held + confirmed tickets for the event, the keys on
+	// record), lets DecideHolds set each request's Err, inserts the granted
+	// reservations (and their Idempotency records) and moves the tier's
+	// Reserved count once. A store may read recorded keys lazily: a
+	// request whose key turns out to be recorded gets ErrIdempotencyKeyReused
+	// all the same. The returned error is non-nil only when the transaction
+	// failed as a whole, in which case nothing was granted and the
+	// requests' Err fields are meaningless.
 	CreateHolds(ctx context.Context, tierID string, reqs []*HoldRequest) error
 	// Reservation returns the reservation with the given id, or ErrNotFound.
 	Reservation(ctx context.Context, id string) (*Reservation, error)
@@ -80,25 +80,24 @@ type Store interface {
 	ListReservations(ctx context.Context, f ReservationFilter) ([]*Reservation, error)
 	// ChangeQuantity sets a held reservation's quantity (and amount, price
 	// times quantity) in one transaction with the inventory and the user's
-	// limit. It returns ErrNotFound, ErrInvalidState when the reservation
-	// is not held, ErrHoldExpired when its hold ran out by now, ErrSoldOut,
-	// or ErrLimitExceeded (maxPerUser).
+	// count, as DecideQuantityChange decides. It returns ErrNotFound,
+	// ErrInvalidState, ErrHoldExpired, ErrSoldOut or ErrLimitExceeded.
 	ChangeQuantity(ctx context.Context, id string, quantity, maxPerUser int, now time.Time) (*Reservation, error)
 	// Confirm confirms a held reservation. Under the reservation's lock it
-	// checks the hold, calls charge (the payment), and marks it confirmed,
+	// asks ConfirmStep, calls charge (the payment), and marks it confirmed,
 	// inserting idem (when not nil) in the same transaction; a hold that ran
 	// out by now is marked expired and its tickets released instead. It
 	// returns the reservation unchanged when it is already confirmed,
 	// ErrNotFound, ErrHoldExpired, ErrInvalidState (cancelled), or charge's
 	// error (nothing changes then).
 	Confirm(ctx context.Context, id string, now time.Time, charge func(context.Context, *Reservation) error, idem *Idempotency) (*Reservation, error)
-	// Cancel cancels a held reservation, or a confirmed one when
-	// allowConfirmed is true, releasing its tickets at once; idem (when not
-	// nil) is inserted in the same transaction. It returns ErrNotFound or
-	// ErrInvalidState.
-	Cancel(ctx context.Context, id string, now time.Time, allowConfirmed bool, idem *Idempotency) (*Reservation, error)
+	// Cancel cancels a reservation as CancelStep decides under its lock (a
+	// confirmed one only before refundableUntil), releasing its tickets at
+	// once; idem (when not nil) is inserted in the same transaction. It
+	// returns ErrNotFound or ErrInvalidState.
+	Cancel(ctx context.Context, id string, now, refundableUntil time.Time, idem *Idempotency) (*Reservation, error)
 	// ExpireHolds marks up to limit held reservations whose hold ran out by
-	// now as expired and releases their tickets. It returns how many it
+	// now (ExpireStep) as expired and releases their tickets. It returns how many it
 	// expired. Several processes may call it at once; each hold expires once.
 	ExpireHolds(ctx context.Context, now time.Time, limit int) (int, error)
 	// Sales returns the inventory of an event's tiers read in one

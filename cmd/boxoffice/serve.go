@@ -24,6 +24,7 @@ import (
 	"boxoffice/internal/mysql"
 	"boxoffice/internal/redis"
 	"boxoffice/internal/sqlite"
+	"boxoffice/internal/testpay"
 )
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -124,16 +125,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		svcStore, onAdmit = m.Store(store), m.OnAdmit
 		m.WatchHasher(hasher)
 	}
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store: svcStore, Cache: cache, Hasher: hasher, Logins: logins, Payments: boxoffice.TestPayments{}, Logger: log,
-		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel,
-	})
-
 	// Admission tokens are signed with a key derived from the JWT secret,
 	// so every instance that shares it verifies them without Redis.
 	room := boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{
 		Queue: queue, Store: store, Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret(secret)), Logger: log,
 		OnAdmit: onAdmit,
+	})
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{
+		Store: svcStore, Hasher: hasher, Logins: logins, Payments: testpay.Provider{}, Admissions: room, Logger: log,
+		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel,
 	})
 
 	if cfg.AdminEmail != "" {
@@ -146,7 +146,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 
 	var draining atomic.Bool
 	apiCfg := httpapi.Config{
-		Service: svc, Tokens: tokens, Logger: log, Admissions: room, Queue: room,
+		Service: svc, Cache: cache, Tokens: tokens, Logger: log, Queue: room,
 		Ready: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()

@@ -18,6 +18,7 @@ import (
 	"boxoffice/internal/auth"
 	"boxoffice/internal/httpapi"
 	"boxoffice/internal/sqlite"
+	"boxoffice/internal/testpay"
 )
 
 const testSecret = "loadgen-test-secret-0123456789abcdef"
@@ -51,7 +52,7 @@ func startBoxoffice(t *testing.T, users, capacity int) (base, eventID, tierID st
 	if err := store.Seed(ctx, boxoffice.SeedSpec{Users: users, PasswordHash: hash, Events: 45, HotEvent: hot, Now: now}, nil); err != nil {
 		t.Fatal(err)
 	}
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Payments: boxoffice.TestPayments{}})
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Payments: testpay.Provider{}})
 	if _, err := svc.EnsureAdmin(ctx, "admin@example.test", "admin-password", "Admin"); err != nil {
 		t.Fatal(err)
 	}

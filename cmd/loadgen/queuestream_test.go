@@ -23,6 +23,7 @@ import (
 	"boxoffice/internal/httpapi"
 	"boxoffice/internal/memory"
 	"boxoffice/internal/sqlite"
+	"boxoffice/internal/testpay"
 )
 
 func TestReadEvents(t *testing.T) {
@@ -215,20 +216,20 @@ func startQueueServer(t *testing.T, users int, tick time.Duration) (base, eventI
 	if err := store.Seed(ctx, boxoffice.SeedSpec{Users: users, PasswordHash: hash, Events: 3, HotEvent: hot, Now: now}, nil); err != nil {
 		t.Fatal(err)
 	}
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Payments: boxoffice.TestPayments{}})
-	if _, err := svc.EnsureAdmin(ctx, "admin@example.test", "admin-password", "Admin"); err != nil {
-		t.Fatal(err)
-	}
 	room := boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{
 		Queue: memory.NewQueue(), Store: store, Tick: tick,
 		Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret([]byte(testSecret))),
 	})
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Payments: testpay.Provider{}, Admissions: room})
+	if _, err := svc.EnsureAdmin(ctx, "admin@example.test", "admin-password", "Admin"); err != nil {
+		t.Fatal(err)
+	}
 	runCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = svc.Run(runCtx) })
 	wg.Go(func() { _ = room.Run(runCtx) })
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{
-		Service: svc, Tokens: auth.NewTokens([]byte(testSecret), time.Hour), Admissions: room, Queue: room,
+		Service: svc, Tokens: auth.NewTokens([]byte(testSecret), time.Hour), Queue: room,
 	}))
 	t.Cleanup(func() {
 		room.CloseStreams()

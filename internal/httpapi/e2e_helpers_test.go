@@ -18,6 +18,7 @@ import (
 	"boxoffice/internal/auth"
 	"boxoffice/internal/memory"
 	"boxoffice/internal/sqlite"
+	"boxoffice/internal/testpay"
 )
 
 // testClock is the service's clock: real time plus an offset tests move.
@@ -28,10 +29,12 @@ func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.offs
 // advance moves the clock forward by d.
 func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// testAdmissions admits exactly the (token, user, event) triples granted.
+// testAdmissions admits exactly the (token, user, event) triples granted,
+// and remembers the admissions noted as used.
 type testAdmissions struct {
 	mu      sync.Mutex
 	granted map[[3]string]bool
+	used    []string // "eventID/userID"
 }
 
 func (a *testAdmissions) grant(token, userID, eventID string) {
@@ -40,10 +43,23 @@ func (a *testAdmissions) grant(token, userID, eventID string) {
 	a.granted[[3]string{token, userID, eventID}] = true
 }
 
-func (a *testAdmissions) Verify(token, userID, eventID string) bool {
+func (a *testAdmissions) Admits(token, userID, eventID string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.granted[[3]string{token, userID, eventID}]
+}
+
+func (a *testAdmissions) AdmissionUsed(eventID, userID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.used = append(a.used, eventID+"/"+userID)
+}
+
+// usedCount returns how many times admissions were noted as used.
+func (a *testAdmissions) usedCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.used)
 }
 
 // testServer is the whole stack (SQLite store, bcrypt hasher, JWT tokens,
@@ -72,13 +88,14 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	clock := &testClock{}
+	admissions := &testAdmissions{granted: map[[3]string]bool{}}
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store:    store,
-		Cache:    memory.NewCache(10000),
-		Hasher:   auth.NewHasher(4, 0, 0, 0),
-		Payments: boxoffice.TestPayments{},
-		Logger:   discardLogger(),
-		Now:      clock.now,
+		Store:      store,
+		Hasher:     auth.NewHasher(4, 0, 0, 0),
+		Payments:   testpay.Provider{},
+		Admissions: admissions,
+		Logger:     discardLogger(),
+		Now:        clock.now,
 		// Holds expire only when a test asks the clock to move past them
 		// and confirms; no sweep races the assertions.
 		SweepInterval: time.Hour,
@@ -89,14 +106,13 @@ func newTestServer(t *testing.T) *testServer {
 	t.Cleanup(func() { stop(); <-done })
 
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	admissions := &testAdmissions{granted: map[[3]string]bool{}}
 	logs := &syncBuffer{}
 	srv := httptest.NewServer(New(Config{
-		Service:    svc,
-		Tokens:     auth.NewTokens(secret, time.Hour),
-		Admissions: admissions,
-		Logger:     newJSONLogger(logs),
-		Ready:      svc.Ready,
+		Service: svc,
+		Cache:   memory.NewCache(10000),
+		Tokens:  auth.NewTokens(secret, time.Hour),
+		Logger:  newJSONLogger(logs),
+		Ready:   svc.Ready,
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {

@@ -230,9 +230,9 @@ func TestE2EEvents(t *testing.T) {
 		ts.call("PATCH", "/api/v1/events/"+e.ID, ts.adminToken, map[string]any{"tiers": []map[string]any{{"id": e.Tiers[0].ID, "capacity": 3}}}).ok(t, 200, nil)
 
 		var sales struct {
-			EventID string                `json:"event_id"`
-			Tiers   []boxoffice.TierSales `json:"tiers"`
-			Queue   queueCounts           `json:"queue"`
+			EventID string          `json:"event_id"`
+			Tiers   []tierSalesBody `json:"tiers"`
+			Queue   queueCounts     `json:"queue"`
 		}
 		ts.call("GET", "/api/v1/events/"+e.ID+"/sales", ts.adminToken, nil).ok(t, 200, &sales)
 		if sales.EventID != e.ID || len(sales.Tiers) != 2 {
@@ -243,7 +243,7 @@ func TestE2EEvents(t *testing.T) {
 				t.Errorf("tier %+v does not add up", ti)
 			}
 		}
-		if i := slices.IndexFunc(sales.Tiers, func(s boxoffice.TierSales) bool { return s.TierID == e.Tiers[0].ID }); i < 0 || sales.Tiers[i].Held != 3 || sales.Tiers[i].Available != 0 {
+		if i := slices.IndexFunc(sales.Tiers, func(s tierSalesBody) bool { return s.TierID == e.Tiers[0].ID }); i < 0 || sales.Tiers[i].Held != 3 || sales.Tiers[i].Available != 0 {
 			t.Errorf("GA sales = %+v", sales.Tiers)
 		}
 		ts.call("GET", "/api/v1/events/"+e.ID+"/sales", userToken, nil).problem(t, 403, boxoffice.CodeForbidden)
@@ -480,14 +480,24 @@ func TestE2EReservations(t *testing.T) {
 	})
 
 	t.Run("waiting room admission", func(t *testing.T) {
-		b := ts.eventBody("Queued", 5)
+		b := ts.eventBody("Queued", 3)
 		b["queue"] = map[string]any{"enabled": true, "admit_per_minute": 60}
 		q := ts.createEvent(b)
 		ts.hold(ann, q.ID, q.Tiers[0].ID, 1).problem(t, 403, boxoffice.CodeNotAdmitted)
 		ts.hold(ann, q.ID, q.Tiers[0].ID, 1, "Admission-Token", "adm-1").problem(t, 403, boxoffice.CodeNotAdmitted)
 		ts.admissions.grant("adm-1", annID, q.ID)
 		ts.hold(bob, q.ID, q.Tiers[0].ID, 1, "Admission-Token", "adm-1").problem(t, 403, boxoffice.CodeNotAdmitted)
+		// A refused hold does not use the admission up: the buyer may try
+		// a smaller one.
+		ts.hold(ann, q.ID, q.Tiers[0].ID, 9, "Admission-Token", "adm-1").problem(t, 409, boxoffice.CodeLimitExceeded)
+		ts.hold(ann, q.ID, q.Tiers[0].ID, 4, "Admission-Token", "adm-1").problem(t, 409, boxoffice.CodeSoldOut)
+		if n := ts.admissions.usedCount(); n != 0 {
+			t.Fatalf("admission noted used %d times before any hold was granted", n)
+		}
 		ts.hold(ann, q.ID, q.Tiers[0].ID, 1, "Admission-Token", "adm-1").ok(t, 201, nil)
+		if n := ts.admissions.usedCount(); n != 1 {
+			t.Fatalf("admission noted used %d times after one granted hold, want 1", n)
+		}
 	})
 }
 

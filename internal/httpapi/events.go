@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"boxoffice"
 )
@@ -10,24 +13,24 @@ import (
 // eventRequest is the body of POST /api/v1/events. Times are strings so
 // that a bad one is reported under its field name.
 type eventRequest struct {
-	Title             string                 `json:"title"`
-	Description       string                 `json:"description"`
-	Venue             string                 `json:"venue"`
-	StartsAt          string                 `json:"starts_at"`
-	EndsAt            *string                `json:"ends_at"`
-	SalesStartAt      string                 `json:"sales_start_at"`
-	SalesEndAt        string                 `json:"sales_end_at"`
-	MaxTicketsPerUser int                    `json:"max_tickets_per_user"`
-	HoldSeconds       int                    `json:"hold_seconds"`
-	Queue             *boxoffice.QueueConfig `json:"queue"`
-	Tiers             []tierRequest          `json:"tiers"`
+	Title             string        `json:"title"`
+	Description       string        `json:"description"`
+	Venue             string        `json:"venue"`
+	StartsAt          string        `json:"starts_at"`
+	EndsAt            *string       `json:"ends_at"`
+	SalesStartAt      string        `json:"sales_start_at"`
+	SalesEndAt        string        `json:"sales_end_at"`
+	MaxTicketsPerUser int           `json:"max_tickets_per_user"`
+	HoldSeconds       int           `json:"hold_seconds"`
+	Queue             *queueConfig  `json:"queue"`
+	Tiers             []tierRequest `json:"tiers"`
 }
 
 // tierRequest is one tier of an eventRequest.
 type tierRequest struct {
-	Name     string          `json:"name"`
-	Price    boxoffice.Money `json:"price"`
-	Capacity int             `json:"capacity"`
+	Name     string `json:"name"`
+	Price    money  `json:"price"`
+	Capacity int    `json:"capacity"`
 }
 
 // decodeEventInput reads and decodes the body of POST /api/v1/events.
@@ -51,10 +54,10 @@ func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventIn
 		SalesEndAt:        timeField(ve, "sales_end_at", req.SalesEndAt),
 		MaxTicketsPerUser: req.MaxTicketsPerUser,
 		HoldSeconds:       req.HoldSeconds,
-		Queue:             req.Queue,
+		Queue:             (*boxoffice.QueueConfig)(req.Queue),
 	}
 	for _, t := range req.Tiers {
-		in.Tiers = append(in.Tiers, boxoffice.TierInput(t))
+		in.Tiers = append(in.Tiers, boxoffice.TierInput{Name: t.Name, Price: boxoffice.Money(t.Price), Capacity: t.Capacity})
 	}
 	return in, ve.Err()
 }
@@ -62,25 +65,25 @@ func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventIn
 // eventPatchRequest is the body of PATCH /api/v1/events/{id}; every field is
 // optional.
 type eventPatchRequest struct {
-	Title             *string                `json:"title"`
-	Description       *string                `json:"description"`
-	Venue             *string                `json:"venue"`
-	StartsAt          *string                `json:"starts_at"`
-	EndsAt            *string                `json:"ends_at"`
-	SalesStartAt      *string                `json:"sales_start_at"`
-	SalesEndAt        *string                `json:"sales_end_at"`
-	MaxTicketsPerUser *int                   `json:"max_tickets_per_user"`
-	HoldSeconds       *int                   `json:"hold_seconds"`
-	Queue             *boxoffice.QueueConfig `json:"queue"`
-	Tiers             []tierPatchRequest     `json:"tiers"`
+	Title             *string            `json:"title"`
+	Description       *string            `json:"description"`
+	Venue             *string            `json:"venue"`
+	StartsAt          *string            `json:"starts_at"`
+	EndsAt            *string            `json:"ends_at"`
+	SalesStartAt      *string            `json:"sales_start_at"`
+	SalesEndAt        *string            `json:"sales_end_at"`
+	MaxTicketsPerUser *int               `json:"max_tickets_per_user"`
+	HoldSeconds       *int               `json:"hold_seconds"`
+	Queue             *queueConfig       `json:"queue"`
+	Tiers             []tierPatchRequest `json:"tiers"`
 }
 
 // tierPatchRequest changes the tier with ID, or adds a tier when ID is empty.
 type tierPatchRequest struct {
-	ID       string           `json:"id"`
-	Name     *string          `json:"name"`
-	Price    *boxoffice.Money `json:"price"`
-	Capacity *int             `json:"capacity"`
+	ID       string  `json:"id"`
+	Name     *string `json:"name"`
+	Price    *money  `json:"price"`
+	Capacity *int    `json:"capacity"`
 }
 
 // decodeEventPatch reads and decodes the body of PATCH /api/v1/events/{id}.
@@ -104,13 +107,13 @@ func decodeEventPatch(w http.ResponseWriter, r *http.Request) (boxoffice.EventPa
 		SalesEndAt:        optTimeField(ve, "sales_end_at", req.SalesEndAt),
 		MaxTicketsPerUser: req.MaxTicketsPerUser,
 		HoldSeconds:       req.HoldSeconds,
-		Queue:             req.Queue,
+		Queue:             (*boxoffice.QueueConfig)(req.Queue),
 	}
 	for i, t := range req.Tiers {
 		if t.ID != "" && !boxoffice.ValidID(t.ID) {
 			ve.Add("tiers["+strconv.Itoa(i)+"].id", "is not a tier of this event")
 		}
-		p.Tiers = append(p.Tiers, boxoffice.TierPatch(t))
+		p.Tiers = append(p.Tiers, boxoffice.TierPatch{ID: t.ID, Name: t.Name, Price: (*boxoffice.Money)(t.Price), Capacity: t.Capacity})
 	}
 	return p, ve.Err()
 }
@@ -120,12 +123,12 @@ func (s *server) handleCreateEvent(w http.ResponseWriter, r *http.Request, c box
 	if err != nil {
 		return err
 	}
-	e, err := s.svc.CreateEvent(r.Context(), c, in)
+	e, err := s.catalogue.CreateEvent(r.Context(), c, in)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/events/"+e.ID)
-	return writeJSON(w, r, http.StatusCreated, e)
+	return writeJSON(w, r, http.StatusCreated, eventOf(e))
 }
 
 func (s *server) handleGetEvent(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
@@ -133,7 +136,13 @@ func (s *server) handleGetEvent(w http.ResponseWriter, r *http.Request, _ boxoff
 	if err != nil {
 		return err
 	}
-	body, err := s.svc.EventJSON(r.Context(), id)
+	body, err := s.cached(r.Context(), eventKey(id), func() (any, error) {
+		e, err := s.catalogue.Event(r.Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		return eventOf(e), nil
+	})
 	if err != nil {
 		return err
 	}
@@ -162,7 +171,13 @@ func (s *server) handleListEvents(w http.ResponseWriter, r *http.Request, _ boxo
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	body, err := s.svc.ListEventsJSON(r.Context(), eq)
+	body, err := s.cached(r.Context(), eventListKey(eq), func() (any, error) {
+		p, err := s.catalogue.ListEvents(r.Context(), eq)
+		if err != nil {
+			return nil, err
+		}
+		return pageOf(mapPage(p, eventOf)), nil
+	})
 	if err != nil {
 		return err
 	}
@@ -179,11 +194,12 @@ func (s *server) handleUpdateEvent(w http.ResponseWriter, r *http.Request, c box
 	if err != nil {
 		return err
 	}
-	e, err := s.svc.UpdateEvent(r.Context(), c, id, p)
+	e, err := s.catalogue.UpdateEvent(r.Context(), c, id, p)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, r, http.StatusOK, e)
+	s.forgetEvent(r.Context(), id)
+	return writeJSON(w, r, http.StatusOK, eventOf(e))
 }
 
 func (s *server) handleDeleteEvent(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
@@ -191,18 +207,19 @@ func (s *server) handleDeleteEvent(w http.ResponseWriter, r *http.Request, c box
 	if err != nil {
 		return err
 	}
-	if err := s.svc.DeleteEvent(r.Context(), c, id); err != nil {
+	if err := s.catalogue.DeleteEvent(r.Context(), c, id); err != nil {
 		return err
 	}
+	s.forgetEvent(r.Context(), id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // salesResponse is the answer of GET /api/v1/events/{id}/sales.
 type salesResponse struct {
-	EventID string                `json:"event_id"`
-	Tiers   []boxoffice.TierSales `json:"tiers"`
-	Queue   queueCounts           `json:"queue"`
+	EventID string          `json:"event_id"`
+	Tiers   []tierSalesBody `json:"tiers"`
+	Queue   queueCounts     `json:"queue"`
 }
 
 // queueCounts is the waiting room's part of the sales view.
@@ -216,11 +233,14 @@ func (s *server) handleSales(w http.ResponseWriter, r *http.Request, c boxoffice
 	if err != nil {
 		return err
 	}
-	sales, err := s.svc.Sales(r.Context(), c, id)
+	sales, err := s.catalogue.Sales(r.Context(), c, id)
 	if err != nil {
 		return err
 	}
-	resp := salesResponse{EventID: sales.EventID, Tiers: sales.Tiers}
+	resp := salesResponse{EventID: sales.EventID, Tiers: []tierSalesBody{}}
+	for _, t := range sales.Tiers {
+		resp.Tiers = append(resp.Tiers, tierSalesBody(t))
+	}
 	if s.queue != nil {
 		// The inventory is the system of record; without Redis the view
 		// still shows it, with zero queue counts and a warning in the log.
@@ -229,9 +249,6 @@ func (s *server) handleSales(w http.ResponseWriter, r *http.Request, c boxoffice
 		} else {
 			s.log.Warn("sales view: queue counts unavailable", "event_id", id, "err", err)
 		}
-	}
-	if resp.Tiers == nil {
-		resp.Tiers = []boxoffice.TierSales{}
 	}
 	return writeJSON(w, r, http.StatusOK, resp)
 }
@@ -242,11 +259,11 @@ func (s *server) handleListBookmarks(w http.ResponseWriter, r *http.Request, c b
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	p, err := s.svc.ListBookmarks(r.Context(), c, limit, cursor)
+	p, err := s.catalogue.ListBookmarks(r.Context(), c, limit, cursor)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, r, http.StatusOK, pageOf(p))
+	return writeJSON(w, r, http.StatusOK, pageOf(mapPage(p, eventOf)))
 }
 
 func (s *server) handlePutBookmark(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
@@ -254,7 +271,7 @@ func (s *server) handlePutBookmark(w http.ResponseWriter, r *http.Request, c box
 	if err != nil {
 		return err
 	}
-	if err := s.svc.PutBookmark(r.Context(), c, id); err != nil {
+	if err := s.catalogue.PutBookmark(r.Context(), c, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -266,9 +283,64 @@ func (s *server) handleDeleteBookmark(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	if err := s.svc.DeleteBookmark(r.Context(), c, id); err != nil {
+	if err := s.catalogue.DeleteBookmark(r.Context(), c, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// cacheTTL bounds how stale a cached event or list page may be: the
+// availability shown to clients lags the truth by at most this.
+const cacheTTL = time.Second
+
+// eventKey is the read cache's key of an event's encoding.
+func eventKey(id string) string { return "ev:" + id }
+
+// eventListKey is the read cache's key of one page of the catalogue.
+func eventListKey(q boxoffice.EventQuery) string {
+	var k strings.Builder
+	k.WriteString("evl:")
+	for _, part := range []string{q.Query, fmtTime(q.StartsAfter), fmtTime(q.StartsBefore), strconv.FormatBool(q.OnSale), strconv.Itoa(q.Limit), q.Cursor} {
+		k.WriteString(strconv.Quote(part))
+	}
+	return k.String()
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(t.UnixMicro(), 10)
+}
+
+// cached returns the JSON encoding of load's result (with a final newline)
+// from the read cache, or loads, encodes and caches it. Errors are not
+// cached.
+func (s *server) cached(ctx context.Context, key string, load func() (any, error)) ([]byte, error) {
+	if s.cache != nil {
+		if b, ok := s.cache.Get(ctx, key); ok {
+			return b, nil
+		}
+	}
+	v, err := load()
+	if err != nil {
+		return nil, err
+	}
+	b, err := encodeJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		s.cache.Set(ctx, key, b, cacheTTL)
+	}
+	return b, nil
+}
+
+// forgetEvent drops the cached encoding of an event after a write. Cached
+// list pages are not tracked by event; they expire within cacheTTL.
+func (s *server) forgetEvent(ctx context.Context, id string) {
+	if s.cache != nil {
+		s.cache.Delete(ctx, eventKey(id))
+	}
 }

@@ -14,14 +14,23 @@ import (
 // writeJSON encodes v into a buffer and, only when that worked, writes it
 // with status.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
+	b, err := encodeJSON(v)
+	if err != nil {
+		return err
+	}
+	writeBody(w, r, status, "application/json", b)
+	return nil
+}
+
+// encodeJSON encodes v without HTML escaping, ending with a newline.
+func encodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return err
+		return nil, err
 	}
-	writeBody(w, r, status, "application/json", buf.Bytes())
-	return nil
+	return buf.Bytes(), nil
 }
 
 // writeEncoded writes an already-encoded JSON body with status 200.
@@ -84,12 +93,12 @@ func (s *server) handleSignUp(w http.ResponseWriter, r *http.Request, _ boxoffic
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	u, err := s.svc.SignUp(r.Context(), boxoffice.SignUp(in))
+	u, err := s.accounts.SignUp(r.Context(), boxoffice.SignUp(in))
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/users/me")
-	return writeJSON(w, r, http.StatusCreated, u)
+	return writeJSON(w, r, http.StatusCreated, userOf(u))
 }
 
 // tokenRequest is the body of POST /api/v1/auth/token.
@@ -114,7 +123,7 @@ func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, _ box
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	u, err := s.svc.Authenticate(r.Context(), in.Email, in.Password)
+	u, err := s.accounts.Authenticate(r.Context(), in.Email, in.Password)
 	if err != nil {
 		return err
 	}
@@ -127,11 +136,11 @@ func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, _ box
 }
 
 func (s *server) handleMe(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	u, err := s.svc.User(r.Context(), c.UserID)
+	u, err := s.accounts.User(r.Context(), c.UserID)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, r, http.StatusOK, u)
+	return writeJSON(w, r, http.StatusOK, userOf(u))
 }
 
 // health is the body of GET /healthz and a successful GET /readyz.

@@ -17,13 +17,15 @@ import (
 
 // Config wires the HTTP interface.
 type Config struct {
-	// Service does the work behind every endpoint.
+	// Service does the work behind every endpoint; each handler uses the
+	// aggregate it needs (accounts, catalogue, reservations).
 	Service *boxoffice.Service
+	// Cache keeps encoded event pages (GET /events, GET /events/{id}) for
+	// up to a second, shared by every instance when it is Redis. Nil
+	// caches nothing.
+	Cache boxoffice.Cache
 	// Tokens issues and verifies access tokens.
 	Tokens Tokens
-	// Admissions verifies waiting-room admission tokens. When nil, no
-	// request carries a valid admission token.
-	Admissions Admissions
 	// Queue serves the waiting-room endpoints and the sales view's queue
 	// counts. When nil, the waiting-room endpoints answer 503.
 	Queue *boxoffice.WaitingRoom
@@ -70,48 +72,46 @@ type Tokens interface {
 	Verify(token string) (boxoffice.Caller, error)
 }
 
-// Admissions verifies waiting-room admission tokens.
-type Admissions interface {
-	// Verify reports whether token admits userID to buy tickets for eventID.
-	Verify(token, userID, eventID string) bool
-}
-
 // readyTimeout bounds how long GET /readyz waits for Config.Ready.
 const readyTimeout = 2 * time.Second
 
 // server holds the dependencies of the handlers.
 type server struct {
-	svc        *boxoffice.Service
-	tokens     Tokens
-	admissions Admissions
-	queue      *boxoffice.WaitingRoom
-	log        *slog.Logger
-	ready      func(ctx context.Context) error
-	draining   *atomic.Bool
-	metrics    http.Handler
-	obs        Observer
-	timeout    time.Duration
-	mux        *http.ServeMux
+	accounts     *boxoffice.Accounts
+	catalogue    *boxoffice.Catalogue
+	reservations *boxoffice.Reservations
+	cache        boxoffice.Cache
+	tokens       Tokens
+	queue        *boxoffice.WaitingRoom
+	log          *slog.Logger
+	ready        func(ctx context.Context) error
+	draining     *atomic.Bool
+	metrics      http.Handler
+	obs          Observer
+	timeout      time.Duration
+	mux          *http.ServeMux
 }
 
 // New returns the HTTP handler of the whole API described by CONTRACT.md and
 // api/openapi.json.
 func New(cfg Config) http.Handler {
 	s := &server{
-		svc:        cfg.Service,
-		tokens:     cfg.Tokens,
-		admissions: cfg.Admissions,
-		queue:      cfg.Queue,
-		log:        cfg.Logger,
-		ready:      cfg.Ready,
-		draining:   cfg.Draining,
-		metrics:    cfg.Metrics,
-		obs:        cfg.Observer,
-		timeout:    cfg.RequestTimeout,
-		mux:        http.NewServeMux(),
+		tokens:   cfg.Tokens,
+		cache:    cfg.Cache,
+		queue:    cfg.Queue,
+		log:      cfg.Logger,
+		ready:    cfg.Ready,
+		draining: cfg.Draining,
+		metrics:  cfg.Metrics,
+		obs:      cfg.Observer,
+		timeout:  cfg.RequestTimeout,
+		mux:      http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Service != nil {
+		s.accounts, s.catalogue, s.reservations = cfg.Service.Accounts, cfg.Service.Catalogue, cfg.Service.Reservations
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))

@@ -62,13 +62,13 @@ var kinds = map[boxoffice.Code]kind{
 
 // problem is an RFC 9457 problem details document.
 type problem struct {
-	Type      string                 `json:"type"`
-	Title     string                 `json:"title"`
-	Status    int                    `json:"status"`
-	Code      boxoffice.Code         `json:"code"`
-	Detail    string                 `json:"detail"`
-	RequestID string                 `json:"request_id"`
-	Errors    []boxoffice.FieldError `json:"errors,omitempty"`
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Code      boxoffice.Code `json:"code"`
+	Detail    string         `json:"detail"`
+	RequestID string         `json:"request_id"`
+	Errors    []fieldError   `json:"errors,omitempty"`
 	// RetryAfter, when positive, overrides the code's Retry-After.
 	RetryAfter time.Duration `json:"-"`
 }
@@ -101,7 +101,9 @@ func problemFor(r *http.Request, err error) *problem {
 		p.Detail = boxoffice.ErrUnavailable.Message
 	case errors.As(err, &ve):
 		p.Detail = fmt.Sprintf("The request has %d invalid field(s).", len(ve.Fields))
-		p.Errors = ve.Fields
+		for _, f := range ve.Fields {
+			p.Errors = append(p.Errors, fieldError(f))
+		}
 	case errors.As(err, &de):
 		p.Detail = de.Message
 	}
@@ -187,4 +189,10 @@ func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType s
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// fieldError is one entry of a validation problem's errors.
+type fieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }

@@ -101,7 +101,7 @@ func TestProblemForEveryCode(t *testing.T) {
 			}
 			switch code {
 			case boxoffice.CodeValidationFailed:
-				if diff := cmp.Diff([]boxoffice.FieldError{{Field: "quantity", Message: "must be at least 1"}}, p.Errors); diff != "" {
+				if diff := cmp.Diff([]fieldError{{Field: "quantity", Message: "must be at least 1"}}, p.Errors); diff != "" {
 					t.Errorf("errors (-want +got):\n%s", diff)
 				}
 			case boxoffice.CodeInternal, boxoffice.CodeUnavailable:

@@ -34,7 +34,7 @@ func (s *server) room(r *http.Request) (*boxoffice.WaitingRoom, string, error) {
 // token, so no cache keeps it.
 func writeQueueStatus(w http.ResponseWriter, r *http.Request, st *boxoffice.QueueStatus) error {
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, r, http.StatusOK, st)
+	return writeJSON(w, r, http.StatusOK, queueStatusOf(st))
 }
 
 func (s *server) handleJoinQueue(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
@@ -142,7 +142,7 @@ func statusEvent(st *boxoffice.QueueStatus) []byte {
 	b.WriteString("event: status\ndata: ")
 	enc := json.NewEncoder(&b) // ends the line with \n
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(st) // a QueueStatus always encodes
+	_ = enc.Encode(queueStatusOf(st)) // a QueueStatus always encodes
 	b.WriteString("\n")
 	return b.Bytes()
 }

@@ -23,6 +23,7 @@ import (
 	"boxoffice/internal/memory"
 	"boxoffice/internal/redis"
 	"boxoffice/internal/sqlite"
+	"boxoffice/internal/testpay"
 )
 
 // queueServer is the whole stack with a real waiting room: SQLite store,
@@ -46,13 +47,13 @@ func newQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration) *queueS
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store: store, Cache: memory.NewCache(10000), Hasher: auth.NewHasher(4, 0, 0, 0), Logger: discardLogger(),
-	})
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	admission := auth.NewAdmissionTokens(auth.AdmissionSecret(secret))
 	room := boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{
 		Queue: q, Store: store, Tokens: admission, Logger: discardLogger(), Tick: tick, LeaseTTL: 10 * tick,
+	})
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{
+		Store: store, Hasher: auth.NewHasher(4, 0, 0, 0), Payments: testpay.Provider{}, Admissions: room, Logger: discardLogger(),
 	})
 	runCtx, stop := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
@@ -63,7 +64,7 @@ func newQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration) *queueS
 	tokens := auth.NewTokens(secret, time.Hour)
 	logs := &syncBuffer{}
 	srv := httptest.NewUnstartedServer(New(Config{
-		Service: svc, Tokens: tokens, Admissions: room, Queue: room, Logger: newJSONLogger(logs), Ready: svc.Ready,
+		Service: svc, Cache: memory.NewCache(10000), Tokens: tokens, Queue: room, Logger: newJSONLogger(logs), Ready: svc.Ready,
 	}))
 	srv.Config.RegisterOnShutdown(room.CloseStreams)
 	srv.Start()
@@ -330,7 +331,7 @@ func testOnSale(t *testing.T, q boxoffice.Queue) {
 		t.Errorf("confirmed %d, sold_out %d, late %d; want %d confirmed of %d", confirmed.Load(), soldOut.Load(), late.Load(), capacity, users)
 	}
 	var sales struct {
-		Tiers []boxoffice.TierSales `json:"tiers"`
+		Tiers []tierSalesBody `json:"tiers"`
 		Queue struct{ Waiting, Admitted int }
 	}
 	qs.call("GET", "/api/v1/events/"+e.ID+"/sales", qs.adminToken, nil).ok(t, 200, &sales)
@@ -423,7 +424,7 @@ func TestQueueRedisOutage(t *testing.T) {
 	qs.call("GET", path, holder, nil).problem(t, 503, boxoffice.CodeUnavailable)
 	// The admission token is checked without Redis.
 	qs.hold(holder, e.ID, e.Tiers[0].ID, 1, "Admission-Token", st.AdmissionToken).ok(t, 201, nil)
-	var sales struct{ Tiers []boxoffice.TierSales }
+	var sales struct{ Tiers []tierSalesBody }
 	qs.call("GET", "/api/v1/events/"+e.ID+"/sales", qs.adminToken, nil).ok(t, 200, &sales)
 
 	proxy.start()
@@ -551,11 +552,11 @@ func benchJoinStatus(b *testing.B, q boxoffice.Queue) {
 	if err := store.Migrate(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: auth.NewHasher(4, 0, 0, 0)})
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	room := boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{Queue: q, Store: store, Tokens: auth.NewAdmissionTokens(secret)})
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: auth.NewHasher(4, 0, 0, 0), Admissions: room})
 	tokens := auth.NewTokens(secret, time.Hour)
-	srv := httptest.NewServer(New(Config{Service: svc, Tokens: tokens, Queue: room, Admissions: room}))
+	srv := httptest.NewServer(New(Config{Service: svc, Tokens: tokens, Queue: room}))
 	defer srv.Close()
 	now := time.Now()
 	e, err := svc.CreateEvent(b.Context(), boxoffice.Caller{UserID: boxoffice.NewID(), Role: boxoffice.RoleAdmin}, boxoffice.EventInput{

@@ -8,9 +8,9 @@ import (
 
 // holdRequest is the body of POST /api/v1/events/{id}/reservations.
 type holdRequest struct {
-	TierID   string              `json:"tier_id"`
-	Quantity int                 `json:"quantity"`
-	Attendee *boxoffice.Attendee `json:"attendee"`
+	TierID   string    `json:"tier_id"`
+	Quantity int       `json:"quantity"`
+	Attendee *attendee `json:"attendee"`
 }
 
 // decodeHoldInput reads and decodes a reservation request for the event in
@@ -39,7 +39,7 @@ func decodeHoldInput(w http.ResponseWriter, r *http.Request) (boxoffice.HoldInpu
 		EventID:        eventID,
 		TierID:         req.TierID,
 		Quantity:       req.Quantity,
-		Attendee:       req.Attendee,
+		Attendee:       (*boxoffice.Attendee)(req.Attendee),
 		IdempotencyKey: key,
 	}
 	if key != "" {
@@ -53,10 +53,8 @@ func (s *server) handleCreateReservation(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	if token := r.Header.Get("Admission-Token"); token != "" && s.admissions != nil {
-		in.Admitted = s.admissions.Verify(token, c.UserID, in.EventID)
-	}
-	res, err := s.svc.CreateReservation(r.Context(), c, in)
+	in.AdmissionToken = r.Header.Get("Admission-Token")
+	res, err := s.reservations.CreateReservation(r.Context(), c, in)
 	if err != nil {
 		return err
 	}
@@ -67,7 +65,7 @@ func (s *server) handleCreateReservation(w http.ResponseWriter, r *http.Request,
 // writeReservation answers with one reservation, encoded without
 // reflection (the hold path's answer).
 func writeReservation(w http.ResponseWriter, r *http.Request, status int, res *boxoffice.Reservation) error {
-	writeBody(w, r, status, "application/json", append(res.AppendJSON(make([]byte, 0, 512)), '\n'))
+	writeBody(w, r, status, "application/json", append(appendReservation(make([]byte, 0, 512), res), '\n'))
 	return nil
 }
 
@@ -76,7 +74,7 @@ func (s *server) handleGetReservation(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	res, err := s.svc.Reservation(r.Context(), c, id)
+	res, err := s.reservations.Reservation(r.Context(), c, id)
 	if err != nil {
 		return err
 	}
@@ -93,11 +91,11 @@ func (s *server) handleListReservations(w http.ResponseWriter, r *http.Request, 
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	p, err := s.svc.ListReservations(r.Context(), c, boxoffice.ReservationQuery{Status: status, Limit: limit, Cursor: cursor})
+	p, err := s.reservations.ListReservations(r.Context(), c, boxoffice.ReservationQuery{Status: status, Limit: limit, Cursor: cursor})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, r, http.StatusOK, pageOf(p))
+	return writeJSON(w, r, http.StatusOK, pageOf(mapPage(p, reservationOf)))
 }
 
 // quantityRequest is the body of PATCH /api/v1/reservations/{id}.
@@ -123,7 +121,7 @@ func (s *server) handleChangeQuantity(w http.ResponseWriter, r *http.Request, c 
 		ve.Add("quantity", "is required")
 		return ve
 	}
-	res, err := s.svc.ChangeQuantity(r.Context(), c, id, *req.Quantity)
+	res, err := s.reservations.ChangeQuantity(r.Context(), c, id, *req.Quantity)
 	if err != nil {
 		return err
 	}
@@ -153,7 +151,7 @@ func (s *server) handleConfirm(w http.ResponseWriter, r *http.Request, c boxoffi
 		ve.Add("payment_token", "is required")
 		return ve
 	}
-	res, err := s.svc.Confirm(r.Context(), c, id, req.PaymentToken, idem)
+	res, err := s.reservations.Confirm(r.Context(), c, id, req.PaymentToken, idem)
 	if err != nil {
 		return err
 	}
@@ -178,7 +176,7 @@ func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, c boxoffic
 			return err
 		}
 	}
-	res, err := s.svc.Cancel(r.Context(), c, id, idem)
+	res, err := s.reservations.Cancel(r.Context(), c, id, idem)
 	if err != nil {
 		return err
 	}

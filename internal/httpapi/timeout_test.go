@@ -35,10 +35,10 @@ func TestRequestTimeoutAnswersUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store: stuckEvents{store}, Cache: memory.NewCache(100), Hasher: auth.NewHasher(4, 0, 0, 0), Logger: discardLogger(),
+		Store: stuckEvents{store}, Hasher: auth.NewHasher(4, 0, 0, 0), Logger: discardLogger(),
 	})
 	srv := httptest.NewServer(New(Config{
-		Service: svc, Tokens: auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour),
+		Service: svc, Cache: memory.NewCache(100), Tokens: auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour),
 		Logger: discardLogger(), RequestTimeout: 50 * time.Millisecond,
 	}))
 	t.Cleanup(srv.Close)

@@ -136,7 +136,7 @@ func (f *fakeStore) Confirm(_ context.Context, id string, now time.Time, _ func(
 	return &boxoffice.Reservation{ID: id, ConfirmedAt: &at}, nil
 }
 
-func (f *fakeStore) Cancel(_ context.Context, id string, _ time.Time, _ bool, _ *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
+func (f *fakeStore) Cancel(_ context.Context, id string, _, _ time.Time, _ *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
 	if id == "bad" {
 		return nil, boxoffice.ErrInvalidState
 	}
@@ -164,8 +164,8 @@ func TestStoreCountsTheHoldPath(t *testing.T) {
 	now := time.Now()
 	_, _ = s.Confirm(ctx, "new", now, nil, nil)
 	_, _ = s.Confirm(ctx, "old", now, nil, nil)
-	_, _ = s.Cancel(ctx, "ok", now, false, nil)
-	_, _ = s.Cancel(ctx, "bad", now, false, nil)
+	_, _ = s.Cancel(ctx, "ok", now, time.Time{}, nil)
+	_, _ = s.Cancel(ctx, "bad", now, time.Time{}, nil)
 	_, _ = s.ExpireHolds(ctx, now, 100)
 
 	all := series(t, m)

@@ -120,8 +120,8 @@ func (s *store) Confirm(ctx context.Context, id string, now time.Time, charge fu
 }
 
 // Cancel cancels and counts.
-func (s *store) Cancel(ctx context.Context, id string, now time.Time, allowConfirmed bool, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
-	r, err := s.Store.Cancel(ctx, id, now, allowConfirmed, idem)
+func (s *store) Cancel(ctx context.Context, id string, now, refundableUntil time.Time, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
+	r, err := s.Store.Cancel(ctx, id, now, refundableUntil, idem)
 	if err == nil {
 		s.h.cancelled.Inc()
 	}

@@ -42,7 +42,7 @@ func holdBatch(e *boxoffice.Event, n int, tag string) []*boxoffice.HoldRequest {
 			HoldExpiresAt: now.Add(15 * time.Minute), CreatedAt: now, UpdatedAt: now}
 		reqs[i] = &boxoffice.HoldRequest{Reservation: r, MaxPerUser: e.MaxTicketsPerUser,
 			Idempotency: &boxoffice.Idempotency{UserID: user, Key: fmt.Sprintf("%s-%d", tag, i), Fingerprint: "f",
-				Status: 201, ReservationID: r.ID, Response: r.AppendJSON(nil), CreatedAt: now}}
+				Outcome: boxoffice.Outcome{Kind: boxoffice.OutcomeHeld, ReservationID: r.ID, Quantity: r.Quantity, Amount: r.Amount}, CreatedAt: now}}
 	}
 	return reqs
 }

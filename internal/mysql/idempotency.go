@@ -14,12 +14,13 @@ const idemCols = "user_id, idem_key, fingerprint, status, reservation_id, respon
 // purge never holds many locks or a long undo log.
 const purgeBatch = 5000
 
+// idemArgsOf returns a record's column values. The outcome goes in
+// response (boxoffice.Outcome's stored form) beside its reservation_id; the
+// status column, which held the HTTP status of the recorded answer before
+// outcomes were stored, is written 0.
 func idemArgsOf(i *boxoffice.Idempotency) []any {
-	resp := i.Response
-	if resp == nil {
-		resp = []byte{}
-	}
-	return []any{i.UserID, i.Key, i.Fingerprint, i.Status, i.ReservationID, resp, i.CreatedAt.UTC()}
+	resp, _ := i.Outcome.AppendText(make([]byte, 0, 32))
+	return []any{i.UserID, i.Key, i.Fingerprint, 0, i.Outcome.ReservationID, resp, i.CreatedAt.UTC()}
 }
 
 // insertIdempotency inserts idem when it is not nil. A duplicate key (a
@@ -36,14 +37,14 @@ func insertIdempotency(ctx context.Context, tx *sql.Tx, idem *boxoffice.Idempote
 // Idempotency returns the record for (userID, key), or ErrNotFound.
 func (s *Store) Idempotency(ctx context.Context, userID, key string) (*boxoffice.Idempotency, error) {
 	i := &boxoffice.Idempotency{}
+	var status int
+	var resp []byte
 	err := s.db.QueryRowContext(ctx, "SELECT "+idemCols+" FROM idempotency WHERE user_id = ? AND idem_key = ?", userID, key).
-		Scan(&i.UserID, &i.Key, &i.Fingerprint, &i.Status, &i.ReservationID, &i.Response, &i.CreatedAt)
+		Scan(&i.UserID, &i.Key, &i.Fingerprint, &status, &i.Outcome.ReservationID, &resp, &i.CreatedAt)
 	if err != nil {
 		return nil, translate("idempotency", err)
 	}
-	if i.Response == nil {
-		i.Response = []byte{}
-	}
+	_ = i.Outcome.UnmarshalText(resp) // never fails: unreadable is OutcomeUnknown
 	return i, nil
 }
 

@@ -54,19 +54,22 @@ type userCount struct {
 
 // CreateHolds decides a batch of hold requests for one tier in one
 // transaction with a constant number of statements, whatever the batch size.
+// The decision is boxoffice.DecideHolds; this reads its facts and writes its
+// verdicts.
 //
 // The tier's counter row is the one lock every batch for the tier needs, so
 // it is taken last and held briefly: first every request's quantity is added
 // to its user's counter (one upsert, sorted, that creates missing rows and
-// locks them all), the counters are read back to decide the per-user limits
-// (requests over the limit are taken back off), and every candidate's
-// reservation and idempotency record are written; only then is the tier row locked,
-// the candidates granted in slice order while tickets last, the few refused
-// near a sell-out taken back, and the counter moved once before commit. The
-// expensive inserts of concurrent batches therefore overlap; only the short
-// tail (lock, update, commit) is serial. A batch that finds the tier sold out
-// in a plain read first writes nothing. Lock order everywhere is reservation
-// → user counters → tier.
+// locks them all) and the counters read back tell each user's tickets before
+// the batch; then the reservations and idempotency records of every request
+// that could be granted (boxoffice.HoldCandidates) are written; only then is
+// the tier row locked, DecideHolds run with the tickets left, the candidates
+// it refused (near a sell-out) taken back, the counters corrected once and
+// the tier's count moved once before commit. The expensive inserts of
+// concurrent batches therefore overlap; only the short tail (lock, update,
+// commit) is serial. A batch that finds the tier sold out in a plain read
+// first writes nothing. Lock order everywhere is reservation → user counters
+// → tier.
 func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffice.HoldRequest) error {
 	if len(reqs) == 0 {
 		return nil
@@ -77,119 +80,103 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 	attempt := 0
 	return s.inTx(ctx, "create holds", nil, func(tx *sql.Tx) error {
 		attempt++
-		for _, r := range reqs {
-			r.Err = nil
-		}
 		var eventID string
 		var available int
 		if err := tx.QueryRowContext(ctx, "SELECT event_id, capacity - reserved FROM tiers WHERE id = ?", tierID).
 			Scan(&eventID, &available); err != nil {
 			return err
 		}
-		if available <= 0 {
-			for _, r := range reqs {
-				r.Err = boxoffice.ErrSoldOut
-			}
-			return nil
-		}
 
 		// Keys recorded before refuse their requests. New keys are the
 		// common case, so the first attempt does not look: a recorded key
 		// makes an INSERT below fail with a duplicate, and inTx runs
-		// everything again, this time checking every key first.
-		taken := map[idemKey]bool{}
-		if attempt > 1 {
-			if err := takenKeys(ctx, tx, reqs, taken); err != nil {
+		// everything again, this time reading every key first. A sold-out
+		// batch reads them at once: a repeated request must be answered
+		// from its record, not with sold_out.
+		var recorded map[boxoffice.IdempotencyKey]bool
+		if attempt > 1 || available <= 0 {
+			var err error
+			if recorded, err = recordedKeys(ctx, tx, reqs); err != nil {
 				return err
 			}
 		}
+		if available <= 0 {
+			boxoffice.DecideHolds(reqs, boxoffice.HoldFacts{Left: available, Recorded: recorded})
+			return nil
+		}
 
-		// Add every request's quantity to its user's counter first: the
-		// upsert creates missing rows and locks them all (sorted), and the
-		// counters read back then tell each user's tickets before this
-		// batch. Requests over the per-user limit are taken back below.
+		// Add every request's quantity to its user's counter: the upsert
+		// creates missing rows and locks them all (sorted), and the counters
+		// read back, less what was added, are the users' tickets before
+		// this batch. What was not granted is taken off again below.
 		asked := make(map[string]int, len(reqs))
 		var users []string
 		for _, r := range reqs {
-			if idem := r.Idempotency; idem != nil && taken[idemKey{idem.UserID, idem.Key}] {
-				continue
-			}
 			u := r.Reservation.UserID
 			if _, ok := asked[u]; !ok {
 				users = append(users, u)
 			}
 			asked[u] += r.Reservation.Quantity
 		}
-		counts := make(map[string]int, len(users))
-		if len(users) > 0 {
-			if err := s.addUserCounts(ctx, tx, eventID, users, asked, 1); err != nil {
-				return err
-			}
-			if err := readUserCounters(ctx, tx, eventID, users, counts); err != nil {
-				return err
-			}
-			for u, n := range asked {
-				counts[u] -= n
-			}
+		tickets := make(map[string]int, len(users))
+		if err := s.addUserCounts(ctx, tx, eventID, users, asked, 1); err != nil {
+			return err
 		}
+		if err := readUserCounters(ctx, tx, eventID, users, tickets); err != nil {
+			return err
+		}
+		for u, n := range asked {
+			tickets[u] -= n
+		}
+		// Without candidates the plain read's count tells sold_out from
+		// limit_exceeded; with them, the count read under the tier's lock.
+		facts := boxoffice.HoldFacts{Left: available, Tickets: tickets, Recorded: recorded}
 
-		// Candidates: every request within its user's limit.
+		cand := boxoffice.HoldCandidates(reqs, facts)
 		var cands []*boxoffice.HoldRequest
-		overLimit := map[string]int{}
-		for _, r := range reqs {
-			res := r.Reservation
-			if idem := r.Idempotency; idem != nil {
-				k := idemKey{idem.UserID, idem.Key}
-				if taken[k] {
-					r.Err = boxoffice.ErrIdempotencyKeyReused
-					continue
-				}
-				taken[k] = true
+		for i, r := range reqs {
+			if cand[i] {
+				r.Reservation.TierID, r.Reservation.EventID = tierID, eventID
+				cands = append(cands, r)
 			}
-			if counts[res.UserID]+res.Quantity > r.MaxPerUser {
-				r.Err = boxoffice.ErrLimitExceeded
-				overLimit[res.UserID] += res.Quantity
-				continue
-			}
-			counts[res.UserID] += res.Quantity
-			res.TierID, res.EventID = tierID, eventID
-			cands = append(cands, r)
 		}
-		if len(overLimit) > 0 {
-			var us []string
-			for u := range overLimit {
-				us = append(us, u)
-			}
-			if err := s.addUserCounts(ctx, tx, eventID, us, overLimit, -1); err != nil {
+		if len(cands) > 0 {
+			if err := s.insertHolds(ctx, tx, cands); err != nil {
 				return err
 			}
+			var capacity, reserved int
+			if err := tx.QueryRowContext(ctx, "SELECT capacity, reserved FROM tiers WHERE id = ? FOR UPDATE", tierID).
+				Scan(&capacity, &reserved); err != nil {
+				return err
+			}
+			facts.Left = capacity - reserved
 		}
-		if len(cands) == 0 {
-			return nil
-		}
-		if err := s.insertHolds(ctx, tx, cands); err != nil {
-			return err
-		}
+		granted := boxoffice.DecideHolds(reqs, facts)
 
-		var capacity, reserved int
-		if err := tx.QueryRowContext(ctx, "SELECT capacity, reserved FROM tiers WHERE id = ? FOR UPDATE", tierID).
-			Scan(&capacity, &reserved); err != nil {
-			return err
-		}
-		left := capacity - reserved
-		granted := 0
+		// Take back the candidates refused, and what was added to the
+		// counters for every request not granted.
 		var refused []*boxoffice.HoldRequest
 		for _, r := range cands {
-			if q := r.Reservation.Quantity; q <= left {
-				left -= q
-				granted += q
-			} else {
-				r.Err = boxoffice.ErrSoldOut
+			if r.Err != nil {
 				refused = append(refused, r)
 			}
 		}
-		if len(refused) > 0 {
-			if err := s.takeBack(ctx, tx, eventID, refused); err != nil {
+		if err := s.takeBack(ctx, tx, refused); err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			if r.Err == nil {
+				asked[r.Reservation.UserID] -= r.Reservation.Quantity
+			}
+		}
+		var over []string
+		for _, u := range users {
+			if asked[u] != 0 {
+				over = append(over, u)
+			}
+		}
+		if len(over) > 0 {
+			if err := s.addUserCounts(ctx, tx, eventID, over, asked, -1); err != nil {
 				return err
 			}
 		}
@@ -202,10 +189,8 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 	})
 }
 
-type idemKey struct{ user, key string }
-
-// takenKeys marks the batch's idempotency keys that are already recorded.
-func takenKeys(ctx context.Context, tx *sql.Tx, reqs []*boxoffice.HoldRequest, taken map[idemKey]bool) error {
+// recordedKeys returns which of the batch's idempotency keys are on record.
+func recordedKeys(ctx context.Context, tx *sql.Tx, reqs []*boxoffice.HoldRequest) (map[boxoffice.IdempotencyKey]bool, error) {
 	var keyArgs []any
 	for _, r := range reqs {
 		if r.Idempotency != nil {
@@ -213,22 +198,23 @@ func takenKeys(ctx context.Context, tx *sql.Tx, reqs []*boxoffice.HoldRequest, t
 		}
 	}
 	if len(keyArgs) == 0 {
-		return nil
+		return nil, nil
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT user_id, idem_key FROM idempotency WHERE (user_id, idem_key) IN ("+
 		rowsOf(len(keyArgs)/2, 2)+")", keyArgs...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	recorded := map[boxoffice.IdempotencyKey]bool{}
 	for rows.Next() {
-		var k idemKey
-		if err := rows.Scan(&k.user, &k.key); err != nil {
-			return err
+		var k boxoffice.IdempotencyKey
+		if err := rows.Scan(&k.UserID, &k.Key); err != nil {
+			return nil, err
 		}
-		taken[k] = true
+		recorded[k] = true
 	}
-	return rows.Err()
+	return recorded, rows.Err()
 }
 
 // readUserCounters reads the users' counters (rows this transaction has
@@ -283,23 +269,18 @@ func (s *Store) addUserCounts(ctx context.Context, tx *sql.Tx, eventID string, u
 	return s.bulk.exec(ctx, tx, bulkUserTickets, args)
 }
 
-// takeBack removes what insertHolds wrote for requests refused for lack of
-// tickets.
-func (s *Store) takeBack(ctx context.Context, tx *sql.Tx, eventID string, refused []*boxoffice.HoldRequest) error {
+// takeBack removes what insertHolds wrote for candidates that were refused.
+func (s *Store) takeBack(ctx context.Context, tx *sql.Tx, refused []*boxoffice.HoldRequest) error {
+	if len(refused) == 0 {
+		return nil
+	}
 	ids := make([]any, 0, len(refused))
 	var keys []any
-	deltas := map[string]int{}
-	var users []string
 	for _, r := range refused {
 		ids = append(ids, r.Reservation.ID)
 		if idem := r.Idempotency; idem != nil {
 			keys = append(keys, idem.UserID, idem.Key)
 		}
-		u := r.Reservation.UserID
-		if _, ok := deltas[u]; !ok {
-			users = append(users, u)
-		}
-		deltas[u] += r.Reservation.Quantity
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM reservations WHERE id IN ("+placeholders(len(ids))+")", ids...); err != nil {
 		return err
@@ -309,7 +290,7 @@ func (s *Store) takeBack(ctx context.Context, tx *sql.Tx, eventID string, refuse
 			return err
 		}
 	}
-	return s.addUserCounts(ctx, tx, eventID, users, deltas, -1)
+	return nil
 }
 
 func (s *Store) Reservation(ctx context.Context, id string) (*boxoffice.Reservation, error) {
@@ -377,8 +358,9 @@ func release(ctx context.Context, tx *sql.Tx, r *boxoffice.Reservation) error {
 
 // ChangeQuantity sets a held reservation's quantity, and its amount to the
 // tier's price times the quantity, together with the tier's Reserved count
-// and the user's counter. It returns ErrNotFound, ErrInvalidState (not
-// held), ErrHoldExpired, ErrLimitExceeded or ErrSoldOut.
+// and the user's counter, as boxoffice.DecideQuantityChange decides. It
+// returns ErrNotFound, ErrInvalidState, ErrHoldExpired, ErrLimitExceeded or
+// ErrSoldOut.
 func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerUser int, now time.Time) (*boxoffice.Reservation, error) {
 	var out *boxoffice.Reservation
 	err := s.inTx(ctx, "change quantity", nil, func(tx *sql.Tx) error {
@@ -386,11 +368,8 @@ func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerU
 		if err != nil {
 			return err
 		}
-		if r.Status != boxoffice.StatusHeld {
-			return boxoffice.ErrInvalidState
-		}
-		if !now.Before(r.HoldExpiresAt) {
-			return boxoffice.ErrHoldExpired
+		if _, err := boxoffice.DecideQuantityChange(r, r.Quantity, now, 0, 0, 0); err != nil {
+			return err // not held, or ran out: nothing else to lock
 		}
 		var capacity, reserved int
 		var price int64
@@ -405,14 +384,9 @@ func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerU
 		if err != nil && err != sql.ErrNoRows {
 			return err
 		}
-		delta := quantity - r.Quantity
-		if delta > 0 {
-			if tickets+delta > maxPerUser {
-				return boxoffice.ErrLimitExceeded
-			}
-			if reserved+delta > capacity {
-				return boxoffice.ErrSoldOut
-			}
+		delta, err := boxoffice.DecideQuantityChange(r, quantity, now, capacity-reserved, tickets, maxPerUser)
+		if err != nil {
+			return err
 		}
 		if delta != 0 {
 			if _, err := tx.ExecContext(ctx, "UPDATE tiers SET reserved = reserved + ? WHERE id = ?", delta, r.TierID); err != nil {
@@ -439,92 +413,85 @@ func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerU
 	return out, nil
 }
 
-// Confirm confirms a held reservation: under its row lock it checks the
-// hold, calls charge, and marks it confirmed, inserting idem (when not nil)
-// in the same transaction. A hold that ran out by now is marked expired and
-// its tickets released instead, and ErrHoldExpired returned. An already
-// confirmed reservation is returned unchanged. It returns ErrNotFound,
-// ErrHoldExpired, ErrInvalidState (cancelled) or charge's error (nothing
-// changes then).
+// Confirm confirms a held reservation as boxoffice.ConfirmStep decides:
+// under its row lock it calls charge and marks it confirmed, inserting idem
+// (when not nil) in the same transaction. A hold that ran out by now is
+// marked expired and its tickets released instead, and ErrHoldExpired
+// returned. An already confirmed reservation is returned unchanged. It
+// returns ErrNotFound, ErrHoldExpired, ErrInvalidState or charge's error
+// (nothing changes then).
 func (s *Store) Confirm(ctx context.Context, id string, now time.Time, charge func(context.Context, *boxoffice.Reservation) error, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
 	var out *boxoffice.Reservation
-	expired := false
+	var stepErr error
+	now = now.UTC()
 	err := s.inTx(ctx, "confirm", nil, func(tx *sql.Tx) error {
-		expired = false
 		r, err := lockReservation(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		switch r.Status {
-		case boxoffice.StatusConfirmed:
+		step := boxoffice.ConfirmStep(r, now)
+		stepErr = step.Err
+		switch step.To {
+		case "":
 			out = r
-			return nil
-		case boxoffice.StatusExpired:
-			return boxoffice.ErrHoldExpired
-		case boxoffice.StatusCancelled:
-			return boxoffice.ErrInvalidState
+			return step.Err
+		case boxoffice.StatusConfirmed:
+			if err := charge(ctx, r); err != nil {
+				return callerError{err}
+			}
 		}
-		if !now.Before(r.HoldExpiresAt) {
-			expired = true
-			return expire(ctx, tx, r, now)
-		}
-		if err := charge(ctx, r); err != nil {
-			return callerError{err}
-		}
-		at := now.UTC()
-		r.Status, r.ConfirmedAt, r.UpdatedAt = boxoffice.StatusConfirmed, &at, at
-		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, confirmed_at = ?, updated_at = ? WHERE id = ?",
-			string(r.Status), at, at, id); err != nil {
+		r.Apply(step, now)
+		if err := persistStep(ctx, tx, r, step); err != nil {
 			return err
 		}
-		if err := insertIdempotency(ctx, tx, idem); err != nil {
-			return err
+		if step.Err == nil {
+			if err := insertIdempotency(ctx, tx, idem); err != nil {
+				return err
+			}
 		}
 		out = r
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if expired {
-		return nil, boxoffice.ErrHoldExpired
+	case stepErr != nil: // committed, then told: the hold ran out
+		return nil, stepErr
 	}
 	return out, nil
 }
 
-// expire marks a locked held reservation expired and releases its tickets.
-func expire(ctx context.Context, tx *sql.Tx, r *boxoffice.Reservation, now time.Time) error {
-	if err := release(ctx, tx, r); err != nil {
-		return err
+// persistStep writes a step of the reservation's life cycle that r.Apply
+// made, releasing its tickets when the step says so.
+func persistStep(ctx context.Context, tx *sql.Tx, r *boxoffice.Reservation, step boxoffice.Step) error {
+	if step.Releases() {
+		if err := release(ctx, tx, r); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
-		string(boxoffice.StatusExpired), now.UTC(), r.ID)
+	_, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = ?, confirmed_at = ?, cancelled_at = ? WHERE id = ?",
+		string(r.Status), r.UpdatedAt, nullTime(r.ConfirmedAt), nullTime(r.CancelledAt), r.ID)
 	return err
 }
 
-// Cancel cancels a held reservation, or a confirmed one when allowConfirmed
-// is true, and releases its tickets at once; idem (when not nil) is inserted
-// in the same transaction. It returns ErrNotFound or ErrInvalidState.
-func (s *Store) Cancel(ctx context.Context, id string, now time.Time, allowConfirmed bool, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
+// Cancel cancels a reservation as boxoffice.CancelStep decides (a confirmed
+// one only before refundableUntil) and releases its tickets at once; idem
+// (when not nil) is inserted in the same transaction. It returns ErrNotFound
+// or ErrInvalidState.
+func (s *Store) Cancel(ctx context.Context, id string, now, refundableUntil time.Time, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
 	var out *boxoffice.Reservation
+	now = now.UTC()
 	err := s.inTx(ctx, "cancel", nil, func(tx *sql.Tx) error {
 		r, err := lockReservation(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		switch {
-		case r.Status == boxoffice.StatusHeld:
-		case r.Status == boxoffice.StatusConfirmed && allowConfirmed:
-		default:
-			return boxoffice.ErrInvalidState
+		step := boxoffice.CancelStep(r, now, refundableUntil)
+		if step.Err != nil {
+			return step.Err
 		}
-		if err := release(ctx, tx, r); err != nil {
-			return err
-		}
-		at := now.UTC()
-		r.Status, r.CancelledAt, r.UpdatedAt = boxoffice.StatusCancelled, &at, at
-		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, cancelled_at = ?, updated_at = ? WHERE id = ?",
-			string(r.Status), at, at, id); err != nil {
+		r.Apply(step, now)
+		if err := persistStep(ctx, tx, r, step); err != nil {
 			return err
 		}
 		if err := insertIdempotency(ctx, tx, idem); err != nil {
@@ -552,7 +519,9 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time, limit int) (int,
 	n := 0
 	err := s.inTx(ctx, "expire holds", &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
 		n = 0
-		rows, err := tx.QueryContext(ctx, `SELECT id, event_id, tier_id, user_id, quantity FROM reservations
+		// The WHERE clause is boxoffice.ExpireStep's rule, so that the
+		// index finds the rows; each row is still put to ExpireStep.
+		rows, err := tx.QueryContext(ctx, `SELECT id, event_id, tier_id, user_id, quantity, status, hold_expires_at FROM reservations
 			WHERE status = ? AND hold_expires_at <= ? ORDER BY hold_expires_at LIMIT ? FOR UPDATE SKIP LOCKED`,
 			string(boxoffice.StatusHeld), now.UTC(), limit)
 		if err != nil {
@@ -562,15 +531,19 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time, limit int) (int,
 		tiers := map[string]int{}
 		users := map[userCount]int{}
 		for rows.Next() {
-			var id, eventID, tierID, userID string
-			var q int
-			if err := rows.Scan(&id, &eventID, &tierID, &userID, &q); err != nil {
+			var r boxoffice.Reservation
+			var status string
+			if err := rows.Scan(&r.ID, &r.EventID, &r.TierID, &r.UserID, &r.Quantity, &status, &r.HoldExpiresAt); err != nil {
 				rows.Close()
 				return err
 			}
-			ids = append(ids, id)
-			tiers[tierID] += q
-			users[userCount{userID, eventID}] += q
+			r.Status = boxoffice.ReservationStatus(status)
+			if !boxoffice.ExpireStep(&r, now).Releases() {
+				continue
+			}
+			ids = append(ids, r.ID)
+			tiers[r.TierID] += r.Quantity
+			users[userCount{r.UserID, r.EventID}] += r.Quantity
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

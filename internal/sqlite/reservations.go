@@ -49,11 +49,11 @@ func appendReservationArgs(args []any, r *boxoffice.Reservation) []any {
 const maxRowsPerInsert = 500
 
 // CreateHolds decides a batch of hold requests for one tier in one
-// transaction, in slice order, and inserts the granted reservations and
-// their idempotency records. The statements per batch are constant (per 500
-// requests): read the tier, the users' counters and the keys already
-// recorded, decide in memory, then write the reservations, the records, the
-// counters and the tier once each. The writer connection holds the
+// transaction with boxoffice.DecideHolds, and inserts the granted
+// reservations and their idempotency records. The statements per batch are
+// constant (per 500 requests): read the tier, the users' counters and the
+// keys already recorded, decide, then write the reservations, the records,
+// the counters and the tier once each. The writer connection holds the
 // database's write lock throughout, so the decisions cannot race.
 func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffice.HoldRequest) error {
 	if len(reqs) == 0 {
@@ -67,10 +67,9 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 			return err
 		}
 
-		// The users' current tickets for the event and the keys on record.
-		tickets := map[string]int{}
-		type idemKey struct{ user, key string }
-		taken := map[idemKey]bool{}
+		// The facts of boxoffice.DecideHolds: the users' current tickets
+		// for the event and the keys on record.
+		facts := boxoffice.HoldFacts{Left: capacity - reserved, Tickets: map[string]int{}, Recorded: map[boxoffice.IdempotencyKey]bool{}}
 		users := map[string]bool{}
 		var userList []string
 		var keyArgs []any
@@ -96,7 +95,7 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 				if err := rows.Scan(&u, &n); err != nil {
 					return err
 				}
-				tickets[u] = n
+				facts.Tickets[u] = n
 				return nil
 			})
 			if err != nil {
@@ -106,11 +105,11 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 		for chunk := range chunks(keyArgs, 2*maxRowsPerInsert) {
 			err := queryEach(ctx, tx, "SELECT user_id, idem_key FROM idempotency WHERE (user_id, idem_key) IN (VALUES "+
 				rowsOf(len(chunk)/2, 2)+")", chunk, func(rows *sql.Rows) error {
-				var k idemKey
-				if err := rows.Scan(&k.user, &k.key); err != nil {
+				var k boxoffice.IdempotencyKey
+				if err := rows.Scan(&k.UserID, &k.Key); err != nil {
 					return err
 				}
-				taken[k] = true
+				facts.Recorded[k] = true
 				return nil
 			})
 			if err != nil {
@@ -118,36 +117,16 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 			}
 		}
 
-		// Decide in slice order.
-		left := capacity - reserved
+		if boxoffice.DecideHolds(reqs, facts) == 0 {
+			return nil
+		}
 		deltas := map[string]int{} // user → tickets granted in this batch
 		var granted []*boxoffice.HoldRequest
 		for _, req := range reqs {
-			r := req.Reservation
-			var k idemKey
-			if req.Idempotency != nil {
-				k = idemKey{req.Idempotency.UserID, req.Idempotency.Key}
-			}
-			switch {
-			case req.Idempotency != nil && taken[k]:
-				req.Err = boxoffice.ErrIdempotencyKeyReused
-			case r.Quantity <= 0 || r.Quantity > left:
-				req.Err = boxoffice.ErrSoldOut
-			case req.MaxPerUser > 0 && tickets[r.UserID]+r.Quantity > req.MaxPerUser:
-				req.Err = boxoffice.ErrLimitExceeded
-			default:
-				req.Err = nil
-				left -= r.Quantity
-				tickets[r.UserID] += r.Quantity
-				deltas[r.UserID] += r.Quantity
-				if req.Idempotency != nil {
-					taken[k] = true
-				}
+			if req.Err == nil {
+				deltas[req.Reservation.UserID] += req.Reservation.Quantity
 				granted = append(granted, req)
 			}
-		}
-		if len(granted) == 0 {
-			return nil
 		}
 
 		// Write the outcome.
@@ -265,8 +244,13 @@ func insertIdemSQL(n int) string {
 		VALUES ` + rowsOf(n, idemInsertCols)
 }
 
+// appendIdemArgs appends a record's column values. The outcome goes in
+// response (boxoffice.Outcome's stored form) beside its reservation_id; the
+// status column, which held the HTTP status of the recorded answer before
+// outcomes were stored, is written 0.
 func appendIdemArgs(args []any, i *boxoffice.Idempotency) []any {
-	return append(args, i.UserID, i.Key, i.Fingerprint, i.Status, i.ReservationID, i.Response, us(i.CreatedAt))
+	resp, _ := i.Outcome.AppendText(make([]byte, 0, 32))
+	return append(args, i.UserID, i.Key, i.Fingerprint, 0, i.Outcome.ReservationID, resp, us(i.CreatedAt))
 }
 
 // insertIdem inserts idem when not nil; a record for its key already on file
@@ -334,8 +318,9 @@ func (s *Store) ListReservations(ctx context.Context, f boxoffice.ReservationFil
 
 // ChangeQuantity sets a held reservation's quantity and amount (the tier's
 // price times quantity), moving the tier's and the user's counters by the
-// difference. It returns boxoffice.ErrNotFound, ErrInvalidState (not held),
-// ErrHoldExpired (now ≥ HoldExpiresAt), ErrSoldOut or ErrLimitExceeded.
+// difference, as boxoffice.DecideQuantityChange decides. It returns
+// boxoffice.ErrNotFound, ErrInvalidState, ErrHoldExpired, ErrSoldOut or
+// ErrLimitExceeded.
 func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerUser int, now time.Time) (*boxoffice.Reservation, error) {
 	var out *boxoffice.Reservation
 	err := s.inTx(ctx, "change quantity", func(tx *sql.Tx) error {
@@ -343,12 +328,7 @@ func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerU
 		if err != nil {
 			return err
 		}
-		switch {
-		case r.Status != boxoffice.StatusHeld:
-			return boxoffice.ErrInvalidState
-		case !now.Before(r.HoldExpiresAt):
-			return boxoffice.ErrHoldExpired
-		case quantity <= 0:
+		if quantity <= 0 {
 			var ve boxoffice.ValidationError
 			ve.Add("quantity", "must be at least 1")
 			return &ve
@@ -362,14 +342,9 @@ func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerU
 			Scan(&price, &currency, &capacity, &reserved, &tickets); err != nil {
 			return err
 		}
-		delta := quantity - r.Quantity
-		if delta > 0 {
-			if reserved+delta > capacity {
-				return boxoffice.ErrSoldOut
-			}
-			if maxPerUser > 0 && tickets+delta > maxPerUser {
-				return boxoffice.ErrLimitExceeded
-			}
+		delta, err := boxoffice.DecideQuantityChange(r, quantity, now, capacity-reserved, tickets, maxPerUser)
+		if err != nil {
+			return err
 		}
 		if delta != 0 {
 			if err := addReserved(ctx, tx, r.TierID, delta); err != nil {
@@ -392,55 +367,48 @@ func (s *Store) ChangeQuantity(ctx context.Context, id string, quantity, maxPerU
 	return out, err
 }
 
-// Confirm confirms a held reservation. In one write transaction, which
-// holds the database's write lock, it checks the hold, calls charge, marks
-// the reservation confirmed and inserts idem. A hold that ran out by now is
-// marked expired and its tickets released instead (boxoffice.ErrHoldExpired).
-// It returns the reservation unchanged when it is already confirmed,
-// boxoffice.ErrNotFound, ErrHoldExpired, ErrInvalidState (cancelled),
-// ErrIdempotencyKeyReused (checked before charging), or charge's error, in
-// which case nothing changes.
+// Confirm confirms a held reservation as boxoffice.ConfirmStep decides. In
+// one write transaction, which holds the database's write lock, it checks
+// the step, calls charge, marks the reservation confirmed and inserts idem.
+// A hold that ran out by now is marked expired and its tickets released
+// instead (boxoffice.ErrHoldExpired). It returns the reservation unchanged
+// when it is already confirmed, boxoffice.ErrNotFound, ErrHoldExpired,
+// ErrInvalidState, ErrIdempotencyKeyReused (checked before charging), or
+// charge's error, in which case nothing changes.
 func (s *Store) Confirm(ctx context.Context, id string, now time.Time, charge func(context.Context, *boxoffice.Reservation) error, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
 	var out *boxoffice.Reservation
-	var chargeErr error
-	expired := false
+	var chargeErr, stepErr error
+	now = now.UTC()
 	err := s.inTx(ctx, "confirm", func(tx *sql.Tx) error {
 		r, err := loadReservation(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		switch r.Status {
-		case boxoffice.StatusConfirmed:
+		step := boxoffice.ConfirmStep(r, now)
+		stepErr = step.Err
+		switch step.To {
+		case "":
 			out = r
-			return nil
-		case boxoffice.StatusExpired:
-			return boxoffice.ErrHoldExpired
-		case boxoffice.StatusHeld:
-		default:
-			return boxoffice.ErrInvalidState
+			return step.Err
+		case boxoffice.StatusConfirmed:
+			if taken, err := idemTaken(ctx, tx, idem); err != nil {
+				return err
+			} else if taken {
+				return boxoffice.ErrIdempotencyKeyReused
+			}
+			if err := charge(ctx, r); err != nil {
+				chargeErr = err
+				return err
+			}
 		}
-		now = now.UTC()
-		if !now.Before(r.HoldExpiresAt) {
-			// Commit the expiry, then report it.
-			expired = true
-			return expire(ctx, tx, r, now)
-		}
-		if taken, err := idemTaken(ctx, tx, idem); err != nil {
-			return err
-		} else if taken {
-			return boxoffice.ErrIdempotencyKeyReused
-		}
-		if err := charge(ctx, r); err != nil {
-			chargeErr = err
+		r.Apply(step, now)
+		if err := persistStep(ctx, tx, r, step); err != nil {
 			return err
 		}
-		r.Status, r.ConfirmedAt, r.UpdatedAt = boxoffice.StatusConfirmed, &now, now
-		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, confirmed_at = ?, updated_at = ? WHERE id = ?",
-			string(r.Status), us(now), us(now), id); err != nil {
-			return err
-		}
-		if err := insertIdem(ctx, tx, idem); err != nil {
-			return err
+		if step.Err == nil {
+			if err := insertIdem(ctx, tx, idem); err != nil {
+				return err
+			}
 		}
 		out = r
 		return nil
@@ -450,42 +418,43 @@ func (s *Store) Confirm(ctx context.Context, id string, now time.Time, charge fu
 		return nil, chargeErr
 	case err != nil:
 		return nil, err
-	case expired:
-		return nil, boxoffice.ErrHoldExpired
+	case stepErr != nil: // committed, then told: the hold ran out
+		return nil, stepErr
 	}
 	return out, nil
 }
 
-// expire marks a held reservation expired and releases its tickets.
-func expire(ctx context.Context, tx *sql.Tx, r *boxoffice.Reservation, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-		string(boxoffice.StatusExpired), us(now), r.ID, string(boxoffice.StatusHeld)); err != nil {
-		return err
+// persistStep writes a step of the reservation's life cycle that r.Apply
+// made, releasing its tickets when the step says so.
+func persistStep(ctx context.Context, tx *sql.Tx, r *boxoffice.Reservation, step boxoffice.Step) error {
+	if step.Releases() {
+		if err := release(ctx, tx, r); err != nil {
+			return err
+		}
 	}
-	return release(ctx, tx, r)
+	_, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = ?, confirmed_at = ?, cancelled_at = ? WHERE id = ?",
+		string(r.Status), us(r.UpdatedAt), nullUS(r.ConfirmedAt), nullUS(r.CancelledAt), r.ID)
+	return err
 }
 
-// Cancel cancels a held reservation, or a confirmed one when allowConfirmed
-// is true, releasing its tickets at once and inserting idem in the same
-// transaction. It returns boxoffice.ErrNotFound, ErrInvalidState, or
-// ErrIdempotencyKeyReused.
-func (s *Store) Cancel(ctx context.Context, id string, now time.Time, allowConfirmed bool, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
+// Cancel cancels a reservation as boxoffice.CancelStep decides (a confirmed
+// one only before refundableUntil), releasing its tickets at once and
+// inserting idem in the same transaction. It returns boxoffice.ErrNotFound,
+// ErrInvalidState, or ErrIdempotencyKeyReused.
+func (s *Store) Cancel(ctx context.Context, id string, now, refundableUntil time.Time, idem *boxoffice.Idempotency) (*boxoffice.Reservation, error) {
 	var out *boxoffice.Reservation
+	now = now.UTC()
 	err := s.inTx(ctx, "cancel", func(tx *sql.Tx) error {
 		r, err := loadReservation(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if r.Status != boxoffice.StatusHeld && !(allowConfirmed && r.Status == boxoffice.StatusConfirmed) {
-			return boxoffice.ErrInvalidState
+		step := boxoffice.CancelStep(r, now, refundableUntil)
+		if step.Err != nil {
+			return step.Err
 		}
-		now = now.UTC()
-		r.Status, r.CancelledAt, r.UpdatedAt = boxoffice.StatusCancelled, &now, now
-		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, cancelled_at = ?, updated_at = ? WHERE id = ?",
-			string(r.Status), us(now), us(now), id); err != nil {
-			return err
-		}
-		if err := release(ctx, tx, r); err != nil {
+		r.Apply(step, now)
+		if err := persistStep(ctx, tx, r, step); err != nil {
 			return err
 		}
 		if err := insertIdem(ctx, tx, idem); err != nil {
@@ -511,22 +480,36 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time, limit int) (int,
 		type key struct{ a, b string }
 		tiers := map[string]int{}
 		users := map[key]int{}
-		err := queryEach(ctx, tx, `UPDATE reservations SET status = 'expired', updated_at = ?1
-			WHERE id IN (SELECT id FROM reservations INDEXED BY reservations_status_expiry
-				WHERE status = 'held' AND hold_expires_at <= ?1 ORDER BY hold_expires_at LIMIT ?2)
-			RETURNING tier_id, user_id, event_id, quantity`, []any{us(now), limit}, func(rows *sql.Rows) error {
-			var tier, user, event string
-			var q int
-			if err := rows.Scan(&tier, &user, &event, &q); err != nil {
-				return err
-			}
-			n++
-			tiers[tier] += q
-			users[key{user, event}] += q
-			return nil
-		})
+		// The WHERE clause is boxoffice.ExpireStep's rule, so that the
+		// index finds the rows; each row is still put to ExpireStep.
+		var ids []any
+		err := queryEach(ctx, tx, `SELECT id, tier_id, user_id, event_id, quantity, status, hold_expires_at
+			FROM reservations INDEXED BY reservations_status_expiry
+			WHERE status = 'held' AND hold_expires_at <= ? ORDER BY hold_expires_at LIMIT ?`,
+			[]any{us(now), limit}, func(rows *sql.Rows) error {
+				var r boxoffice.Reservation
+				var expires int64
+				if err := rows.Scan(&r.ID, &r.TierID, &r.UserID, &r.EventID, &r.Quantity, &r.Status, &expires); err != nil {
+					return err
+				}
+				r.HoldExpiresAt = fromUS(expires)
+				if !boxoffice.ExpireStep(&r, now).Releases() {
+					return nil
+				}
+				ids = append(ids, r.ID)
+				tiers[r.TierID] += r.Quantity
+				users[key{r.UserID, r.EventID}] += r.Quantity
+				return nil
+			})
 		if err != nil {
 			return err
+		}
+		n = len(ids)
+		for chunk := range chunks(ids, maxRowsPerInsert) {
+			if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = 'expired', updated_at = ? WHERE id IN ("+
+				placeholders(len(chunk))+")", append([]any{us(now)}, chunk...)...); err != nil {
+				return err
+			}
 		}
 		for tier, q := range tiers {
 			if err := addReserved(ctx, tx, tier, -q); err != nil {
@@ -585,12 +568,14 @@ func (s *Store) Sales(ctx context.Context, eventID string) (*boxoffice.Sales, er
 func (s *Store) Idempotency(ctx context.Context, userID, key string) (*boxoffice.Idempotency, error) {
 	var i boxoffice.Idempotency
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT user_id, idem_key, fingerprint, status, reservation_id, response, created_at
+	var resp []byte
+	err := s.r.QueryRowContext(ctx, `SELECT user_id, idem_key, fingerprint, reservation_id, response, created_at
 		FROM idempotency WHERE user_id = ? AND idem_key = ?`, userID, key).
-		Scan(&i.UserID, &i.Key, &i.Fingerprint, &i.Status, &i.ReservationID, &i.Response, &created)
+		Scan(&i.UserID, &i.Key, &i.Fingerprint, &i.Outcome.ReservationID, &resp, &created)
 	if err != nil {
 		return nil, wrap("idempotency", err)
 	}
+	_ = i.Outcome.UnmarshalText(resp) // never fails: unreadable is OutcomeUnknown
 	i.CreatedAt = fromUS(created)
 	return &i, nil
 }

@@ -359,10 +359,10 @@ func testDeleteEvent(t *testing.T, s boxoffice.Store) {
 		must(t, "PutBookmark other", s.PutBookmark(ctx, u.ID, other.ID, at.Add(time.Second)))
 
 		wantErr(t, "DeleteEvent with held and confirmed", s.DeleteEvent(ctx, e.ID), boxoffice.ErrHasReservations)
-		_, err = s.Cancel(ctx, held.ID, at, false, nil)
+		_, err = s.Cancel(ctx, held.ID, at, time.Time{}, nil)
 		must(t, "Cancel held", err)
 		wantErr(t, "DeleteEvent with confirmed", s.DeleteEvent(ctx, e.ID), boxoffice.ErrHasReservations)
-		_, err = s.Cancel(ctx, confirmed.ID, at, true, nil)
+		_, err = s.Cancel(ctx, confirmed.ID, at, refundable, nil)
 		must(t, "Cancel confirmed", err)
 
 		must(t, "DeleteEvent", s.DeleteEvent(ctx, e.ID))

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -123,19 +122,20 @@ func testHolds(t *testing.T, s boxoffice.Store) {
 	})
 }
 
-// newIdem returns an idempotency record for r as the service would write it.
-func newIdem(t *testing.T, r *boxoffice.Reservation, key string, status int, at time.Time) *boxoffice.Idempotency {
+// newIdem returns an idempotency record for r as the service would write it
+// for a request that left r in its status.
+func newIdem(t *testing.T, r *boxoffice.Reservation, key string, at time.Time) *boxoffice.Idempotency {
 	t.Helper()
-	body, err := json.Marshal(r)
-	must(t, "json.Marshal", err)
+	o := boxoffice.Outcome{Kind: boxoffice.OutcomeKind(r.Status), ReservationID: r.ID}
+	if r.Status == boxoffice.StatusHeld {
+		o.Quantity, o.Amount = r.Quantity, r.Amount
+	}
 	return &boxoffice.Idempotency{
-		UserID:        r.UserID,
-		Key:           key,
-		Fingerprint:   "fp-" + key + "-" + r.ID,
-		Status:        status,
-		ReservationID: r.ID,
-		Response:      body,
-		CreatedAt:     at,
+		UserID:      r.UserID,
+		Key:         key,
+		Fingerprint: "fp-" + key + "-" + r.ID,
+		Outcome:     o,
+		CreatedAt:   at,
 	}
 }
 
@@ -146,7 +146,7 @@ func testIdempotency(t *testing.T, s boxoffice.Store) {
 		u, other := createUser(t, s), createUser(t, s)
 		at := now()
 		req := newHold(e, 0, u.ID, 1, at)
-		req.Idempotency = newIdem(t, req.Reservation, "key-1", 201, at)
+		req.Idempotency = newIdem(t, req.Reservation, "key-1", at)
 		must(t, "CreateHolds", s.CreateHolds(ctx, e.Tiers[0].ID, []*boxoffice.HoldRequest{req}))
 		if req.Err != nil {
 			t.Fatalf("hold refused: %v", req.Err)
@@ -157,7 +157,7 @@ func testIdempotency(t *testing.T, s boxoffice.Store) {
 
 		// The same key again, in a later batch: refused, nothing held.
 		again := newHold(e, 0, u.ID, 1, at)
-		again.Idempotency = newIdem(t, again.Reservation, "key-1", 201, at)
+		again.Idempotency = newIdem(t, again.Reservation, "key-1", at)
 		must(t, "CreateHolds", s.CreateHolds(ctx, e.Tiers[0].ID, []*boxoffice.HoldRequest{again}))
 		wantErr(t, "key reused across batches", again.Err, boxoffice.ErrIdempotencyKeyReused)
 		_, err = s.Reservation(ctx, again.Reservation.ID)
@@ -168,7 +168,7 @@ func testIdempotency(t *testing.T, s boxoffice.Store) {
 
 		// Keys belong to users.
 		theirs := newHold(e, 0, other.ID, 1, at)
-		theirs.Idempotency = newIdem(t, theirs.Reservation, "key-1", 201, at)
+		theirs.Idempotency = newIdem(t, theirs.Reservation, "key-1", at)
 		must(t, "CreateHolds", s.CreateHolds(ctx, e.Tiers[0].ID, []*boxoffice.HoldRequest{theirs}))
 		if theirs.Err != nil {
 			t.Fatalf("other user's key: %v", theirs.Err)
@@ -182,9 +182,9 @@ func testIdempotency(t *testing.T, s boxoffice.Store) {
 		u := createUser(t, s)
 		at := now()
 		reqs := []*boxoffice.HoldRequest{newHold(e, 0, u.ID, 1, at), newHold(e, 0, u.ID, 1, at), newHold(e, 0, u.ID, 1, at)}
-		reqs[0].Idempotency = newIdem(t, reqs[0].Reservation, "batch-key", 201, at)
-		reqs[1].Idempotency = newIdem(t, reqs[1].Reservation, "batch-key", 201, at)
-		reqs[2].Idempotency = newIdem(t, reqs[2].Reservation, "other-key", 201, at)
+		reqs[0].Idempotency = newIdem(t, reqs[0].Reservation, "batch-key", at)
+		reqs[1].Idempotency = newIdem(t, reqs[1].Reservation, "batch-key", at)
+		reqs[2].Idempotency = newIdem(t, reqs[2].Reservation, "other-key", at)
 		must(t, "CreateHolds", s.CreateHolds(ctx, e.Tiers[0].ID, reqs))
 		if reqs[0].Err != nil || reqs[2].Err != nil {
 			t.Fatalf("distinct keys refused: %v, %v", reqs[0].Err, reqs[2].Err)
@@ -202,7 +202,7 @@ func testIdempotency(t *testing.T, s boxoffice.Store) {
 		u := createUser(t, s)
 		at := now()
 		req := newHold(e, 0, u.ID, 2, at)
-		req.Idempotency = newIdem(t, req.Reservation, "sold-out-key", 201, at)
+		req.Idempotency = newIdem(t, req.Reservation, "sold-out-key", at)
 		must(t, "CreateHolds", s.CreateHolds(ctx, e.Tiers[0].ID, []*boxoffice.HoldRequest{req}))
 		wantErr(t, "hold", req.Err, boxoffice.ErrSoldOut)
 		_, err := s.Idempotency(ctx, u.ID, "sold-out-key")
@@ -223,7 +223,7 @@ func testIdempotency(t *testing.T, s boxoffice.Store) {
 		ages := map[string]time.Duration{"old-1": 72 * time.Hour, "old-2": 25 * time.Hour, "new-1": 23 * time.Hour, "new-2": 0}
 		for key, age := range ages {
 			req := newHold(e, 0, u.ID, 1, at)
-			req.Idempotency = newIdem(t, req.Reservation, key, 201, at.Add(-age))
+			req.Idempotency = newIdem(t, req.Reservation, key, at.Add(-age))
 			must(t, "CreateHolds", s.CreateHolds(ctx, e.Tiers[0].ID, []*boxoffice.HoldRequest{req}))
 			if req.Err != nil {
 				t.Fatalf("hold: %v", req.Err)
@@ -322,7 +322,7 @@ func testChangeQuantity(t *testing.T, s boxoffice.Store) {
 		_, err := s.Confirm(ctx, confirmed.ID, at, chargeOK, nil)
 		must(t, "Confirm", err)
 		cancelled := mustHold(t, s, e, 0, u.ID, 1, at)
-		_, err = s.Cancel(ctx, cancelled.ID, at, false, nil)
+		_, err = s.Cancel(ctx, cancelled.ID, at, time.Time{}, nil)
 		must(t, "Cancel", err)
 		for _, id := range []string{confirmed.ID, cancelled.ID} {
 			_, err := s.ChangeQuantity(ctx, id, 2, 4, at)
@@ -361,7 +361,7 @@ func testConfirm(t *testing.T, s boxoffice.Store) {
 		var c charger
 		want := *r
 		want.Status, want.UpdatedAt, want.ConfirmedAt = boxoffice.StatusConfirmed, later, &later
-		idem := newIdem(t, &want, "confirm-key", 200, later)
+		idem := newIdem(t, &want, "confirm-key", later)
 		got, err := s.Confirm(ctx, r.ID, later, c.charge, idem)
 		must(t, "Confirm", err)
 		diff(t, "confirmed reservation", &want, got)
@@ -395,7 +395,7 @@ func testConfirm(t *testing.T, s boxoffice.Store) {
 		at := now()
 		r := mustHold(t, s, e, 0, u.ID, 2, at)
 		c := charger{err: boxoffice.ErrPaymentDeclined}
-		idem := newIdem(t, r, "declined-key", 200, at)
+		idem := newIdem(t, r, "declined-key", at)
 		_, err := s.Confirm(ctx, r.ID, at, c.charge, idem)
 		wantErr(t, "Confirm with failing charge", err, boxoffice.ErrPaymentDeclined)
 		if n := c.count(r.ID); n != 1 {
@@ -425,7 +425,7 @@ func testConfirm(t *testing.T, s boxoffice.Store) {
 		r := mustHold(t, s, e, 0, u.ID, 2, at)
 		ctx, cancel := context.WithCancel(t.Context())
 		leave := func(context.Context, *boxoffice.Reservation) error { cancel(); return nil }
-		_, err := s.Confirm(ctx, r.ID, at, leave, newIdem(t, r, "left-key", 200, at))
+		_, err := s.Confirm(ctx, r.ID, at, leave, newIdem(t, r, "left-key", at))
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Confirm whose caller left: err %v, want context.Canceled", err)
 		}
@@ -441,7 +441,7 @@ func testConfirm(t *testing.T, s boxoffice.Store) {
 		u := createUser(t, s)
 		at := now()
 		r := mustHold(t, s, e, 0, u.ID, 1, at)
-		_, err := s.Cancel(ctx, r.ID, at, false, nil)
+		_, err := s.Cancel(ctx, r.ID, at, time.Time{}, nil)
 		must(t, "Cancel", err)
 		var c charger
 		_, err = s.Confirm(ctx, r.ID, at, c.charge, nil)
@@ -494,8 +494,8 @@ func testCancel(t *testing.T, s boxoffice.Store) {
 		later := at.Add(time.Minute)
 		want := *r
 		want.Status, want.UpdatedAt, want.CancelledAt = boxoffice.StatusCancelled, later, &later
-		idem := newIdem(t, &want, "cancel-key", 200, later)
-		got, err := s.Cancel(ctx, r.ID, later, false, idem)
+		idem := newIdem(t, &want, "cancel-key", later)
+		got, err := s.Cancel(ctx, r.ID, later, time.Time{}, idem)
 		must(t, "Cancel", err)
 		diff(t, "cancelled reservation", &want, got)
 		diff(t, "stored reservation", &want, wantStatus(t, s, r.ID, boxoffice.StatusCancelled))
@@ -507,7 +507,7 @@ func testCancel(t *testing.T, s boxoffice.Store) {
 		// Tickets and the user's limit are back at once.
 		mustHold(t, s, e, 0, u.ID, 4, at)
 
-		_, err = s.Cancel(ctx, r.ID, later, true, nil)
+		_, err = s.Cancel(ctx, r.ID, later, refundable, nil)
 		wantErr(t, "Cancel twice", err, boxoffice.ErrInvalidState)
 		wantReserved(t, s, e.ID, 4)
 	})
@@ -520,19 +520,19 @@ func testCancel(t *testing.T, s boxoffice.Store) {
 		r := mustHold(t, s, e, 0, u.ID, 3, at)
 		_, err := s.Confirm(ctx, r.ID, at, chargeOK, nil)
 		must(t, "Confirm", err)
-		_, err = s.Cancel(ctx, r.ID, at, false, nil)
+		_, err = s.Cancel(ctx, r.ID, at, time.Time{}, nil)
 		wantErr(t, "Cancel(confirmed, not allowed)", err, boxoffice.ErrInvalidState)
 		wantStatus(t, s, r.ID, boxoffice.StatusConfirmed)
 		wantReserved(t, s, e.ID, 3)
 
-		got, err := s.Cancel(ctx, r.ID, at, true, nil)
+		got, err := s.Cancel(ctx, r.ID, at, refundable, nil)
 		must(t, "Cancel(confirmed, allowed)", err)
 		if got.Status != boxoffice.StatusCancelled || got.CancelledAt == nil || !got.CancelledAt.Equal(at) || got.ConfirmedAt == nil {
 			t.Fatalf("cancelled confirmed reservation: %+v", got)
 		}
 		wantReserved(t, s, e.ID, 0)
 		wantBalanced(t, s, e.ID)
-		_, err = s.Cancel(ctx, r.ID, at, true, nil)
+		_, err = s.Cancel(ctx, r.ID, at, refundable, nil)
 		wantErr(t, "Cancel twice", err, boxoffice.ErrInvalidState)
 		wantReserved(t, s, e.ID, 0)
 	})
@@ -545,13 +545,13 @@ func testCancel(t *testing.T, s boxoffice.Store) {
 		r := mustHold(t, s, e, 0, u.ID, 1, at)
 		_, err := s.Confirm(ctx, r.ID, r.HoldExpiresAt, chargeOK, nil)
 		wantErr(t, "Confirm late", err, boxoffice.ErrHoldExpired)
-		_, err = s.Cancel(ctx, r.ID, at, true, nil)
+		_, err = s.Cancel(ctx, r.ID, at, refundable, nil)
 		wantErr(t, "Cancel(expired)", err, boxoffice.ErrInvalidState)
 		wantReserved(t, s, e.ID, 0)
 	})
 
 	t.Run("NotFound", func(t *testing.T) {
-		_, err := s.Cancel(t.Context(), boxoffice.NewID(), now(), true, nil)
+		_, err := s.Cancel(t.Context(), boxoffice.NewID(), now(), refundable, nil)
 		wantErr(t, "Cancel(unknown)", err, boxoffice.ErrNotFound)
 	})
 }
@@ -574,7 +574,7 @@ func testExpireHolds(t *testing.T, s boxoffice.Store) {
 	_, err := s.Confirm(ctx, confirmed.ID, at, chargeOK, nil)
 	must(t, "Confirm", err)
 	cancelled := hold(0, 5, at.Add(-time.Hour))
-	_, err = s.Cancel(ctx, cancelled.ID, at, false, nil)
+	_, err = s.Cancel(ctx, cancelled.ID, at, time.Time{}, nil)
 	must(t, "Cancel", err)
 	wantReserved(t, s, e.ID, 3, 7)
 
@@ -650,7 +650,7 @@ func testListReservations(t *testing.T, s boxoffice.Store) {
 			must(t, "Confirm", err)
 		case 2:
 			var err error
-			r, err = s.Cancel(ctx, r.ID, at, false, nil)
+			r, err = s.Cancel(ctx, r.ID, at, time.Time{}, nil)
 			must(t, "Cancel", err)
 		}
 		all = append(all, r)
@@ -704,7 +704,7 @@ func testSales(t *testing.T, s boxoffice.Store) {
 	_, err := s.Confirm(ctx, r.ID, at, chargeOK, nil)
 	must(t, "Confirm", err)
 	r = mustHold(t, s, e, 1, u.ID, 4, at)
-	_, err = s.Cancel(ctx, r.ID, at, false, nil)
+	_, err = s.Cancel(ctx, r.ID, at, time.Time{}, nil)
 	must(t, "Cancel", err)
 	r = mustHold(t, s, e, 1, u.ID, 6, at)
 	_, err = s.Confirm(ctx, r.ID, at, chargeOK, nil)

@@ -69,6 +69,10 @@ func testBasics(t *testing.T, s boxoffice.Store) {
 
 // now returns the current time the way the service makes it: UTC,
 // truncated to microseconds.
+// refundable is a refund deadline far in the future: a confirmed
+// reservation may be cancelled.
+var refundable = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // wantErr fails the test unless errors.Is(err, want).

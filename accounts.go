@@ -1,0 +1,144 @@
+package boxoffice
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Accounts is the account aggregate: sign-up, sign-in (with its rate limit)
+// and the bootstrap admin. It is safe for concurrent use.
+type Accounts struct {
+	store  Store
+	hasher PasswordHasher
+	logins LoginLimiter
+	log    *slog.Logger
+	now    func() time.Time
+
+	dummyOnce sync.Once
+	dummyHash []byte
+}
+
+func (s *Accounts) clock() time.Time { return normTime(s.now()) }
+
+// SignUp creates a user with role user. It returns a *ValidationError for bad
+// input, ErrEmailTaken, or ErrRateLimited when the password hashers are busy.
+func (s *Accounts) SignUp(ctx context.Context, in SignUp) (*User, error) {
+	if err := validateSignUp(&in); err != nil {
+		return nil, err
+	}
+	if s.hasher.Saturated() {
+		return nil, ErrRateLimited
+	}
+	if _, err := s.store.UserByEmail(ctx, in.Email); err == nil {
+		return nil, ErrEmailTaken // answer before spending a hash on it
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{ID: NewID(), Email: in.Email, Name: in.Name, Role: RoleUser, PasswordHash: hash, CreatedAt: s.clock()}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Authenticate returns the user with the email and password, or
+// ErrInvalidCredentials (the same for an unknown email and a wrong password),
+// or ErrRateLimited when the password hashers are busy. With a LoginLimiter,
+// an email (in any case) with too many recent failures gets a
+// *RetryAfterError (ErrRateLimited) before any lookup or hashing, failures
+// are counted and a success resets the count. When the limiter fails (Redis
+// is away) sign-ins go on without a limit, with a warning: losing the
+// limiter must not lock every user out.
+func (s *Accounts) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	email = strings.TrimSpace(email)
+	if email == "" || password == "" || len(email) > 254 || len(password) > 128 {
+		return nil, ErrInvalidCredentials
+	}
+	if s.logins == nil {
+		return s.authenticate(ctx, email, password)
+	}
+	key := loginKey(email)
+	wait, err := s.logins.Blocked(ctx, key)
+	switch {
+	case err != nil:
+		s.log.Warn("sign-in rate limiter failed; allowing the sign-in", "err", err)
+	case wait > 0:
+		return nil, errTooManySignIns(wait)
+	}
+	u, err := s.authenticate(ctx, email, password)
+	// Record even when the client has gone away, so that hanging up after
+	// a wrong guess does not make it free.
+	lctx := context.WithoutCancel(ctx)
+	switch {
+	case err == nil:
+		if err := s.logins.Reset(lctx, key); err != nil {
+			s.log.Warn("sign-in rate limiter failed to reset", "err", err)
+		}
+	case errors.Is(err, ErrInvalidCredentials):
+		if err := s.logins.Failed(lctx, key); err != nil {
+			s.log.Warn("sign-in rate limiter failed to count a failure", "err", err)
+		}
+	}
+	return u, err
+}
+
+func (s *Accounts) authenticate(ctx context.Context, email, password string) (*User, error) {
+	if s.hasher.Saturated() {
+		return nil, ErrRateLimited // shed before spending a database lookup
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		// Spend the same time as for a wrong password, so response times
+		// do not reveal which emails have accounts.
+		if err := s.hasher.Compare(ctx, s.dummy(ctx), password); errors.Is(err, ErrRateLimited) {
+			return nil, err
+		}
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.hasher.Compare(ctx, u.PasswordHash, password); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *Accounts) dummy(ctx context.Context) []byte {
+	s.dummyOnce.Do(func() {
+		h, err := s.hasher.Hash(context.WithoutCancel(ctx), "boxoffice-dummy-password")
+		if err == nil {
+			s.dummyHash = h
+		}
+	})
+	return s.dummyHash
+}
+
+// User returns the user with the given id, or ErrNotFound.
+func (s *Accounts) User(ctx context.Context, id string) (*User, error) {
+	return s.store.User(ctx, id)
+}
+
+// EnsureAdmin creates the admin with this email and password, or makes the
+// existing user with this email an admin with this password. It returns a
+// *ValidationError for an invalid email or password.
+func (s *Accounts) EnsureAdmin(ctx context.Context, email, password, name string) (*User, error) {
+	if name == "" {
+		name = "Administrator"
+	}
+	in := SignUp{Email: email, Password: password, Name: name}
+	if err := validateSignUp(&in); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.UpsertAdmin(ctx, &User{ID: NewID(), Email: in.Email, Name: in.Name, Role: RoleAdmin, PasswordHash: hash, CreatedAt: s.clock()})
+}

@@ -1,0 +1,338 @@
+package boxoffice
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Catalogue is the event aggregate: events and their tiers, the public
+// catalogue, bookmarks and the sales view. It is safe for concurrent use.
+type Catalogue struct {
+	store  Store
+	log    *slog.Logger
+	now    func() time.Time
+	events *eventCache
+}
+
+func (s *Catalogue) clock() time.Time { return normTime(s.now()) }
+
+// eventsChanged drops what the hold path keeps about an event after a write.
+func (s *Catalogue) eventsChanged(_ context.Context, id string) { s.events.forget(id) }
+
+// CreateEvent creates an event (admin only). It returns ErrForbidden or a
+// *ValidationError.
+func (s *Catalogue) CreateEvent(ctx context.Context, c Caller, in EventInput) (*Event, error) {
+	if !c.IsAdmin() {
+		return nil, ErrForbidden
+	}
+	now := s.clock()
+	e := &Event{
+		ID: NewID(), Title: in.Title, Description: in.Description, Venue: in.Venue,
+		StartsAt: in.StartsAt, EndsAt: in.EndsAt, SalesStartAt: in.SalesStartAt, SalesEndAt: in.SalesEndAt,
+		MaxTicketsPerUser: in.MaxTicketsPerUser, HoldSeconds: in.HoldSeconds,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if in.Queue != nil {
+		e.Queue = *in.Queue
+	}
+	for _, t := range in.Tiers {
+		e.Tiers = append(e.Tiers, Tier{ID: NewID(), EventID: e.ID, Name: t.Name, Price: t.Price, Capacity: t.Capacity})
+	}
+	if err := normaliseEvent(e); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateEvent(ctx, e); err != nil {
+		return nil, err
+	}
+	s.eventsChanged(ctx, e.ID)
+	return e, nil
+}
+
+// Event returns an event with current availability, or ErrNotFound.
+func (s *Catalogue) Event(ctx context.Context, id string) (*Event, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	return s.store.Event(ctx, id)
+}
+
+// ListEvents returns one page of events. It returns a *ValidationError for a
+// bad limit or cursor.
+func (s *Catalogue) ListEvents(ctx context.Context, q EventQuery) (Page[*Event], error) {
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	f := EventFilter{Query: strings.TrimSpace(q.Query), StartsAfter: q.StartsAfter, StartsBefore: q.StartsBefore, Limit: limit + 1}
+	if len(f.Query) > 200 {
+		var v ValidationError
+		v.Add("q", "must be at most 200 characters")
+		return Page[*Event]{}, &v
+	}
+	if q.OnSale {
+		f.OnSaleAt = s.clock()
+	}
+	if q.Cursor != "" {
+		t, id, ok := decodeTimeCursor(q.Cursor)
+		if !ok {
+			return Page[*Event]{}, badCursor()
+		}
+		f.AfterStartsAt, f.AfterID = t, id
+	}
+	items, err := s.store.ListEvents(ctx, f)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	p := Page[*Event]{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		last := p.Items[limit-1]
+		p.NextCursor = encodeTimeCursor(last.StartsAt, last.ID)
+	}
+	return p, nil
+}
+
+// UpdateEvent applies a partial update (admin only). It returns ErrForbidden,
+// ErrNotFound, a *ValidationError, or ErrCapacityConflict.
+func (s *Catalogue) UpdateEvent(ctx context.Context, c Caller, id string, p EventPatch) (*Event, error) {
+	if !c.IsAdmin() {
+		return nil, ErrForbidden
+	}
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	now := s.clock()
+	e, err := s.store.UpdateEvent(ctx, id, func(e *Event) error {
+		if err := applyPatch(e, &p); err != nil {
+			return err
+		}
+		e.UpdatedAt = now
+		return normaliseEvent(e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.eventsChanged(ctx, id)
+	return e, nil
+}
+
+func applyPatch(e *Event, p *EventPatch) error {
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setT := func(dst *time.Time, v *time.Time) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&e.Title, p.Title)
+	set(&e.Description, p.Description)
+	set(&e.Venue, p.Venue)
+	setT(&e.StartsAt, p.StartsAt)
+	setT(&e.SalesStartAt, p.SalesStartAt)
+	setT(&e.SalesEndAt, p.SalesEndAt)
+	if p.EndsAt != nil {
+		t := *p.EndsAt
+		e.EndsAt = &t
+	}
+	if p.MaxTicketsPerUser != nil {
+		e.MaxTicketsPerUser = *p.MaxTicketsPerUser
+		if e.MaxTicketsPerUser == 0 {
+			e.MaxTicketsPerUser = -1 // explicit 0 is invalid, not "default"
+		}
+	}
+	if p.HoldSeconds != nil {
+		e.HoldSeconds = *p.HoldSeconds
+		if e.HoldSeconds == 0 {
+			e.HoldSeconds = -1
+		}
+	}
+	if p.Queue != nil {
+		e.Queue = *p.Queue
+	}
+	var v ValidationError
+	for i, tp := range p.Tiers {
+		if tp.ID == "" {
+			t := Tier{ID: NewID(), EventID: e.ID}
+			if tp.Name != nil {
+				t.Name = *tp.Name
+			}
+			if tp.Price != nil {
+				t.Price = *tp.Price
+			}
+			if tp.Capacity != nil {
+				t.Capacity = *tp.Capacity
+			}
+			e.Tiers = append(e.Tiers, t)
+			continue
+		}
+		t := e.Tier(tp.ID)
+		if t == nil {
+			v.Add("tiers["+itoa(i)+"].id", "is not a tier of this event")
+			continue
+		}
+		set(&t.Name, tp.Name)
+		if tp.Price != nil {
+			t.Price = *tp.Price
+		}
+		if tp.Capacity != nil {
+			t.Capacity = *tp.Capacity
+		}
+	}
+	return v.Err()
+}
+
+// DeleteEvent deletes an event (admin only). It returns ErrForbidden,
+// ErrNotFound or ErrHasReservations.
+func (s *Catalogue) DeleteEvent(ctx context.Context, c Caller, id string) error {
+	if !c.IsAdmin() {
+		return ErrForbidden
+	}
+	if !ValidID(id) {
+		return ErrNotFound
+	}
+	if err := s.store.DeleteEvent(ctx, id); err != nil {
+		return err
+	}
+	s.eventsChanged(ctx, id)
+	return nil
+}
+
+// PutBookmark bookmarks an event for the caller; it returns ErrNotFound for an
+// unknown event.
+func (s *Catalogue) PutBookmark(ctx context.Context, c Caller, eventID string) error {
+	if !ValidID(eventID) {
+		return ErrNotFound
+	}
+	return s.store.PutBookmark(ctx, c.UserID, eventID, s.clock())
+}
+
+// DeleteBookmark removes the caller's bookmark, if any.
+func (s *Catalogue) DeleteBookmark(ctx context.Context, c Caller, eventID string) error {
+	if !ValidID(eventID) {
+		return nil
+	}
+	return s.store.DeleteBookmark(ctx, c.UserID, eventID)
+}
+
+// ListBookmarks returns the caller's bookmarked events, newest bookmark first.
+// It returns a *ValidationError for a bad limit or cursor.
+func (s *Catalogue) ListBookmarks(ctx context.Context, c Caller, limit int, cursor string) (Page[*Event], error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	f := BookmarkFilter{UserID: c.UserID, Limit: limit + 1}
+	if cursor != "" {
+		t, id, ok := decodeTimeCursor(cursor)
+		if !ok {
+			return Page[*Event]{}, badCursor()
+		}
+		f.BeforeCreatedAt, f.BeforeEventID = t, id
+	}
+	bs, err := s.store.ListBookmarks(ctx, f)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	var p Page[*Event]
+	for i, b := range bs {
+		if i == limit {
+			last := bs[limit-1]
+			p.NextCursor = encodeTimeCursor(last.CreatedAt, last.Event.ID)
+			break
+		}
+		p.Items = append(p.Items, b.Event)
+	}
+	return p, nil
+}
+
+// Sales returns the admin sales view of an event. It returns ErrForbidden or
+// ErrNotFound.
+func (s *Catalogue) Sales(ctx context.Context, c Caller, eventID string) (*Sales, error) {
+	if !c.IsAdmin() {
+		return nil, ErrForbidden
+	}
+	if !ValidID(eventID) {
+		return nil, ErrNotFound
+	}
+	return s.store.Sales(ctx, eventID)
+}
+
+// eventCache keeps the rules of recently used events (sales window, limits,
+// tiers and prices) in process for the hold path, for at most eventRulesTTL.
+// Inventory is never taken from it: the store decides that. When an entry
+// runs out, one caller reloads it and the others arriving meanwhile wait
+// for that load instead of each asking the store (a hot event is read by
+// every request of an on-sale).
+type eventCache struct {
+	mu      sync.Mutex
+	entries map[string]eventEntry
+	loading map[string]*eventLoad
+}
+
+type eventEntry struct {
+	e       *Event
+	fetched time.Time
+}
+
+// eventLoad is one store read in flight; done closes when e and err are set.
+type eventLoad struct {
+	done chan struct{}
+	e    *Event
+	err  error
+}
+
+// load returns the event from the cache when fresh, else from store,
+// caching it.
+func (c *eventCache) load(ctx context.Context, store Store, id string) (*Event, error) {
+	now := time.Now()
+	c.mu.Lock()
+	if en, ok := c.entries[id]; ok && now.Sub(en.fetched) <= eventRulesTTL && !now.Before(en.fetched) {
+		c.mu.Unlock()
+		return en.e, nil
+	}
+	if l, ok := c.loading[id]; ok {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.e, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	l := &eventLoad{done: make(chan struct{})}
+	if c.loading == nil {
+		c.loading = make(map[string]*eventLoad)
+	}
+	c.loading[id] = l
+	c.mu.Unlock()
+
+	// The read is not tied to one caller: others wait for it.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	l.e, l.err = store.Event(rctx, id)
+	cancel()
+
+	c.mu.Lock()
+	delete(c.loading, id)
+	if l.err == nil {
+		if len(c.entries) > 10_000 {
+			clear(c.entries)
+		}
+		c.entries[id] = eventEntry{l.e, now}
+	}
+	c.mu.Unlock()
+	close(l.done)
+	return l.e, l.err
+}
+
+// forget drops the cached event, so the next read loads it again.
+func (c *eventCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, id)
+}

@@ -133,6 +133,16 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 		facts := boxoffice.HoldFacts{Left: available, Tickets: tickets, Recorded: recorded}
 
 		cand := boxoffice.HoldCandidates(reqs, facts)
+		if recorded == nil && keyedOutsider(reqs, cand) {
+			// A request with a key that is refused before any insert could
+			// reveal its key on record: read the keys, so that a repeated
+			// request is answered from its record, not with limit_exceeded.
+			var err error
+			if facts.Recorded, err = recordedKeys(ctx, tx, reqs); err != nil {
+				return err
+			}
+			cand = boxoffice.HoldCandidates(reqs, facts)
+		}
 		var cands []*boxoffice.HoldRequest
 		for i, r := range reqs {
 			if cand[i] {
@@ -187,6 +197,17 @@ func (s *Store) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffic
 		}
 		return nil
 	})
+}
+
+// keyedOutsider reports whether a request with an idempotency key is not a
+// candidate.
+func keyedOutsider(reqs []*boxoffice.HoldRequest, cand []bool) bool {
+	for i, r := range reqs {
+		if r.Idempotency != nil && !cand[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // recordedKeys returns which of the batch's idempotency keys are on record.

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("DeleteEvent", func(t *testing.T) { testDeleteEvent(t, open(t)) })
 	t.Run("Bookmarks", func(t *testing.T) { testBookmarks(t, open(t)) })
 	t.Run("Holds", func(t *testing.T) { testHolds(t, open(t)) })
+	t.Run("HoldDecision", func(t *testing.T) { testHoldDecision(t, open(t)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open(t)) })
 	t.Run("ChangeQuantity", func(t *testing.T) { testChangeQuantity(t, open(t)) })
 	t.Run("Confirm", func(t *testing.T) { testConfirm(t, open(t)) })

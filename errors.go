@@ -8,10 +8,11 @@ import (
 )
 
 // Code is the stable, machine-readable name of a failure, as listed in the
-// HTTP contract. The HTTP layer maps each code to one status in one place.
+// HTTP API's Problem schema (api/openapi.json; docs/api.md has the table).
+// The HTTP layer maps each code to one status in one place.
 type Code string
 
-// The failure codes of the contract.
+// The failure codes of the HTTP API (api/openapi.json).
 const (
 	CodeMalformedJSON        Code = "malformed_json"
 	CodeUnauthenticated      Code = "unauthenticated"

@@ -42,7 +42,7 @@ const (
 	CodeUnavailable          Code = "unavailable"
 )
 
-// Error is a domain failure with a contract code and a message that is safe to
+// Error is a domain failure with a problem code and a message that is safe to
 // show to a client. Compare with errors.Is against the sentinel values below:
 // two *Error values match when their codes are equal.
 type Error struct {
@@ -135,7 +135,7 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrUnavailable) true for a *RetryableError.
 func (e *RetryableError) Is(target error) bool { return target == ErrUnavailable }
 
-// CodeOf returns the contract code of err: the code of an *Error,
+// CodeOf returns the problem code of err: the code of an *Error,
 // validation_failed for a *ValidationError, unavailable for a
 // *RetryableError, and internal for anything else.
 func CodeOf(err error) Code {

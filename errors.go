@@ -8,10 +8,11 @@ import (
 )
 
 // Code is the stable, machine-readable name of a failure, as listed in the
-// HTTP contract. The HTTP layer maps each code to one status in one place.
+// HTTP API's Problem schema (api/openapi.json; docs/api.md has the table).
+// The HTTP layer maps each code to one status in one place.
 type Code string
 
-// The failure codes of the contract.
+// The failure codes of the HTTP API (api/openapi.json).
 const (
 	CodeMalformedJSON        Code = "malformed_json"
 	CodeUnauthenticated      Code = "unauthenticated"
@@ -41,7 +42,7 @@ const (
 	CodeUnavailable          Code = "unavailable"
 )
 
-// Error is a domain failure with a contract code and a message that is safe to
+// Error is a domain failure with a problem code and a message that is safe to
 // show to a client. Compare with errors.Is against the sentinel values below:
 // two *Error values match when their codes are equal.
 type Error struct {
@@ -134,7 +135,7 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrUnavailable) true for a *RetryableError.
 func (e *RetryableError) Is(target error) bool { return target == ErrUnavailable }
 
-// CodeOf returns the contract code of err: the code of an *Error,
+// CodeOf returns the problem code of err: the code of an *Error,
 // validation_failed for a *ValidationError, unavailable for a
 // *RetryableError, and internal for anything else.
 func CodeOf(err error) Code {

@@ -27,8 +27,8 @@ func (s QueueState) Terminal() bool {
 	return s == QueueAdmitted || s == QueueSoldOut || s == QueueExpired
 }
 
-// QueueStatus is a user's place in an event's waiting room, as the HTTP
-// contract shows it. Position is 1 for the next to be admitted and 0 when it
+// QueueStatus is a user's place in an event's waiting room, as the HTTP API
+// shows it (QueueStatus in api/openapi.json). Position is 1 for the next to be admitted and 0 when it
 // is not defined: before sales open (the pre-sale pool is drawn at random
 // when they do) and in every state but waiting. AdmissionToken and
 // AdmissionExpiresAt are set only when admitted.

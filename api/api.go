@@ -1,5 +1,6 @@
-// Package api holds boxoffice's OpenAPI 3.1 document, the machine-readable
-// form of the HTTP contract, served at GET /api/v1/openapi.json.
+// Package api holds boxoffice's OpenAPI 3.1 document, the description of the
+// HTTP API (docs/api.md explains its conventions), served at
+// GET /api/v1/openapi.json.
 package api
 
 import _ "embed"

@@ -92,8 +92,8 @@ type server struct {
 	mux          *http.ServeMux
 }
 
-// New returns the HTTP handler of the whole API described by CONTRACT.md and
-// api/openapi.json.
+// New returns the HTTP handler of the whole API described by api/openapi.json
+// (explained in docs/api.md).
 func New(cfg Config) http.Handler {
 	s := &server{
 		tokens:   cfg.Tokens,

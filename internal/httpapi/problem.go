@@ -29,7 +29,7 @@ type kind struct {
 	title  string
 }
 
-// kinds maps every contract code to its HTTP status and title. It is the
+// kinds maps every problem code to its HTTP status and title. It is the
 // only place that decides a failure's status.
 var kinds = map[boxoffice.Code]kind{
 	boxoffice.CodeMalformedJSON:        {http.StatusBadRequest, "Malformed JSON"},

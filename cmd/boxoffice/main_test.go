@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -59,40 +61,194 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
-func TestCommands(t *testing.T) {
+// execute runs boxoffice with args as main does, in env (with a cheap
+// bcrypt cost and quiet logs unless env sets them), and returns the exit
+// status and what it wrote.
+func execute(t *testing.T, env map[string]string, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	full := map[string]string{"BOXOFFICE_BCRYPT_COST": "4", "BOXOFFICE_LOG_LEVEL": "warn"}
+	maps.Copy(full, env)
+	// A command that wrongly starts the server stops when ctx ends.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code = exitStatus(run(ctx, args, envOf(full), stdin, &out, &errOut), &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// sqliteEnv returns an environment with a database file, not created yet,
+// in a new directory, and that directory.
+func sqliteEnv(t *testing.T) (map[string]string, string) {
 	dir := t.TempDir()
-	env := envOf(map[string]string{"BOXOFFICE_DATABASE_URL": "sqlite:" + filepath.Join(dir, "b.db"), "BOXOFFICE_BCRYPT_COST": "4", "BOXOFFICE_LOG_LEVEL": "error"})
-	var out bytes.Buffer
-	for _, args := range [][]string{{"version"}, {"help"}, {"migrate"}} {
-		if err := run(t.Context(), args, env, nil, &out, io.Discard); err != nil {
-			t.Fatalf("%v: %v", args, err)
+	return map[string]string{
+		"BOXOFFICE_DATABASE_URL": "sqlite:" + filepath.Join(dir, "b.db"),
+		"BOXOFFICE_ADDR":         "127.0.0.1:0",
+	}, dir
+}
+
+// assertEmptyDir fails the test when a command left a file in dir.
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("the command created %s", e.Name())
+	}
+}
+
+// TestHelp: every command prints its help for -h and --help on stdout and
+// exits 0 without doing anything else (no database file appears), even when
+// the configuration is invalid.
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string // in stdout, besides "usage: boxoffice"
+	}{
+		{[]string{"-h"}, []string{"commands:", "seed", "user create", "BOXOFFICE_DATABASE_URL"}},
+		{[]string{"--help"}, []string{"commands:"}},
+		{[]string{"help"}, []string{"commands:"}},
+		{[]string{"serve", "-h"}, []string{"boxoffice [serve]", "--help", "BOXOFFICE_ADDR", "BOXOFFICE_REDIS_URL"}},
+		{[]string{"serve", "--help"}, []string{"boxoffice [serve]"}},
+		{[]string{"migrate", "-h"}, []string{"boxoffice migrate", "--help", "BOXOFFICE_DATABASE_URL"}},
+		{[]string{"migrate", "--help"}, []string{"boxoffice migrate"}},
+		{[]string{"seed", "-h"}, []string{"boxoffice seed", "--users N", "-hot-admit-per-minute", "BOXOFFICE_BCRYPT_COST"}},
+		{[]string{"seed", "--help"}, []string{"boxoffice seed"}},
+		{[]string{"seed", "--users", "5", "--help"}, []string{"boxoffice seed"}},
+		{[]string{"user", "-h"}, []string{"boxoffice user", "create"}},
+		{[]string{"user", "--help"}, []string{"boxoffice user"}},
+		{[]string{"user", "create", "-h"}, []string{"boxoffice user create", "--admin", "--email EMAIL", "BOXOFFICE_MIGRATE"}},
+		{[]string{"user", "create", "--help"}, []string{"boxoffice user create"}},
+		{[]string{"user", "create", "--admin", "--email", "a@example.com", "-h"}, []string{"boxoffice user create"}},
+		{[]string{"version", "-h"}, []string{"boxoffice version"}},
+		{[]string{"version", "--help"}, []string{"boxoffice version"}},
+		{[]string{"help", "seed"}, []string{"boxoffice seed", "--users N"}},
+		{[]string{"help", "user", "create"}, []string{"boxoffice user create"}},
+	} {
+		for _, config := range []string{"valid", "invalid"} {
+			t.Run(strings.Join(tc.args, " ")+"/"+config, func(t *testing.T) {
+				env, dir := sqliteEnv(t)
+				if config == "invalid" {
+					env["BOXOFFICE_LOG_FORMAT"] = "xml"
+				}
+				// Stdin would give user create a password.
+				code, stdout, stderr := execute(t, env, strings.NewReader("a-long-password\n"), tc.args...)
+				if code != 0 || stderr != "" {
+					t.Errorf("exit status %d, stderr %q; want 0 and nothing", code, stderr)
+				}
+				for _, want := range append([]string{"usage: boxoffice"}, tc.want...) {
+					if !strings.Contains(stdout, want) {
+						t.Errorf("stdout lacks %q:\n%s", want, stdout)
+					}
+				}
+				assertEmptyDir(t, dir)
+			})
 		}
 	}
-	if !strings.Contains(out.String(), "boxoffice dev") {
-		t.Errorf("version output: %q", out.String())
-	}
-	out.Reset()
-	if err := run(t.Context(), []string{"user", "create", "--admin", "--email", "root@example.com"}, env, strings.NewReader("a-long-password\n"), &out, io.Discard); err != nil {
+}
+
+// TestServeHelpListsEveryVariable: serve's help documents every variable
+// the configuration reads.
+func TestServeHelpListsEveryVariable(t *testing.T) {
+	var names []string
+	if _, err := loadConfig(func(name string) string { names = append(names, name); return "" }); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "role admin") {
-		t.Errorf("user create output: %q", out.String())
+	_, stdout, _ := execute(t, nil, nil, "serve", "--help")
+	for _, name := range names {
+		if !strings.Contains(stdout, name) {
+			t.Errorf("serve --help does not mention %s", name)
+		}
 	}
-	if err := run(t.Context(), []string{"user", "create", "--email", "fan@example.com"}, env, strings.NewReader("short\n"), &out, io.Discard); err == nil {
-		t.Error("short password accepted")
+}
+
+// TestUsageErrors: unknown commands and flags, stray and missing arguments
+// exit 2 with the usage on stderr, and do nothing.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in stderr, besides the usage
+	}{
+		{[]string{"-x"}, "unknown flag -x"},
+		{[]string{"--verbose"}, "unknown flag --verbose"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"serve", "--port", "80"}, "flag provided but not defined"},
+		{[]string{"serve", "now"}, `unexpected argument "now"`},
+		{[]string{"migrate", "-x"}, "flag provided but not defined: -x"},
+		{[]string{"migrate", "up"}, `unexpected argument "up"`},
+		{[]string{"seed", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"seed", "--users", "many"}, `invalid value "many"`},
+		{[]string{"seed", "--users", "-1"}, "must not be negative"},
+		{[]string{"seed", "--hot-queue", "--hot-admit-per-minute", "0"}, "must be at least 1"},
+		{[]string{"user"}, "missing command: create"},
+		{[]string{"user", "delete"}, `unknown command "delete"`},
+		{[]string{"user", "--x"}, "flag provided but not defined"},
+		{[]string{"user", "create"}, "--email is required"},
+		{[]string{"user", "create", "--email"}, "flag needs an argument"},
+		{[]string{"user", "create", "--email", "a@example.com", "--role", "admin"}, "flag provided but not defined: -role"},
+		{[]string{"user", "create", "--email", "a@example.com", "extra"}, `unexpected argument "extra"`},
+		{[]string{"version", "--short"}, "flag provided but not defined"},
+		{[]string{"version", "1"}, `unexpected argument "1"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			env, dir := sqliteEnv(t)
+			code, stdout, stderr := execute(t, env, strings.NewReader("a-long-password\n"), tc.args...)
+			if code != 2 || stdout != "" {
+				t.Errorf("exit status %d, stdout %q; want 2 and nothing", code, stdout)
+			}
+			for _, want := range []string{tc.want, "usage: boxoffice", "--help"} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			assertEmptyDir(t, dir)
+		})
 	}
-	if err := run(t.Context(), []string{"user", "delete"}, env, nil, &out, io.Discard); err == nil {
-		t.Error("unknown user subcommand accepted")
+}
+
+func TestCommands(t *testing.T) {
+	env, dir := sqliteEnv(t)
+	for _, tc := range []struct {
+		args   []string
+		env    map[string]string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{args: []string{"version"}, stdout: "boxoffice dev (commit unknown"},
+		{args: []string{"--version"}, stdout: "boxoffice dev"},
+		{args: []string{"migrate"}},
+		{args: []string{"migrate"}}, // again: nothing to do
+		{args: []string{"migrate"}, env: map[string]string{"BOXOFFICE_LOG_FORMAT": "xml"}, code: 1, stderr: "BOXOFFICE_LOG_FORMAT: must be text or json"},
+		{args: []string{"serve"}, env: map[string]string{"BOXOFFICE_JWT_SECRET": "short"}, code: 1, stderr: "configuration:"},
+		{args: []string{}, env: map[string]string{"BOXOFFICE_JWT_SECRET": "short"}, code: 1, stderr: "BOXOFFICE_JWT_SECRET"},
+	} {
+		e := maps.Clone(env)
+		maps.Copy(e, tc.env)
+		code, stdout, stderr := execute(t, e, nil, tc.args...)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) || (tc.stderr == "") != (stderr == "") {
+			t.Errorf("%v: exit status %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
 	}
-	if err := run(t.Context(), []string{"frobnicate"}, env, nil, &out, io.Discard); err == nil {
-		t.Error("unknown command accepted")
+	if _, err := os.Stat(filepath.Join(dir, "b.db")); err != nil {
+		t.Errorf("migrate made no database: %v", err)
 	}
-	out.Reset()
-	if err := run(t.Context(), []string{"seed", "-users", "50", "-events", "200"}, env, nil, &out, io.Discard); err != nil {
-		t.Fatal(err)
+}
+
+func TestUserAndSeed(t *testing.T) {
+	env, _ := sqliteEnv(t)
+	code, stdout, stderr := execute(t, env, strings.NewReader("a-long-password\n"), "user", "create", "--admin", "--email", "root@example.com")
+	if code != 0 || !strings.Contains(stdout, "role admin") {
+		t.Errorf("user create: %d %q %q", code, stdout, stderr)
 	}
-	if !strings.Contains(out.String(), "hot_tier_id=") {
-		t.Errorf("seed output: %q", out.String())
+	if code, _, _ := execute(t, env, strings.NewReader("short\n"), "user", "create", "--email", "fan@example.com"); code != 1 {
+		t.Errorf("short password: exit status %d", code)
+	}
+	code, stdout, stderr = execute(t, env, nil, "seed", "-users", "50", "-events", "200")
+	if code != 0 || !strings.Contains(stdout, "hot_tier_id=") {
+		t.Errorf("seed: %d %q %q", code, stdout, stderr)
 	}
 }
 

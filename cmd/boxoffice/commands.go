@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -178,23 +179,31 @@ var seedHelp = help{
 	name:  "seed",
 	usage: "usage: boxoffice seed [flags]",
 	about: `
-Load the load-test data set: --users users (user0@seed.boxoffice.test, user1@…,
-all with the password --password), --events filler events with one tier each,
-and one "hot" event on sale now, whose ids are printed on stdout as
-hot_event_id=… and hot_tier_id=…. The migrations are applied first. Large
-loads rebuild the events' indexes afterwards, so give them an idle database.`,
+Load a data set into an empty database: --users users (user0@seed.boxoffice.test,
+user1@…, all with the password --password), --events filler events with one
+tier each, and one "hot" event on sale now, whose ids are printed on stdout as
+hot_event_id=… and hot_tier_id=…. The migrations are applied first.
+
+The defaults make a small demo. Load tests ask for more (e.g. --users 1000000
+--events 10000000); large loads rebuild the events' indexes afterwards, so give
+them an idle database.
+
+A database that already has events or users is refused unless --force is
+given: then the data set is added (seeded users that exist are kept; the
+events are always new).`,
 	env: []string{"BOXOFFICE_DATABASE_URL", "BOXOFFICE_BCRYPT_COST", "BOXOFFICE_LOG_LEVEL", "BOXOFFICE_LOG_FORMAT"},
 }
 
 func (c *cli) seed(ctx context.Context, args []string) error {
 	fs := newFlagSet("seed")
-	users := fs.Int("users", 1_000_000, "`N` users: user0@seed.boxoffice.test … user<N-1>@seed.boxoffice.test")
-	events := fs.Int("events", 10_000_000, "`N` filler events, from a year ago to a few years ahead")
+	users := fs.Int("users", 10, "`N` users: user0@seed.boxoffice.test … user<N-1>@seed.boxoffice.test")
+	events := fs.Int("events", 10, "`N` filler events, from a year ago to a few years ahead")
 	capacity := fs.Int("hot-capacity", 5000, "`N` tickets in the hot event's single tier")
 	perUser := fs.Int("hot-max-per-user", 4, "the hot event's max_tickets_per_user `N`")
 	queue := fs.Bool("hot-queue", false, "give the hot event a waiting room")
 	admitPerMinute := fs.Int("hot-admit-per-minute", 60_000, "with --hot-queue: the hot event's queue.admit_per_minute `N`")
 	password := fs.String("password", "password123", "the `PASSWORD` of every seeded user")
+	force := fs.Bool("force", false, "seed even when the database already has events or users")
 	if err := parseFlags(fs, seedHelp, args, c.stdout); err != nil {
 		return err
 	}
@@ -220,6 +229,23 @@ func (c *cli) seed(ctx context.Context, args []string) error {
 	if !ok {
 		return errors.New("seed: this store has no bulk seed path")
 	}
+	hasEvents, hasUsers, err := seeder.HasData(ctx)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	if (hasEvents || hasUsers) && !*force {
+		var what []string
+		if hasEvents {
+			what = append(what, "events")
+		}
+		if hasUsers {
+			what = append(what, "users")
+		}
+		return fmt.Errorf("seed: refusing to seed %s: it already has %s. Seed an empty database "+
+			"(set BOXOFFICE_DATABASE_URL to a new one), or add the data set to this one with: boxoffice seed --force",
+			redactURL(cfg.DatabaseURL), strings.Join(what, " and "))
+	}
+
 	hash, err := auth.NewHasher(cfg.BcryptCost, 0, 0, 0).Hash(ctx, *password)
 	if err != nil {
 		return err
@@ -246,7 +272,24 @@ func (c *cli) seed(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "seeded %d users and %d events in %s\nhot_event_id=%s\nhot_tier_id=%s\n",
-		*users, *events, time.Since(start).Round(time.Millisecond), hot.ID, hot.Tiers[0].ID)
+	kept := ""
+	if hasUsers {
+		kept = " (seeded users that existed were kept)"
+	}
+	fmt.Fprintf(c.stdout, "seeded %d users%s, %d filler events and the hot event in %s\nhot_event_id=%s\nhot_tier_id=%s\n",
+		*users, kept, *events, time.Since(start).Round(time.Millisecond), hot.ID, hot.Tiers[0].ID)
 	return nil
+}
+
+// redactURL returns a database URL fit for messages: without its password.
+func redactURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return s // sqlite:PATH
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		scheme, _, _ := strings.Cut(s, "://")
+		return scheme + "://…"
+	}
+	return u.Redacted()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"boxoffice"
 	"boxoffice/internal/testdb"
 )
 
@@ -113,7 +115,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"serve", "--help"}, []string{"boxoffice [serve]"}},
 		{[]string{"migrate", "-h"}, []string{"boxoffice migrate", "--help", "BOXOFFICE_DATABASE_URL"}},
 		{[]string{"migrate", "--help"}, []string{"boxoffice migrate"}},
-		{[]string{"seed", "-h"}, []string{"boxoffice seed", "--users N", "-hot-admit-per-minute", "BOXOFFICE_BCRYPT_COST"}},
+		{[]string{"seed", "-h"}, []string{"boxoffice seed", "--users N", "--force", "-hot-admit-per-minute", "BOXOFFICE_BCRYPT_COST"}},
 		{[]string{"seed", "--help"}, []string{"boxoffice seed"}},
 		{[]string{"seed", "--users", "5", "--help"}, []string{"boxoffice seed"}},
 		{[]string{"user", "-h"}, []string{"boxoffice user", "create"}},
@@ -123,7 +125,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"user", "create", "--admin", "--email", "a@example.com", "-h"}, []string{"boxoffice user create"}},
 		{[]string{"version", "-h"}, []string{"boxoffice version"}},
 		{[]string{"version", "--help"}, []string{"boxoffice version"}},
-		{[]string{"help", "seed"}, []string{"boxoffice seed", "--users N"}},
+		{[]string{"help", "seed"}, []string{"boxoffice seed", "--force"}},
 		{[]string{"help", "user", "create"}, []string{"boxoffice user create"}},
 	} {
 		for _, config := range []string{"valid", "invalid"} {
@@ -237,7 +239,99 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-func TestUserAndSeed(t *testing.T) {
+// TestSeed: the default data set is small; a database with events or users
+// is refused, with a message that says how to go on, unless --force.
+func TestSeed(t *testing.T) {
+	type store interface {
+		boxoffice.Store
+		boxoffice.Seeder
+	}
+	open := func(t *testing.T, env map[string]string) store {
+		cfg, err := loadConfig(envOf(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := openStore(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s.(store)
+	}
+	for _, name := range []string{"sqlite", "mysql"} {
+		t.Run(name, func(t *testing.T) {
+			env, _ := sqliteEnv(t)
+			if name == "mysql" {
+				env["BOXOFFICE_DATABASE_URL"] = testdb.MySQLURL(t) // skips without BOXOFFICE_TEST_MYSQL_URL
+			}
+			code, stdout, stderr := execute(t, env, nil, "seed")
+			if code != 0 || !strings.Contains(stdout, "hot_event_id=") || !strings.Contains(stdout, "hot_tier_id=") {
+				t.Fatalf("seed: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+			s := open(t, env)
+			if _, err := s.UserByEmail(t.Context(), boxoffice.SeedUserEmail(9)); err != nil {
+				t.Errorf("seeded user 9: %v", err)
+			}
+			if _, err := s.UserByEmail(t.Context(), boxoffice.SeedUserEmail(10)); !errors.Is(err, boxoffice.ErrNotFound) {
+				t.Errorf("seeded user 10: %v; the default is 10 users", err)
+			}
+			if n := countEvents(t, s); n != 11 {
+				t.Errorf("%d events; want 10 filler events and the hot one", n)
+			}
+
+			for _, tc := range []struct {
+				args   []string
+				code   int
+				stdout string
+				stderr string
+			}{
+				{[]string{"seed"}, 1, "", "already has events and users"},
+				{[]string{"seed", "--users", "0", "--events", "0"}, 1, "", "boxoffice seed --force"},
+				{[]string{"seed", "--force", "--users", "12", "--events", "3"}, 0, "hot_event_id=", ""},
+			} {
+				code, stdout, stderr := execute(t, env, nil, tc.args...)
+				if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) || (tc.stdout == "") != (stdout == "") {
+					t.Errorf("%v: exit status %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+				}
+			}
+			if n := countEvents(t, s); n != 11+4 {
+				t.Errorf("%d events after the forced seed; want 15", n)
+			}
+			if _, err := s.UserByEmail(t.Context(), boxoffice.SeedUserEmail(11)); err != nil {
+				t.Errorf("user 11 of the forced seed: %v", err)
+			}
+		})
+	}
+
+	// One user is enough to refuse.
+	env, _ := sqliteEnv(t)
+	if code, _, stderr := execute(t, env, strings.NewReader("a-long-password\n"), "user", "create", "--admin", "--email", "root@example.com"); code != 0 {
+		t.Fatalf("user create: %d %s", code, stderr)
+	}
+	if code, stdout, stderr := execute(t, env, nil, "seed"); code != 1 || stdout != "" || !strings.Contains(stderr, "already has users. ") || !strings.Contains(stderr, "--force") {
+		t.Errorf("seed of a database with an admin: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// countEvents counts the events of s.
+func countEvents(t *testing.T, s boxoffice.Store) int {
+	t.Helper()
+	n := 0
+	f := boxoffice.EventFilter{Limit: 100}
+	for {
+		page, err := s.ListEvents(t.Context(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page)
+		if len(page) < f.Limit {
+			return n
+		}
+		f.AfterStartsAt, f.AfterID = page[len(page)-1].StartsAt, page[len(page)-1].ID
+	}
+}
+
+func TestUserCreate(t *testing.T) {
 	env, _ := sqliteEnv(t)
 	code, stdout, stderr := execute(t, env, strings.NewReader("a-long-password\n"), "user", "create", "--admin", "--email", "root@example.com")
 	if code != 0 || !strings.Contains(stdout, "role admin") {
@@ -245,10 +339,6 @@ func TestUserAndSeed(t *testing.T) {
 	}
 	if code, _, _ := execute(t, env, strings.NewReader("short\n"), "user", "create", "--email", "fan@example.com"); code != 1 {
 		t.Errorf("short password: exit status %d", code)
-	}
-	code, stdout, stderr = execute(t, env, nil, "seed", "-users", "50", "-events", "200")
-	if code != 0 || !strings.Contains(stdout, "hot_tier_id=") {
-		t.Errorf("seed: %d %q %q", code, stdout, stderr)
 	}
 }
 

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -116,9 +114,13 @@ var userCreateHelp = help{
 	name:  "user create",
 	usage: "usage: boxoffice user create [--admin] --email EMAIL [--name NAME]",
 	about: `
-Create a user with the role user, or with --admin an admin; with --admin, an
+Create a user with the role user, or with --admin an admin. With --admin, an
 existing user with that email (in any case) is made an admin and given the new
-password instead. The password is the first line of stdin:
+password instead; without it, an existing email is an error and nothing
+changes. The output says whether the user was created or updated.
+
+When stdin is a terminal the password is asked for twice, without echo;
+otherwise it is the first line of stdin:
 
   printf '%s\n' "$PASSWORD" | boxoffice user create --admin --email you@example.com
 
@@ -130,7 +132,7 @@ func (c *cli) userCreate(ctx context.Context, args []string) error {
 	fs := newFlagSet("user create")
 	admin := fs.Bool("admin", false, "create an admin, or make the existing user with this email an admin with the new password")
 	email := fs.String("email", "", "the user's `EMAIL` address (required)")
-	name := fs.String("name", "", "display `NAME` of a new user (default: the part of the email before @)")
+	name := fs.String("name", "", "display `NAME` of a new user (default: the part of the email before @; an existing user keeps theirs)")
 	if err := parseFlags(fs, userCreateHelp, args, c.stdout); err != nil {
 		return err
 	}
@@ -156,11 +158,23 @@ func (c *cli) userCreate(ctx context.Context, args []string) error {
 		}
 	}
 
-	line, err := bufio.NewReader(c.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading the password from stdin: %w", err)
+	// Look the user up first, to say what changed and to refuse before
+	// asking for a password.
+	existing, err := store.UserByEmail(ctx, *email)
+	switch {
+	case errors.Is(err, boxoffice.ErrNotFound):
+		existing = nil
+	case err != nil:
+		return fmt.Errorf("looking up %s: %w", *email, err)
+	case !*admin:
+		return fmt.Errorf("user %s already exists (role %s); nothing changed. To make them an admin with a new password, run: boxoffice user create --admin --email %s",
+			existing.Email, existing.Role, existing.Email)
 	}
-	password := strings.TrimRight(line, "\r\n")
+
+	password, err := readPassword(ctx, c.stdin, c.stderr)
+	if err != nil {
+		return err
+	}
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: auth.NewHasher(cfg.BcryptCost, 0, 0, 0), Logger: log})
 	var u *boxoffice.User
 	if *admin {
@@ -171,7 +185,15 @@ func (c *cli) userCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "user %s (%s) role %s\n", u.ID, u.Email, u.Role)
+	if existing == nil {
+		fmt.Fprintf(c.stdout, "created user %s with role %s (id %s)\n", u.Email, u.Role, u.ID)
+		return nil
+	}
+	now := "now admin"
+	if existing.Role == boxoffice.RoleAdmin {
+		now = "still admin"
+	}
+	fmt.Fprintf(c.stdout, "updated existing user %s: %s, password changed (id %s)\n", u.Email, now, u.ID)
 	return nil
 }
 

@@ -120,7 +120,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"seed", "--users", "5", "--help"}, []string{"boxoffice seed"}},
 		{[]string{"user", "-h"}, []string{"boxoffice user", "create"}},
 		{[]string{"user", "--help"}, []string{"boxoffice user"}},
-		{[]string{"user", "create", "-h"}, []string{"boxoffice user create", "--admin", "--email EMAIL", "BOXOFFICE_MIGRATE"}},
+		{[]string{"user", "create", "-h"}, []string{"boxoffice user create", "--admin", "--email EMAIL", "terminal", "BOXOFFICE_MIGRATE"}},
 		{[]string{"user", "create", "--help"}, []string{"boxoffice user create"}},
 		{[]string{"user", "create", "--admin", "--email", "a@example.com", "-h"}, []string{"boxoffice user create"}},
 		{[]string{"version", "-h"}, []string{"boxoffice version"}},
@@ -331,14 +331,121 @@ func countEvents(t *testing.T, s boxoffice.Store) int {
 	}
 }
 
+// TestUserCreate: user create says whether it created or updated a user,
+// and refuses an existing email without --admin.
 func TestUserCreate(t *testing.T) {
 	env, _ := sqliteEnv(t)
-	code, stdout, stderr := execute(t, env, strings.NewReader("a-long-password\n"), "user", "create", "--admin", "--email", "root@example.com")
-	if code != 0 || !strings.Contains(stdout, "role admin") {
-		t.Errorf("user create: %d %q %q", code, stdout, stderr)
+	cfg, err := loadConfig(envOf(env))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code, _, _ := execute(t, env, strings.NewReader("short\n"), "user", "create", "--email", "fan@example.com"); code != 1 {
-		t.Errorf("short password: exit status %d", code)
+	lookup := func(email string) *boxoffice.User {
+		t.Helper()
+		s, err := openStore(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		u, err := s.UserByEmail(t.Context(), email)
+		if errors.Is(err, boxoffice.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	var hash []byte // the password hash of fan@example.com after each step
+	for _, tc := range []struct {
+		args     []string
+		stdin    string
+		code     int
+		stdout   string
+		stderr   string
+		role     boxoffice.Role // of fan@example.com afterwards ("": none)
+		rehashed bool           // fan@example.com's password changed
+	}{
+		{[]string{"--email", "fan@example.com"}, "short\n", 1, "", "password", "", false},
+		{[]string{"--email", "fan@example.com"}, "", 1, "", "no password on stdin", "", false},
+		{[]string{"--email", "fan@example.com"}, "a-long-password\n", 0, "created user fan@example.com with role user (id ", "", boxoffice.RoleUser, true},
+		{[]string{"--email", "Fan@Example.com"}, "another-password\n", 1, "", "user fan@example.com already exists (role user); nothing changed", boxoffice.RoleUser, false},
+		{[]string{"--admin", "--email", "FAN@example.com", "--name", "Fan"}, "another-password\n", 0, "updated existing user fan@example.com: now admin, password changed", "", boxoffice.RoleAdmin, true},
+		{[]string{"--admin", "--email", "fan@example.com"}, "a-third-password\r\nignored\n", 0, "updated existing user fan@example.com: still admin, password changed", "", boxoffice.RoleAdmin, true},
+		{[]string{"--email", "fan@example.com"}, "a-long-password\n", 1, "", "already exists (role admin)", boxoffice.RoleAdmin, false},
+		{[]string{"--admin", "--email", "root@example.com"}, "a-long-password", 0, "created user root@example.com with role admin (id ", "", boxoffice.RoleAdmin, false},
+	} {
+		args := append([]string{"user", "create"}, tc.args...)
+		code, stdout, stderr := execute(t, env, strings.NewReader(tc.stdin), args...)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) || (tc.stdout == "") != (stdout == "") {
+			t.Errorf("%v: exit status %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
+		u := lookup("fan@example.com")
+		switch {
+		case u == nil && tc.role != "":
+			t.Errorf("%v: no user fan@example.com", tc.args)
+		case u != nil && u.Role != tc.role:
+			t.Errorf("%v: role %q, want %q", tc.args, u.Role, tc.role)
+		case u != nil:
+			if rehashed := !bytes.Equal(u.PasswordHash, hash); rehashed != tc.rehashed {
+				t.Errorf("%v: password changed: %v, want %v", tc.args, rehashed, tc.rehashed)
+			}
+			if u.Name != "fan" {
+				t.Errorf("%v: name %q, want it kept", tc.args, u.Name)
+			}
+			hash = u.PasswordHash
+		}
+	}
+}
+
+// fakeTerminal answers password prompts with its lines.
+type fakeTerminal struct{ lines []string }
+
+func (f *fakeTerminal) IsTerminal(fd int) bool { return fd == 42 }
+
+func (f *fakeTerminal) ReadPassword(ctx context.Context, fd int) ([]byte, error) {
+	if len(f.lines) == 0 {
+		return nil, io.EOF
+	}
+	line := f.lines[0]
+	f.lines = f.lines[1:]
+	return []byte(line), nil
+}
+
+// tty is a stdin that is the fake terminal.
+type tty struct{ io.Reader }
+
+func (tty) Fd() uintptr { return 42 }
+
+// TestUserCreateTerminal: on a terminal, the password is asked for twice
+// (the prompts on stderr) and both must match.
+func TestUserCreateTerminal(t *testing.T) {
+	env, _ := sqliteEnv(t)
+	saved := terminal
+	t.Cleanup(func() { terminal = saved })
+	for _, tc := range []struct {
+		email  string
+		lines  []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"one@example.com", []string{"a-long-password", "a-long-passwort"}, 1, "", "the passwords do not match; nothing changed"},
+		{"one@example.com", []string{"a-long-password"}, 1, "", "reading the password: EOF"},
+		{"one@example.com", []string{"a-long-password", "a-long-password"}, 0, "created user one@example.com", ""},
+	} {
+		terminal = &fakeTerminal{lines: tc.lines}
+		// What stdin would give is not read from a terminal.
+		code, stdout, stderr := execute(t, env, tty{strings.NewReader("other-password\n")}, "user", "create", "--email", tc.email)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) || (tc.stdout == "") != (stdout == "") {
+			t.Errorf("%v: exit status %d, stdout %q, stderr %q; want %d, %q, %q", tc.lines, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
+		if !strings.Contains(stderr, "Password: ") {
+			t.Errorf("%v: no prompt on stderr: %q", tc.lines, stderr)
+		}
+	}
+	// The password is the one typed.
+	in := startInstance(t, maps.Clone(env))
+	if tok := signIn(t, in.url, "one@example.com", "a-long-password"); tok == "" {
+		t.Error("cannot sign in with the password typed")
 	}
 }
 

@@ -57,7 +57,10 @@ func readPassword(ctx context.Context, stdin io.Reader, prompt io.Writer) (strin
 			fmt.Fprint(prompt, p)
 			b, err := terminal.ReadPassword(ctx, fd)
 			fmt.Fprintln(prompt)
-			if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return nil, errors.New("interrupted; nothing changed")
+			case err != nil:
 				return nil, fmt.Errorf("reading the password: %w", err)
 			}
 			return b, nil

@@ -30,6 +30,10 @@ type SeedSpec struct {
 // then with the stage ("users", "events", "indexes") and counts.
 type Seeder interface {
 	Seed(ctx context.Context, spec SeedSpec, progress func(stage string, done, total int)) error
+	// HasData reports whether the store holds any event and any user, so
+	// that a seed can refuse to add its data set to a database in use. It
+	// stays cheap on tens of millions of rows.
+	HasData(ctx context.Context) (events, users bool, err error)
 }
 
 // SeedUserID returns the deterministic ID of seeded user i, so load

@@ -1,20 +1,24 @@
 // Command boxoffice runs the boxoffice ticketing backend.
 //
-//	boxoffice [serve]              serve the HTTP API (the default)
-//	boxoffice migrate              apply database migrations and exit
-//	boxoffice user create --admin  create or promote a user (password on stdin)
-//	boxoffice seed                 load the load-test data set
-//	boxoffice version              print the build's version
+//	boxoffice [serve]                                  serve the HTTP API (the default)
+//	boxoffice migrate                                  apply database migrations and exit
+//	boxoffice seed [--users N] [--events N] [--force]  load a data set into an empty database
+//	boxoffice user create [--admin] --email E          create a user, or make one an admin
+//	boxoffice version                                  print the build's version
 //
-// Configuration comes from BOXOFFICE_* environment variables (see README.md).
+// Every command prints its help for -h or --help. The exit status is 0 on
+// success, 2 for a usage error and 1 for any other failure. Configuration
+// comes from BOXOFFICE_* environment variables (see README.md).
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -29,52 +33,85 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "boxoffice:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitStatus(err, os.Stderr))
 }
 
-// run executes one subcommand. Logs go to stderr; command output to stdout.
+// cli is what one invocation gets from its process: the environment,
+// stdin for passwords, stdout for command output, stderr for logs.
+type cli struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// run executes one command. Its error carries the exit status (see
+// exitStatus).
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+	c := &cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if err := c.dispatch(ctx, args); !errors.Is(err, errHelpShown) {
+		return err
 	}
-	switch cmd {
-	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "boxoffice %s (commit %s, built %s)\n", version, commit, date)
-		return nil
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
-		return nil
+	return nil
+}
+
+func (c *cli) dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return c.serve(ctx, nil)
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	log := newLogger(cfg, stderr)
+	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, log, nil)
+		return c.serve(ctx, rest)
 	case "migrate":
-		return migrate(ctx, cfg, log)
-	case "user":
-		return userCommand(ctx, cfg, log, args, stdin, stdout)
+		return c.migrate(ctx, rest)
 	case "seed":
-		return seedCommand(ctx, cfg, log, args, stdout)
-	default:
-		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+		return c.seed(ctx, rest)
+	case "user":
+		return c.user(ctx, rest)
+	case "version", "--version", "-version":
+		return c.version(rest)
+	case "help":
+		if len(rest) == 0 {
+			writeUsage(c.stdout)
+			return nil
+		}
+		// boxoffice help seed = boxoffice seed --help
+		return c.dispatch(ctx, append(rest[:len(rest):len(rest)], "--help"))
+	case "-h", "-help", "--help":
+		writeUsage(c.stdout)
+		return nil
 	}
+	if strings.HasPrefix(cmd, "-") {
+		return &exitError{code: 2, err: fmt.Errorf("unknown flag %s", cmd), usage: shortUsage}
+	}
+	return &exitError{code: 2, err: fmt.Errorf("unknown command %q", cmd), usage: shortUsage}
 }
 
-const usage = `usage: boxoffice [command]
+const shortUsage = `usage: boxoffice [command] [flags]
+commands: serve (the default), migrate, seed, user create, version, help
+Run 'boxoffice --help' for more.
+`
+
+const usage = `usage: boxoffice [command] [flags]
+
+The boxoffice ticketing backend: the HTTP API server and its admin commands.
+Configuration comes from BOXOFFICE_* environment variables: each command's
+help lists those that matter to it, and README.md has them all.
 
 commands:
-  serve                      serve the HTTP API (default)
-  migrate                    apply database migrations and exit
-  user create [--admin] --email E [--name N]
-                             create a user (or promote one with --admin); the password is read from stdin
-  seed [flags]               load the load-test data set (see boxoffice seed -h)
-  version                    print version information
+  serve           serve the HTTP API (the default)
+  migrate         apply the database migrations and exit
+  seed            load a small data set (or a load test's) into an empty database
+  user create     create a user, or make an existing one an admin
+  version         print the version
+  help [command]  print this help, or a command's
+
+Run 'boxoffice COMMAND --help' for a command's flags and environment.
+The exit status is 0 on success, 2 for a usage error and 1 for other failures.
 `
+
+// writeUsage prints boxoffice's own help.
+func writeUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	writeEnv(w, []string{"BOXOFFICE_DATABASE_URL"})
+}

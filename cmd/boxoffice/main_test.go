@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"boxoffice"
 	"boxoffice/internal/testdb"
 )
 
@@ -59,40 +63,389 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
-func TestCommands(t *testing.T) {
+// execute runs boxoffice with args as main does, in env (with a cheap
+// bcrypt cost and quiet logs unless env sets them), and returns the exit
+// status and what it wrote.
+func execute(t *testing.T, env map[string]string, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	full := map[string]string{"BOXOFFICE_BCRYPT_COST": "4", "BOXOFFICE_LOG_LEVEL": "warn"}
+	maps.Copy(full, env)
+	// A command that wrongly starts the server stops when ctx ends.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code = exitStatus(run(ctx, args, envOf(full), stdin, &out, &errOut), &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// sqliteEnv returns an environment with a database file, not created yet,
+// in a new directory, and that directory.
+func sqliteEnv(t *testing.T) (map[string]string, string) {
 	dir := t.TempDir()
-	env := envOf(map[string]string{"BOXOFFICE_DATABASE_URL": "sqlite:" + filepath.Join(dir, "b.db"), "BOXOFFICE_BCRYPT_COST": "4", "BOXOFFICE_LOG_LEVEL": "error"})
-	var out bytes.Buffer
-	for _, args := range [][]string{{"version"}, {"help"}, {"migrate"}} {
-		if err := run(t.Context(), args, env, nil, &out, io.Discard); err != nil {
-			t.Fatalf("%v: %v", args, err)
+	return map[string]string{
+		"BOXOFFICE_DATABASE_URL": "sqlite:" + filepath.Join(dir, "b.db"),
+		"BOXOFFICE_ADDR":         "127.0.0.1:0",
+	}, dir
+}
+
+// assertEmptyDir fails the test when a command left a file in dir.
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("the command created %s", e.Name())
+	}
+}
+
+// TestHelp: every command prints its help for -h and --help on stdout and
+// exits 0 without doing anything else (no database file appears), even when
+// the configuration is invalid.
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string // in stdout, besides "usage: boxoffice"
+	}{
+		{[]string{"-h"}, []string{"commands:", "seed", "user create", "BOXOFFICE_DATABASE_URL"}},
+		{[]string{"--help"}, []string{"commands:"}},
+		{[]string{"help"}, []string{"commands:"}},
+		{[]string{"serve", "-h"}, []string{"boxoffice [serve]", "--help", "BOXOFFICE_ADDR", "BOXOFFICE_REDIS_URL"}},
+		{[]string{"serve", "--help"}, []string{"boxoffice [serve]"}},
+		{[]string{"migrate", "-h"}, []string{"boxoffice migrate", "--help", "BOXOFFICE_DATABASE_URL"}},
+		{[]string{"migrate", "--help"}, []string{"boxoffice migrate"}},
+		{[]string{"seed", "-h"}, []string{"boxoffice seed", "--users N", "--force", "-hot-admit-per-minute", "BOXOFFICE_BCRYPT_COST"}},
+		{[]string{"seed", "--help"}, []string{"boxoffice seed"}},
+		{[]string{"seed", "--users", "5", "--help"}, []string{"boxoffice seed"}},
+		{[]string{"user", "-h"}, []string{"boxoffice user", "create"}},
+		{[]string{"user", "--help"}, []string{"boxoffice user"}},
+		{[]string{"user", "create", "-h"}, []string{"boxoffice user create", "--admin", "--email EMAIL", "terminal", "BOXOFFICE_MIGRATE"}},
+		{[]string{"user", "create", "--help"}, []string{"boxoffice user create"}},
+		{[]string{"user", "create", "--admin", "--email", "a@example.com", "-h"}, []string{"boxoffice user create"}},
+		{[]string{"version", "-h"}, []string{"boxoffice version"}},
+		{[]string{"version", "--help"}, []string{"boxoffice version"}},
+		{[]string{"help", "seed"}, []string{"boxoffice seed", "--force"}},
+		{[]string{"help", "user", "create"}, []string{"boxoffice user create"}},
+	} {
+		for _, config := range []string{"valid", "invalid"} {
+			t.Run(strings.Join(tc.args, " ")+"/"+config, func(t *testing.T) {
+				env, dir := sqliteEnv(t)
+				if config == "invalid" {
+					env["BOXOFFICE_LOG_FORMAT"] = "xml"
+				}
+				// Stdin would give user create a password.
+				code, stdout, stderr := execute(t, env, strings.NewReader("a-long-password\n"), tc.args...)
+				if code != 0 || stderr != "" {
+					t.Errorf("exit status %d, stderr %q; want 0 and nothing", code, stderr)
+				}
+				for _, want := range append([]string{"usage: boxoffice"}, tc.want...) {
+					if !strings.Contains(stdout, want) {
+						t.Errorf("stdout lacks %q:\n%s", want, stdout)
+					}
+				}
+				assertEmptyDir(t, dir)
+			})
 		}
 	}
-	if !strings.Contains(out.String(), "boxoffice dev") {
-		t.Errorf("version output: %q", out.String())
-	}
-	out.Reset()
-	if err := run(t.Context(), []string{"user", "create", "--admin", "--email", "root@example.com"}, env, strings.NewReader("a-long-password\n"), &out, io.Discard); err != nil {
+}
+
+// TestServeHelpListsEveryVariable: serve's help documents every variable
+// the configuration reads.
+func TestServeHelpListsEveryVariable(t *testing.T) {
+	var names []string
+	if _, err := loadConfig(func(name string) string { names = append(names, name); return "" }); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "role admin") {
-		t.Errorf("user create output: %q", out.String())
+	_, stdout, _ := execute(t, nil, nil, "serve", "--help")
+	for _, name := range names {
+		if !strings.Contains(stdout, name) {
+			t.Errorf("serve --help does not mention %s", name)
+		}
 	}
-	if err := run(t.Context(), []string{"user", "create", "--email", "fan@example.com"}, env, strings.NewReader("short\n"), &out, io.Discard); err == nil {
-		t.Error("short password accepted")
+}
+
+// TestUsageErrors: unknown commands and flags, stray and missing arguments
+// exit 2 with the usage on stderr, and do nothing.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in stderr, besides the usage
+	}{
+		{[]string{"-x"}, "unknown flag -x"},
+		{[]string{"--verbose"}, "unknown flag --verbose"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"serve", "--port", "80"}, "flag provided but not defined"},
+		{[]string{"serve", "now"}, `unexpected argument "now"`},
+		{[]string{"migrate", "-x"}, "flag provided but not defined: -x"},
+		{[]string{"migrate", "up"}, `unexpected argument "up"`},
+		{[]string{"seed", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"seed", "--users", "many"}, `invalid value "many"`},
+		{[]string{"seed", "--users", "-1"}, "must not be negative"},
+		{[]string{"seed", "--hot-queue", "--hot-admit-per-minute", "0"}, "must be at least 1"},
+		{[]string{"user"}, "missing command: create"},
+		{[]string{"user", "delete"}, `unknown command "delete"`},
+		{[]string{"user", "--x"}, "flag provided but not defined"},
+		{[]string{"user", "create"}, "--email is required"},
+		{[]string{"user", "create", "--email"}, "flag needs an argument"},
+		{[]string{"user", "create", "--email", "a@example.com", "--role", "admin"}, "flag provided but not defined: -role"},
+		{[]string{"user", "create", "--email", "a@example.com", "extra"}, `unexpected argument "extra"`},
+		{[]string{"version", "--short"}, "flag provided but not defined"},
+		{[]string{"version", "1"}, `unexpected argument "1"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			env, dir := sqliteEnv(t)
+			code, stdout, stderr := execute(t, env, strings.NewReader("a-long-password\n"), tc.args...)
+			if code != 2 || stdout != "" {
+				t.Errorf("exit status %d, stdout %q; want 2 and nothing", code, stdout)
+			}
+			for _, want := range []string{tc.want, "usage: boxoffice", "--help"} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			assertEmptyDir(t, dir)
+		})
 	}
-	if err := run(t.Context(), []string{"user", "delete"}, env, nil, &out, io.Discard); err == nil {
-		t.Error("unknown user subcommand accepted")
+}
+
+func TestCommands(t *testing.T) {
+	env, dir := sqliteEnv(t)
+	for _, tc := range []struct {
+		args   []string
+		env    map[string]string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{args: []string{"version"}, stdout: "boxoffice dev (commit unknown"},
+		{args: []string{"--version"}, stdout: "boxoffice dev"},
+		{args: []string{"migrate"}},
+		{args: []string{"migrate"}}, // again: nothing to do
+		{args: []string{"migrate"}, env: map[string]string{"BOXOFFICE_LOG_FORMAT": "xml"}, code: 1, stderr: "BOXOFFICE_LOG_FORMAT: must be text or json"},
+		{args: []string{"serve"}, env: map[string]string{"BOXOFFICE_JWT_SECRET": "short"}, code: 1, stderr: "configuration:"},
+		{args: []string{}, env: map[string]string{"BOXOFFICE_JWT_SECRET": "short"}, code: 1, stderr: "BOXOFFICE_JWT_SECRET"},
+	} {
+		e := maps.Clone(env)
+		maps.Copy(e, tc.env)
+		code, stdout, stderr := execute(t, e, nil, tc.args...)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) || (tc.stderr == "") != (stderr == "") {
+			t.Errorf("%v: exit status %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
 	}
-	if err := run(t.Context(), []string{"frobnicate"}, env, nil, &out, io.Discard); err == nil {
-		t.Error("unknown command accepted")
+	if _, err := os.Stat(filepath.Join(dir, "b.db")); err != nil {
+		t.Errorf("migrate made no database: %v", err)
 	}
-	out.Reset()
-	if err := run(t.Context(), []string{"seed", "-users", "50", "-events", "200"}, env, nil, &out, io.Discard); err != nil {
+}
+
+// TestSeed: the default data set is small; a database with events or users
+// is refused, with a message that says how to go on, unless --force.
+func TestSeed(t *testing.T) {
+	type store interface {
+		boxoffice.Store
+		boxoffice.Seeder
+	}
+	open := func(t *testing.T, env map[string]string) store {
+		cfg, err := loadConfig(envOf(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := openStore(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s.(store)
+	}
+	for _, name := range []string{"sqlite", "mysql"} {
+		t.Run(name, func(t *testing.T) {
+			env, _ := sqliteEnv(t)
+			if name == "mysql" {
+				env["BOXOFFICE_DATABASE_URL"] = testdb.MySQLURL(t) // skips without BOXOFFICE_TEST_MYSQL_URL
+			}
+			code, stdout, stderr := execute(t, env, nil, "seed")
+			if code != 0 || !strings.Contains(stdout, "hot_event_id=") || !strings.Contains(stdout, "hot_tier_id=") {
+				t.Fatalf("seed: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+			s := open(t, env)
+			if _, err := s.UserByEmail(t.Context(), boxoffice.SeedUserEmail(9)); err != nil {
+				t.Errorf("seeded user 9: %v", err)
+			}
+			if _, err := s.UserByEmail(t.Context(), boxoffice.SeedUserEmail(10)); !errors.Is(err, boxoffice.ErrNotFound) {
+				t.Errorf("seeded user 10: %v; the default is 10 users", err)
+			}
+			if n := countEvents(t, s); n != 11 {
+				t.Errorf("%d events; want 10 filler events and the hot one", n)
+			}
+
+			for _, tc := range []struct {
+				args   []string
+				code   int
+				stdout string
+				stderr string
+			}{
+				{[]string{"seed"}, 1, "", "already has events and users"},
+				{[]string{"seed", "--users", "0", "--events", "0"}, 1, "", "boxoffice seed --force"},
+				{[]string{"seed", "--force", "--users", "12", "--events", "3"}, 0, "hot_event_id=", ""},
+			} {
+				code, stdout, stderr := execute(t, env, nil, tc.args...)
+				if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) || (tc.stdout == "") != (stdout == "") {
+					t.Errorf("%v: exit status %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+				}
+			}
+			if n := countEvents(t, s); n != 11+4 {
+				t.Errorf("%d events after the forced seed; want 15", n)
+			}
+			if _, err := s.UserByEmail(t.Context(), boxoffice.SeedUserEmail(11)); err != nil {
+				t.Errorf("user 11 of the forced seed: %v", err)
+			}
+		})
+	}
+
+	// One user is enough to refuse.
+	env, _ := sqliteEnv(t)
+	if code, _, stderr := execute(t, env, strings.NewReader("a-long-password\n"), "user", "create", "--admin", "--email", "root@example.com"); code != 0 {
+		t.Fatalf("user create: %d %s", code, stderr)
+	}
+	if code, stdout, stderr := execute(t, env, nil, "seed"); code != 1 || stdout != "" || !strings.Contains(stderr, "already has users. ") || !strings.Contains(stderr, "--force") {
+		t.Errorf("seed of a database with an admin: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// countEvents counts the events of s.
+func countEvents(t *testing.T, s boxoffice.Store) int {
+	t.Helper()
+	n := 0
+	f := boxoffice.EventFilter{Limit: 100}
+	for {
+		page, err := s.ListEvents(t.Context(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page)
+		if len(page) < f.Limit {
+			return n
+		}
+		f.AfterStartsAt, f.AfterID = page[len(page)-1].StartsAt, page[len(page)-1].ID
+	}
+}
+
+// TestUserCreate: user create says whether it created or updated a user,
+// and refuses an existing email without --admin.
+func TestUserCreate(t *testing.T) {
+	env, _ := sqliteEnv(t)
+	cfg, err := loadConfig(envOf(env))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "hot_tier_id=") {
-		t.Errorf("seed output: %q", out.String())
+	lookup := func(email string) *boxoffice.User {
+		t.Helper()
+		s, err := openStore(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		u, err := s.UserByEmail(t.Context(), email)
+		if errors.Is(err, boxoffice.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	var hash []byte // the password hash of fan@example.com after each step
+	for _, tc := range []struct {
+		args     []string
+		stdin    string
+		code     int
+		stdout   string
+		stderr   string
+		role     boxoffice.Role // of fan@example.com afterwards ("": none)
+		rehashed bool           // fan@example.com's password changed
+	}{
+		{[]string{"--email", "fan@example.com"}, "short\n", 1, "", "password", "", false},
+		{[]string{"--email", "fan@example.com"}, "", 1, "", "no password on stdin", "", false},
+		{[]string{"--email", "fan@example.com"}, "a-long-password\n", 0, "created user fan@example.com with role user (id ", "", boxoffice.RoleUser, true},
+		{[]string{"--email", "Fan@Example.com"}, "another-password\n", 1, "", "user fan@example.com already exists (role user); nothing changed", boxoffice.RoleUser, false},
+		{[]string{"--admin", "--email", "FAN@example.com", "--name", "Fan"}, "another-password\n", 0, "updated existing user fan@example.com: now admin, password changed", "", boxoffice.RoleAdmin, true},
+		{[]string{"--admin", "--email", "fan@example.com"}, "a-third-password\r\nignored\n", 0, "updated existing user fan@example.com: still admin, password changed", "", boxoffice.RoleAdmin, true},
+		{[]string{"--email", "fan@example.com"}, "a-long-password\n", 1, "", "already exists (role admin)", boxoffice.RoleAdmin, false},
+		{[]string{"--admin", "--email", "root@example.com"}, "a-long-password", 0, "created user root@example.com with role admin (id ", "", boxoffice.RoleAdmin, false},
+	} {
+		args := append([]string{"user", "create"}, tc.args...)
+		code, stdout, stderr := execute(t, env, strings.NewReader(tc.stdin), args...)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) || (tc.stdout == "") != (stdout == "") {
+			t.Errorf("%v: exit status %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
+		u := lookup("fan@example.com")
+		switch {
+		case u == nil && tc.role != "":
+			t.Errorf("%v: no user fan@example.com", tc.args)
+		case u != nil && u.Role != tc.role:
+			t.Errorf("%v: role %q, want %q", tc.args, u.Role, tc.role)
+		case u != nil:
+			if rehashed := !bytes.Equal(u.PasswordHash, hash); rehashed != tc.rehashed {
+				t.Errorf("%v: password changed: %v, want %v", tc.args, rehashed, tc.rehashed)
+			}
+			if u.Name != "fan" {
+				t.Errorf("%v: name %q, want it kept", tc.args, u.Name)
+			}
+			hash = u.PasswordHash
+		}
+	}
+}
+
+// fakeTerminal answers password prompts with its lines.
+type fakeTerminal struct{ lines []string }
+
+func (f *fakeTerminal) IsTerminal(fd int) bool { return fd == 42 }
+
+func (f *fakeTerminal) ReadPassword(ctx context.Context, fd int) ([]byte, error) {
+	if len(f.lines) == 0 {
+		return nil, io.EOF
+	}
+	line := f.lines[0]
+	f.lines = f.lines[1:]
+	return []byte(line), nil
+}
+
+// tty is a stdin that is the fake terminal.
+type tty struct{ io.Reader }
+
+func (tty) Fd() uintptr { return 42 }
+
+// TestUserCreateTerminal: on a terminal, the password is asked for twice
+// (the prompts on stderr) and both must match.
+func TestUserCreateTerminal(t *testing.T) {
+	env, _ := sqliteEnv(t)
+	saved := terminal
+	t.Cleanup(func() { terminal = saved })
+	for _, tc := range []struct {
+		email  string
+		lines  []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"one@example.com", []string{"a-long-password", "a-long-passwort"}, 1, "", "the passwords do not match; nothing changed"},
+		{"one@example.com", []string{"a-long-password"}, 1, "", "reading the password: EOF"},
+		{"one@example.com", []string{"a-long-password", "a-long-password"}, 0, "created user one@example.com", ""},
+	} {
+		terminal = &fakeTerminal{lines: tc.lines}
+		// What stdin would give is not read from a terminal.
+		code, stdout, stderr := execute(t, env, tty{strings.NewReader("other-password\n")}, "user", "create", "--email", tc.email)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) || (tc.stdout == "") != (stdout == "") {
+			t.Errorf("%v: exit status %d, stdout %q, stderr %q; want %d, %q, %q", tc.lines, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
+		if !strings.Contains(stderr, "Password: ") {
+			t.Errorf("%v: no prompt on stderr: %q", tc.lines, stderr)
+		}
+	}
+	// The password is the one typed.
+	in := startInstance(t, maps.Clone(env))
+	if tok := signIn(t, in.url, "one@example.com", "a-long-password"); tok == "" {
+		t.Error("cannot sign in with the password typed")
 	}
 }
 

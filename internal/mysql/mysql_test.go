@@ -82,6 +82,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) boxoffice.Store { return openStore(t) })
 }
 
+func TestSeeder(t *testing.T) {
+	storetest.Seeder(t, openStore(t))
+}
+
 // TestMigrateConcurrently starts four Store values on one empty database at
 // once; every Migrate must succeed and the migrations be applied once.
 func TestMigrateConcurrently(t *testing.T) {

@@ -114,6 +114,12 @@ func (s *Store) Seed(ctx context.Context, spec boxoffice.SeedSpec, progress func
 	return nil
 }
 
+// HasData reports whether the database holds any event and any user.
+func (s *Store) HasData(ctx context.Context) (events, users bool, err error) {
+	err = s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM events), EXISTS (SELECT 1 FROM users)").Scan(&events, &users)
+	return events, users, translate("has data", err)
+}
+
 // bulkLoad runs n rows' worth of statements, made by build for row ranges of
 // seedBatch, on seedWorkers connections in parallel. Each statement commits
 // on its own.

@@ -22,7 +22,8 @@ const (
 // inserts in large transactions, then the hot event. When the events table
 // starts out empty and many events are loaded, its secondary indexes are
 // dropped first and built after the load (stage "indexes"), which is much
-// faster than maintaining them row by row. Seeded users must not exist yet.
+// faster than maintaining them row by row. Seeded users that exist already
+// (same ID or email) are kept as they are; every call adds new filler events.
 func (s *Store) Seed(ctx context.Context, spec boxoffice.SeedSpec, progress func(stage string, done, total int)) error {
 	if progress == nil {
 		progress = func(string, int, int) {}
@@ -37,6 +38,7 @@ func (s *Store) Seed(ctx context.Context, spec boxoffice.SeedSpec, progress func
 		hash := spec.PasswordHash
 		err := s.bulkInsert(ctx, "users", spec.Users, progress,
 			"INSERT INTO users (id, email, email_lower, name, role, password_hash, created_at) VALUES ", 7,
+			" ON CONFLICT DO NOTHING",
 			func(args []any, i int) []any {
 				email := boxoffice.SeedUserEmail(i)
 				return append(args, boxoffice.SeedUserID(i), email, strings.ToLower(email),
@@ -59,6 +61,12 @@ func (s *Store) Seed(ctx context.Context, spec boxoffice.SeedSpec, progress func
 		}
 	}
 	return nil
+}
+
+// HasData reports whether the database holds any event and any user.
+func (s *Store) HasData(ctx context.Context) (events, users bool, err error) {
+	err = s.r.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM events), EXISTS (SELECT 1 FROM users)").Scan(&events, &users)
+	return events, users, wrap("has data", err)
 }
 
 // seedIndexes are the secondary indexes that the events load builds after
@@ -148,11 +156,12 @@ func (g *eventGen) event(i int) *boxoffice.Event {
 	}
 }
 
-// bulkInsert inserts n rows made by row with prepared multi-row statements,
-// seedTxRows rows per transaction, reporting progress after each one.
+// bulkInsert inserts n rows made by row with prepared multi-row statements
+// (prefix, the rows, suffix), seedTxRows rows per transaction, reporting
+// progress after each one.
 func (s *Store) bulkInsert(ctx context.Context, stage string, n int, progress func(string, int, int),
-	prefix string, cols int, row func(args []any, i int) []any) error {
-	full := prefix + rowsOf(seedRows, cols)
+	prefix string, cols int, suffix string, row func(args []any, i int) []any) error {
+	full := prefix + rowsOf(seedRows, cols) + suffix
 	for start := 0; start < n; start += seedTxRows {
 		end := min(start+seedTxRows, n)
 		err := s.inTx(ctx, "seed "+stage, func(tx *sql.Tx) error {
@@ -171,7 +180,7 @@ func (s *Store) bulkInsert(ctx context.Context, stage string, n int, progress fu
 				if k == seedRows {
 					_, err = stmt.ExecContext(ctx, args...)
 				} else {
-					_, err = tx.ExecContext(ctx, prefix+rowsOf(k, cols), args...)
+					_, err = tx.ExecContext(ctx, prefix+rowsOf(k, cols)+suffix, args...)
 				}
 				if err != nil {
 					return err

@@ -42,6 +42,10 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) boxoffice.Store { return open(t) })
 }
 
+func TestSeeder(t *testing.T) {
+	storetest.Seeder(t, open(t))
+}
+
 func TestMigrateTwice(t *testing.T) {
 	s := open(t)
 	for range 2 {

@@ -482,7 +482,7 @@ func TestIdempotency(t *testing.T) {
 }
 
 // TestIdempotentHoldAnswer: a repeated hold request gets the first 201's
-// body byte for byte, even after the reservation's quantity, amount and
+// reservation again, field for field, even after the reservation's quantity, amount and
 // status changed, and not_found once its event was deleted.
 func TestIdempotentHoldAnswer(t *testing.T) {
 	for name, open := range stores(t) {

@@ -12,9 +12,9 @@ import (
 // The HTTP layer maps each code to one status in one place.
 type Code string
 
-// The failure codes of the HTTP API (api/openapi.json).
+// The failure codes of the domain. The HTTP API (api/openapi.json) adds the
+// codes of malformed requests, which only it can meet.
 const (
-	CodeMalformedJSON        Code = "malformed_json"
 	CodeUnauthenticated      Code = "unauthenticated"
 	CodeTokenExpired         Code = "token_expired"
 	CodeInvalidCredentials   Code = "invalid_credentials"
@@ -22,7 +22,6 @@ const (
 	CodeForbidden            Code = "forbidden"
 	CodeNotAdmitted          Code = "not_admitted"
 	CodeNotFound             Code = "not_found"
-	CodeMethodNotAllowed     Code = "method_not_allowed"
 	CodeEmailTaken           Code = "email_taken"
 	CodeSoldOut              Code = "sold_out"
 	CodeLimitExceeded        Code = "limit_exceeded"
@@ -34,8 +33,6 @@ const (
 	CodeHasReservations      Code = "has_reservations"
 	CodeQueueDisabled        Code = "queue_disabled"
 	CodeCapacityConflict     Code = "capacity_below_reserved"
-	CodePayloadTooLarge      Code = "payload_too_large"
-	CodeUnsupportedMediaType Code = "unsupported_media_type"
 	CodeValidationFailed     Code = "validation_failed"
 	CodeRateLimited          Code = "rate_limited"
 	CodeInternal             Code = "internal"

@@ -30,7 +30,7 @@ func readBody(w http.ResponseWriter, r *http.Request, optional bool) ([]byte, er
 		return nil, nil
 	}
 	if ct != "application/json" && !isJSONMediaType(ct) {
-		return nil, boxoffice.Errorf(boxoffice.CodeUnsupportedMediaType, "the request body must be sent with Content-Type: application/json")
+		return nil, boxoffice.Errorf(codeUnsupportedMediaType, "the request body must be sent with Content-Type: application/json")
 	}
 	if r.Body == nil {
 		return nil, nil
@@ -38,7 +38,7 @@ func readBody(w http.ResponseWriter, r *http.Request, optional bool) ([]byte, er
 	body, err := readAtMost(w, r, maxBody)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, boxoffice.Errorf(boxoffice.CodePayloadTooLarge, "the request body is larger than %d bytes", maxBody)
+			return nil, boxoffice.Errorf(codePayloadTooLarge, "the request body is larger than %d bytes", maxBody)
 		}
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func decodeJSON(body []byte, dst any) error {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return boxoffice.Errorf(boxoffice.CodeMalformedJSON, "the request body has data after the JSON value")
+		return boxoffice.Errorf(codeMalformedJSON, "the request body has data after the JSON value")
 	}
 	return nil
 }
@@ -86,7 +86,7 @@ func decodeJSON(body []byte, dst any) error {
 // decodeError translates an encoding/json error.
 func decodeError(err error) error {
 	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		return boxoffice.Errorf(boxoffice.CodeMalformedJSON, "the request body is not valid JSON (at byte %d)", se.Offset)
+		return boxoffice.Errorf(codeMalformedJSON, "the request body is not valid JSON (at byte %d)", se.Offset)
 	}
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		field := te.Field
@@ -99,9 +99,9 @@ func decodeError(err error) error {
 	}
 	switch {
 	case errors.Is(err, io.EOF):
-		return boxoffice.Errorf(boxoffice.CodeMalformedJSON, "the request body is empty")
+		return boxoffice.Errorf(codeMalformedJSON, "the request body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return boxoffice.Errorf(boxoffice.CodeMalformedJSON, "the request body ends in the middle of a JSON value")
+		return boxoffice.Errorf(codeMalformedJSON, "the request body ends in the middle of a JSON value")
 	}
 	// encoding/json has no type for an unknown field, only this message.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -112,7 +112,7 @@ func decodeError(err error) error {
 		ve.Add(name, "is not a known field")
 		return ve
 	}
-	return boxoffice.Errorf(boxoffice.CodeMalformedJSON, "the request body cannot be decoded")
+	return boxoffice.Errorf(codeMalformedJSON, "the request body cannot be decoded")
 }
 
 // jsonKind names the JSON type that a Go kind is decoded from.

@@ -508,9 +508,9 @@ func TestE2EOperations(t *testing.T) {
 	var spec map[string]any
 	ts.call("GET", "/api/v1/openapi.json", "", nil).ok(t, 200, &spec)
 	ts.call("GET", "/metrics", "", nil).problem(t, 404, boxoffice.CodeNotFound)
-	ts.call("DELETE", "/api/v1/events", ts.adminToken, nil).problem(t, 405, boxoffice.CodeMethodNotAllowed)
+	ts.call("DELETE", "/api/v1/events", ts.adminToken, nil).problem(t, 405, codeMethodNotAllowed)
 	ts.call("GET", "/api/v2/events", "", nil).problem(t, 404, boxoffice.CodeNotFound)
 	big := `{"tier_id": "` + strings.Repeat("a", 2<<20) + `"}`
-	ts.call("POST", "/api/v1/users", "", big).problem(t, 413, boxoffice.CodePayloadTooLarge)
-	ts.call("POST", "/api/v1/users", "", "{").problem(t, 400, boxoffice.CodeMalformedJSON)
+	ts.call("POST", "/api/v1/users", "", big).problem(t, 413, codePayloadTooLarge)
+	ts.call("POST", "/api/v1/users", "", "{").problem(t, 400, codeMalformedJSON)
 }

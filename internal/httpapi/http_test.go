@@ -40,15 +40,15 @@ func TestDecodingFailures(t *testing.T) {
 		code   boxoffice.Code
 		fields []string
 	}{
-		{"no content type", "POST", "/api/v1/users", `{}`, nil, 415, boxoffice.CodeUnsupportedMediaType, nil},
-		{"text content type", "POST", "/api/v1/users", `{}`, []string{"Content-Type", "text/plain"}, 415, boxoffice.CodeUnsupportedMediaType, nil},
-		{"form content type", "POST", "/api/v1/auth/token", `a=b`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, boxoffice.CodeUnsupportedMediaType, nil},
-		{"too large", "POST", "/api/v1/events", big, auth, 413, boxoffice.CodePayloadTooLarge, nil},
-		{"syntax error", "POST", "/api/v1/events", `{"title": }`, auth, 400, boxoffice.CodeMalformedJSON, nil},
-		{"empty body", "POST", "/api/v1/users", ``, []string{"Content-Type", "application/json"}, 400, boxoffice.CodeMalformedJSON, nil},
-		{"truncated", "POST", "/api/v1/users", `{"email": "a@b.c"`, []string{"Content-Type", "application/json"}, 400, boxoffice.CodeMalformedJSON, nil},
-		{"trailing data", "POST", "/api/v1/users", `{"email": "a@b.c"} {}`, []string{"Content-Type", "application/json"}, 400, boxoffice.CodeMalformedJSON, nil},
-		{"trailing garbage", "POST", "/api/v1/users", `{} x`, []string{"Content-Type", "application/json; charset=utf-8"}, 400, boxoffice.CodeMalformedJSON, nil},
+		{"no content type", "POST", "/api/v1/users", `{}`, nil, 415, codeUnsupportedMediaType, nil},
+		{"text content type", "POST", "/api/v1/users", `{}`, []string{"Content-Type", "text/plain"}, 415, codeUnsupportedMediaType, nil},
+		{"form content type", "POST", "/api/v1/auth/token", `a=b`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, codeUnsupportedMediaType, nil},
+		{"too large", "POST", "/api/v1/events", big, auth, 413, codePayloadTooLarge, nil},
+		{"syntax error", "POST", "/api/v1/events", `{"title": }`, auth, 400, codeMalformedJSON, nil},
+		{"empty body", "POST", "/api/v1/users", ``, []string{"Content-Type", "application/json"}, 400, codeMalformedJSON, nil},
+		{"truncated", "POST", "/api/v1/users", `{"email": "a@b.c"`, []string{"Content-Type", "application/json"}, 400, codeMalformedJSON, nil},
+		{"trailing data", "POST", "/api/v1/users", `{"email": "a@b.c"} {}`, []string{"Content-Type", "application/json"}, 400, codeMalformedJSON, nil},
+		{"trailing garbage", "POST", "/api/v1/users", `{} x`, []string{"Content-Type", "application/json; charset=utf-8"}, 400, codeMalformedJSON, nil},
 		{"unknown field", "POST", "/api/v1/users", `{"email": "a@b.c", "admin": true}`, []string{"Content-Type", "application/json"}, 422, boxoffice.CodeValidationFailed, []string{"admin"}},
 		{"nested unknown field", "POST", "/api/v1/events", `{"tiers": [{"name": "GA", "seats": 3}]}`, auth, 422, boxoffice.CodeValidationFailed, []string{"seats"}},
 		{"wrong type", "POST", "/api/v1/events", `{"max_tickets_per_user": "four"}`, auth, 422, boxoffice.CodeValidationFailed, []string{"max_tickets_per_user"}},
@@ -239,7 +239,7 @@ func TestUnknownRouteAndWrongMethod(t *testing.T) {
 			w := do(h, tt.method, tt.target, "")
 			code := boxoffice.CodeNotFound
 			if tt.status == 405 {
-				code = boxoffice.CodeMethodNotAllowed
+				code = codeMethodNotAllowed
 			}
 			decodeProblem(t, w, tt.status, code)
 			if got := w.Header().Get("Allow"); got != tt.allow {

@@ -32,7 +32,7 @@ type kind struct {
 // kinds maps every problem code to its HTTP status and title. It is the
 // only place that decides a failure's status.
 var kinds = map[boxoffice.Code]kind{
-	boxoffice.CodeMalformedJSON:        {http.StatusBadRequest, "Malformed JSON"},
+	codeMalformedJSON:                  {http.StatusBadRequest, "Malformed JSON"},
 	boxoffice.CodeUnauthenticated:      {http.StatusUnauthorized, "Unauthenticated"},
 	boxoffice.CodeTokenExpired:         {http.StatusUnauthorized, "Token expired"},
 	boxoffice.CodeInvalidCredentials:   {http.StatusUnauthorized, "Invalid credentials"},
@@ -40,7 +40,7 @@ var kinds = map[boxoffice.Code]kind{
 	boxoffice.CodeForbidden:            {http.StatusForbidden, "Forbidden"},
 	boxoffice.CodeNotAdmitted:          {http.StatusForbidden, "Not admitted"},
 	boxoffice.CodeNotFound:             {http.StatusNotFound, "Not found"},
-	boxoffice.CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed"},
+	codeMethodNotAllowed:               {http.StatusMethodNotAllowed, "Method not allowed"},
 	boxoffice.CodeEmailTaken:           {http.StatusConflict, "Email taken"},
 	boxoffice.CodeSoldOut:              {http.StatusConflict, "Sold out"},
 	boxoffice.CodeLimitExceeded:        {http.StatusConflict, "Limit exceeded"},
@@ -52,8 +52,8 @@ var kinds = map[boxoffice.Code]kind{
 	boxoffice.CodeHasReservations:      {http.StatusConflict, "Event has reservations"},
 	boxoffice.CodeQueueDisabled:        {http.StatusConflict, "Queue disabled"},
 	boxoffice.CodeCapacityConflict:     {http.StatusConflict, "Capacity below reserved"},
-	boxoffice.CodePayloadTooLarge:      {http.StatusRequestEntityTooLarge, "Payload too large"},
-	boxoffice.CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	codePayloadTooLarge:                {http.StatusRequestEntityTooLarge, "Payload too large"},
+	codeUnsupportedMediaType:           {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	boxoffice.CodeValidationFailed:     {http.StatusUnprocessableEntity, "Validation failed"},
 	boxoffice.CodeRateLimited:          {http.StatusTooManyRequests, "Rate limited"},
 	boxoffice.CodeInternal:             {http.StatusInternalServerError, "Internal error"},
@@ -196,3 +196,12 @@ type fieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
 }
+
+// The problem codes that only HTTP has: the request itself is wrong before
+// any rule applies.
+const (
+	codeMalformedJSON        boxoffice.Code = "malformed_json"
+	codeMethodNotAllowed     boxoffice.Code = "method_not_allowed"
+	codePayloadTooLarge      boxoffice.Code = "payload_too_large"
+	codeUnsupportedMediaType boxoffice.Code = "unsupported_media_type"
+)

@@ -16,8 +16,9 @@ import (
 	"boxoffice"
 )
 
-// domainCodes returns the values of every Code constant in the domain's
-// errors.go, so that a code added there without a status here fails.
+// domainCodes returns every problem code: the values of every Code
+// constant in the domain's errors.go (so that a code added there without a
+// status here fails) and HTTP's own.
 func domainCodes(t *testing.T) []boxoffice.Code {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), "../../errors.go", nil, 0)
@@ -44,7 +45,8 @@ func domainCodes(t *testing.T) []boxoffice.Code {
 	if len(codes) < 20 {
 		t.Fatalf("found only %d codes in errors.go", len(codes))
 	}
-	return codes
+	// The codes of malformed requests are HTTP's own.
+	return append(codes, codeMalformedJSON, codeMethodNotAllowed, codePayloadTooLarge, codeUnsupportedMediaType)
 }
 
 // serveError answers a request through the middleware with err.

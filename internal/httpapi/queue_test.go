@@ -172,7 +172,7 @@ func TestQueueHTTP(t *testing.T) {
 	if st.Position != 1 {
 		t.Errorf("after the first left: %+v", st)
 	}
-	qs.call("PUT", path, u1, nil).problem(t, 405, boxoffice.CodeMethodNotAllowed)
+	qs.call("PUT", path, u1, nil).problem(t, 405, codeMethodNotAllowed)
 }
 
 // TestAdmissionTokenRefused: holds on a queue-enabled event need a valid

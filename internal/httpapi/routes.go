@@ -132,5 +132,5 @@ func (s *server) handleUnmatched(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(allowed)
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	s.writeError(w, r, boxoffice.Errorf(boxoffice.CodeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, strings.Join(allowed, ", ")))
+	s.writeError(w, r, boxoffice.Errorf(codeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, strings.Join(allowed, ", ")))
 }

@@ -113,10 +113,12 @@ func (v *verifier) verify(token string, now time.Time) (tokenClaims, error) {
 	c, plain := parsePlainClaims(raw)
 	if !plain {
 		// Escapes, nesting or unusual keys: let encoding/json decide.
-		c = tokenClaims{}
-		if err := json.Unmarshal(raw, &c); err != nil {
+		// (Into d, so that c stays off the heap on the plain path.)
+		var d tokenClaims
+		if err := json.Unmarshal(raw, &d); err != nil {
 			return tokenClaims{}, boxoffice.ErrUnauthenticated
 		}
+		c = d
 	}
 	if c.Iss != Issuer || !c.Aud.is(v.audience) || c.Exp == nil {
 		return tokenClaims{}, boxoffice.ErrUnauthenticated
@@ -289,11 +291,11 @@ func parsePlainClaims(b []byte) (c tokenClaims, ok bool) {
 // plainStrings reads an array of plain strings (see plainjson.String)
 // starting at b[i] == '[' and returns it and the index after it.
 func plainStrings(b []byte, i int) (audience, int, bool) {
-	a := audience{}
 	i = plainjson.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
-		return a, i + 1, true
+		return audience{}, i + 1, true // not nil, as encoding/json has it
 	}
+	var a audience
 	for {
 		s, j, ok := plainjson.String(b, i)
 		if !ok {

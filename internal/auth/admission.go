@@ -30,15 +30,17 @@ func AdmissionSecret(secret []byte) []byte {
 }
 
 // AdmissionTokens issues and verifies waiting-room admission tokens: compact
-// HS256 JWTs with the user (sub), the event (evt) and the expiry (exp). They
-// are verified with the key alone, without a round trip to Redis, so holders
-// can buy while Redis is down. It implements boxoffice.AdmissionTokens and
-// httpapi.Admissions, and is safe for concurrent use.
+// HS256 JWTs with the user (sub), the event (evt), the expiry (exp) and the
+// audience admissionAudience, checked by the same verifier as access tokens
+// (verifier.verify). They are verified with the key alone, without a round
+// trip to Redis, so holders can buy while Redis is down. It implements
+// boxoffice.AdmissionTokens and httpapi.Admissions, and is safe for
+// concurrent use.
 type AdmissionTokens struct {
 	secret []byte
 	// now is the clock; tests replace it.
-	now    func() time.Time
-	parser *jwt.Parser
+	now func() time.Time
+	v   verifier // audience admissionAudience
 }
 
 var _ boxoffice.AdmissionTokens = (*AdmissionTokens)(nil)
@@ -53,13 +55,7 @@ type admissionClaims struct {
 // AdmissionSecret to derive it).
 func NewAdmissionTokens(secret []byte) *AdmissionTokens {
 	a := &AdmissionTokens{secret: append([]byte(nil), secret...), now: time.Now}
-	a.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithIssuer(Issuer),
-		jwt.WithAudience(admissionAudience),
-		jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(func() time.Time { return a.now() }),
-	)
+	a.v.init(a.secret, admissionAudience)
 	return a
 }
 
@@ -87,12 +83,6 @@ func (a *AdmissionTokens) Issue(userID, eventID string, expires time.Time) (stri
 // userID and eventID. Forged, tampered, expired, other users' and other
 // events' tokens, and access tokens, are all refused.
 func (a *AdmissionTokens) Verify(token, userID, eventID string) bool {
-	if token == "" || len(token) > 2048 {
-		return false
-	}
-	var c admissionClaims
-	if _, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.secret, nil }); err != nil {
-		return false
-	}
-	return c.Subject == userID && c.Event == eventID && userID != "" && eventID != ""
+	c, err := a.v.verify(token, a.now())
+	return err == nil && c.Sub == userID && c.Evt == eventID && userID != "" && eventID != ""
 }

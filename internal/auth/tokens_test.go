@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +226,9 @@ func FuzzPlainClaims(f *testing.F) {
 	for _, s := range []string{
 		`{"role":"user","iss":"boxoffice","sub":"01ABC","exp":1893456000,"iat":1700000000}`,
 		`{"role":"admin","iss":"boxoffice","sub":"x","exp":1.5e9,"nbf":-0.5}`,
+		`{"evt":"E1","iss":"boxoffice","sub":"U1","aud":["boxoffice-admission"],"exp":1893456000}`,
+		`{"aud":"boxoffice-admission"}`, `{"aud":[]}`, `{"aud":[ "a" , "b" ]}`, `{"aud":["a",]}`, `{"aud":[1]}`,
+		`{"aud":null}`, `{"aud":"a","aud":null}`, `{"aud":["a"],"aud":"b"}`, `{"x":["a"]}`, `{"AUD":"a"}`, `{"Evt":"a"}`,
 		` { "sub" : "a" , "exp" : 0 , "extra" : true , "n" : null , "f" : false } `,
 		`{}`, `{"SUB":"a"}`, `{"sub":"a\"b"}`, `{"exp":01}`, `{"exp":1.}`, `{"exp":"1"}`,
 		`{"a":{"b":1}}`, `{"a":[1]}`, `{"sub":"ü"}`, `{"sub":"a",}`, `{"sub":"a"}x`, `{"exp":1e999}`,
@@ -236,28 +240,48 @@ func FuzzPlainClaims(f *testing.F) {
 		if !ok {
 			return
 		}
-		var want fastClaims
+		var want tokenClaims
 		if err := json.Unmarshal(b, &want); err != nil {
 			t.Fatalf("plain parse accepted %q, encoding/json refuses it: %v", b, err)
 		}
 		same := func(x, y *float64) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
-		if got.Sub != want.Sub || got.Role != want.Role || got.Iss != want.Iss || !same(got.Exp, want.Exp) || !same(got.Nbf, want.Nbf) {
+		if got.Sub != want.Sub || got.Role != want.Role || got.Iss != want.Iss || got.Evt != want.Evt ||
+			!slices.Equal(got.Aud, want.Aud) || (got.Aud == nil) != (want.Aud == nil) ||
+			!same(got.Exp, want.Exp) || !same(got.Nbf, want.Nbf) {
 			t.Fatalf("%q: plain %+v, encoding/json %+v", b, got, want)
 		}
 	})
 }
 
-// The payloads Issue writes take the plain path.
+// The tokens both kinds issue have the header verify requires, and their
+// payloads take the plain path.
 func TestIssuedClaimsArePlain(t *testing.T) {
-	tok, _, err := NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour).Issue(&boxoffice.User{ID: boxoffice.NewID(), Role: boxoffice.RoleUser})
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	access, _, err := NewTokens(secret, time.Hour).Issue(&boxoffice.User{ID: boxoffice.NewID(), Role: boxoffice.RoleUser})
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	admission, err := NewAdmissionTokens(AdmissionSecret(secret)).Issue("U1", "E1", time.Now().Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fc, ok := parsePlainClaims(payload); !ok || fc.Exp == nil || fc.Iss != Issuer || fc.Role != boxoffice.RoleUser {
-		t.Fatalf("issued payload %s: plain %v %+v", payload, ok, fc)
+	for _, tc := range []struct {
+		name, token string
+		ok          func(tokenClaims) bool
+	}{
+		{"access", access, func(c tokenClaims) bool { return c.Role == "user" && c.Aud == nil }},
+		{"admission", admission, func(c tokenClaims) bool { return c.Evt == "E1" && c.Aud.is(admissionAudience) }},
+	} {
+		parts := strings.Split(tc.token, ".")
+		if parts[0] != hs256Header {
+			t.Errorf("%s: header %s, verify requires %s", tc.name, parts[0], hs256Header)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := parsePlainClaims(payload); !ok || c.Exp == nil || c.Iss != Issuer || !tc.ok(c) {
+			t.Errorf("%s: issued payload %s: plain %v %+v", tc.name, payload, ok, c)
+		}
 	}
 }

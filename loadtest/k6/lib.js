@@ -236,7 +236,7 @@ export function seedEmail(i) {
   return `user${i}@seed.boxoffice.test`;
 }
 
-// jwtHeader is the encoded header internal/auth writes (and its fast path
+// jwtHeader is the encoded header internal/auth writes (and its verifier
 // requires): {"alg":"HS256","typ":"JWT"}.
 const jwtHeader = encoding.b64encode('{"alg":"HS256","typ":"JWT"}', 'rawurl');
 

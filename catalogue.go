@@ -67,10 +67,18 @@ func (s *Catalogue) ListEvents(ctx context.Context, q EventQuery) (Page[*Event],
 		return Page[*Event]{}, err
 	}
 	f := EventFilter{Query: strings.TrimSpace(q.Query), StartsAfter: q.StartsAfter, StartsBefore: q.StartsBefore, Limit: limit + 1}
+	var v ValidationError
 	if len(f.Query) > 200 {
-		var v ValidationError
 		v.Add("q", "must be at most 200 characters")
-		return Page[*Event]{}, &v
+	}
+	if !f.StartsAfter.IsZero() && !storableTime(f.StartsAfter) {
+		v.Add("starts_after", "must be in the years 1 to 9999")
+	}
+	if !f.StartsBefore.IsZero() && !storableTime(f.StartsBefore) {
+		v.Add("starts_before", "must be in the years 1 to 9999")
+	}
+	if err := v.Err(); err != nil {
+		return Page[*Event]{}, err
 	}
 	if q.OnSale {
 		f.OnSaleAt = s.clock()

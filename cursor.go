@@ -26,7 +26,17 @@ func decodeTimeCursor(c string) (time.Time, string, bool) {
 	if err != nil {
 		return time.Time{}, "", false
 	}
-	return time.UnixMicro(us).UTC(), id, true
+	t := time.UnixMicro(us).UTC()
+	if !storableTime(t) {
+		return time.Time{}, "", false // not a position this API hands out
+	}
+	return t, id, true
+}
+
+// storableTime reports whether every store can hold and compare t: years 1
+// to 9999 (MySQL's DATETIME range).
+func storableTime(t time.Time) bool {
+	return t.Year() >= 1 && t.Year() <= 9999
 }
 
 func encodeIDCursor(id string) string {

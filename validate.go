@@ -64,14 +64,20 @@ func normaliseEvent(e *Event) error {
 		name string
 		t    *time.Time
 	}{{"starts_at", &e.StartsAt}, {"sales_start_at", &e.SalesStartAt}, {"sales_end_at", &e.SalesEndAt}} {
-		if f.t.IsZero() {
+		switch {
+		case f.t.IsZero():
 			v.Add(f.name, "is required")
+		case !storableTime(*f.t):
+			v.Add(f.name, "must be in the years 1 to 9999")
 		}
 		*f.t = normTime(*f.t)
 	}
 	if e.EndsAt != nil {
 		t := normTime(*e.EndsAt)
 		e.EndsAt = &t
+		if !storableTime(t) {
+			v.Add("ends_at", "must be in the years 1 to 9999")
+		}
 		if !e.StartsAt.IsZero() && !t.After(e.StartsAt) {
 			v.Add("ends_at", "must be after starts_at")
 		}

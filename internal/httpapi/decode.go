@@ -9,7 +9,9 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -37,12 +39,23 @@ func readBody(w http.ResponseWriter, r *http.Request, optional bool) ([]byte, er
 	}
 	body, err := readAtMost(w, r, maxBody)
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, boxoffice.Errorf(codePayloadTooLarge, "the request body is larger than %d bytes", maxBody)
-		}
-		return nil, err
+		return nil, bodyError(err)
 	}
 	return body, nil
+}
+
+// bodyError turns a failure to read a request body into the client's fault
+// it is: too large, too slow (the server's read timeout), or cut short (a
+// truncated body, a connection that broke). None of them is the server's;
+// they answer 4xx and are not logged as errors.
+func bodyError(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return boxoffice.Errorf(codePayloadTooLarge, "the request body is larger than %d bytes", maxBody)
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+		return boxoffice.Errorf(codeRequestTimeout, "the request body did not arrive in time")
+	}
+	return boxoffice.Errorf(codeIncompleteBody, "the request body could not be read in full")
 }
 
 // readAtMost reads the whole body, failing with *http.MaxBytesError past

@@ -33,6 +33,8 @@ type kind struct {
 // only place that decides a failure's status.
 var kinds = map[boxoffice.Code]kind{
 	codeMalformedJSON:                  {http.StatusBadRequest, "Malformed JSON"},
+	codeIncompleteBody:                 {http.StatusBadRequest, "Incomplete body"},
+	codeRequestTimeout:                 {http.StatusRequestTimeout, "Request timeout"},
 	boxoffice.CodeUnauthenticated:      {http.StatusUnauthorized, "Unauthenticated"},
 	boxoffice.CodeTokenExpired:         {http.StatusUnauthorized, "Token expired"},
 	boxoffice.CodeInvalidCredentials:   {http.StatusUnauthorized, "Invalid credentials"},
@@ -204,4 +206,6 @@ const (
 	codeMethodNotAllowed     boxoffice.Code = "method_not_allowed"
 	codePayloadTooLarge      boxoffice.Code = "payload_too_large"
 	codeUnsupportedMediaType boxoffice.Code = "unsupported_media_type"
+	codeIncompleteBody       boxoffice.Code = "incomplete_body"
+	codeRequestTimeout       boxoffice.Code = "request_timeout"
 )

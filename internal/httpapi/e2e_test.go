@@ -514,3 +514,33 @@ func TestE2EOperations(t *testing.T) {
 	ts.call("POST", "/api/v1/users", "", big).problem(t, 413, codePayloadTooLarge)
 	ts.call("POST", "/api/v1/users", "", "{").problem(t, 400, codeMalformedJSON)
 }
+
+// TestE2EPrivateResponsesNotCached: every answer to an authenticated caller
+// (their account, reservations with attendee details, bookmarks, the sales
+// view, a new hold, a problem) says Cache-Control: no-store; the public
+// catalogue does not.
+func TestE2EPrivateResponsesNotCached(t *testing.T) {
+	ts := newTestServer(t)
+	e := ts.createEvent(ts.eventBody("Private", 5))
+	user, _ := ts.signUp("private@example.test")
+	var res reservationJSON
+	hold := ts.hold(user, e.ID, e.Tiers[0].ID, 1)
+	hold.ok(t, 201, &res)
+	for name, r := range map[string]*response{
+		"new hold":          hold,
+		"me":                ts.call("GET", "/api/v1/users/me", user, nil),
+		"reservation":       ts.call("GET", "/api/v1/reservations/"+res.ID, user, nil),
+		"my reservations":   ts.call("GET", "/api/v1/users/me/reservations", user, nil),
+		"my bookmarks":      ts.call("GET", "/api/v1/users/me/bookmarks", user, nil),
+		"sales view":        ts.call("GET", "/api/v1/events/"+e.ID+"/sales", ts.adminToken, nil),
+		"someone else's":    ts.call("GET", "/api/v1/reservations/"+res.ID, ts.adminToken, nil),
+		"a refused request": ts.call("GET", "/api/v1/events/"+e.ID+"/sales", user, nil),
+	} {
+		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s (%d): Cache-Control %q, want no-store", name, r.status, cc)
+		}
+	}
+	if cc := ts.call("GET", "/api/v1/events/"+e.ID, "", nil).header.Get("Cache-Control"); cc == "no-store" {
+		t.Errorf("the public event page says no-store")
+	}
+}

@@ -109,6 +109,9 @@ func (s *server) wrap(rt route) http.Handler {
 			if info := infoFrom(r.Context()); info != nil {
 				info.userID = c.UserID
 			}
+			// Whatever an authenticated caller is answered is theirs:
+			// no shared cache may keep it.
+			w.Header().Set("Cache-Control", "no-store")
 		}
 		if err := rt.handle(w, r, c); err != nil {
 			s.writeError(w, r, err)

@@ -325,10 +325,17 @@ func testOnSale(t *testing.T, q boxoffice.Queue) {
 	var confirmed, soldOut, late atomic.Int64
 	parallel(func(i int) {
 		var st queueStatusJSON
+		// A client polling its status; the deadline only keeps a broken
+		// room from hanging the test.
+		deadline := time.Now().Add(time.Minute)
 		for {
 			qs.call("GET", path, tokens[i], nil).ok(t, 200, &st)
 			if st.Status != "waiting" {
 				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("user %d still waiting after a minute: %+v", i, st)
+				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -60,13 +60,14 @@ type round struct {
 	owner string
 	first int64
 	users []string
+	at    time.Time
 }
 
 func (l *admissionLog) hook(owner string) func(string, int64, []string) {
 	return func(_ string, first int64, us []string) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		l.rounds = append(l.rounds, round{owner, first, slices.Clone(us)})
+		l.rounds = append(l.rounds, round{owner, first, slices.Clone(us), time.Now()})
 	}
 }
 
@@ -130,13 +131,14 @@ func TestFairnessAcrossInstances(t *testing.T) {
 	e := h.queued(t, 10_000, 60*2000) // 2,000 a second: admission runs while users join
 	var log admissionLog
 	var rooms []*boxoffice.WaitingRoom
+	var stops []func()
 	for i, q := range qs {
 		owner := string(rune('a' + i))
 		r := h.room(q, func(c *boxoffice.WaitingRoomConfig) {
 			c.Now, c.Tick, c.LeaseTTL, c.Owner, c.OnAdmit = time.Now, 20*time.Millisecond, 500*time.Millisecond, owner, log.hook(owner)
 		})
 		rooms = append(rooms, r)
-		runRoom(t, r)
+		stops = append(stops, runRoom(t, r))
 	}
 	u := callers(1000)
 	for i, c := range u {
@@ -145,7 +147,14 @@ func TestFairnessAcrossInstances(t *testing.T) {
 		}
 	}
 	waitUntil(t, "1,000 admissions", 20*time.Second, func() bool { return log.count() >= len(u) })
-	time.Sleep(100 * time.Millisecond) // nothing more may come
+	// Once the coordinators have stopped, every round is in the log; and
+	// with nobody left waiting, no later round could have admitted anyone.
+	for _, stop := range stops {
+		stop()
+	}
+	if _, info, err := qs[0].Entries(ctx, e.ID, nil); err != nil || info.Waiting != 0 || info.Admitted != len(u) {
+		t.Fatalf("queue after the admissions: %+v, %v; want nobody waiting and %d admitted", info, err, len(u))
+	}
 	got := log.order(t)
 	if len(got) != len(u) {
 		t.Fatalf("admitted %d, want %d", len(got), len(u))
@@ -185,11 +194,14 @@ func TestCoordinatorLease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A dead instance holds the lease; it lapses after its TTL.
+	// A dead instance holds the lease; it lapses after its TTL. The clock
+	// starts before the lease is taken, so a slow Lead call cannot make
+	// an admission look early: this bound only fails if one came before
+	// the lease lapsed.
+	start := time.Now()
 	if ok, err := qs[0].Lead(ctx, "dead", 400*time.Millisecond); !ok || err != nil {
 		t.Fatalf("Lead = %v, %v", ok, err)
 	}
-	start := time.Now()
 	for _, r := range rooms {
 		stops = append(stops, runRoom(t, r))
 	}
@@ -197,7 +209,15 @@ func TestCoordinatorLease(t *testing.T) {
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Errorf("admitted %v after start while a dead instance's lease had 400ms left", d)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Both coordinators run; wait until the log shows one of them
+	// admitting over more than two lease TTLs (so it renewed its lease
+	// while the other kept trying to take it), rather than for a fixed
+	// time that a loaded machine may spend elsewhere.
+	waitUntil(t, "admissions over two lease TTLs", 10*time.Second, func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return log.rounds[len(log.rounds)-1].at.Sub(log.rounds[0].at) > 600*time.Millisecond
+	})
 	log.mu.Lock()
 	owners := map[string]int{}
 	for _, r := range log.rounds {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"boxoffice"
@@ -360,14 +361,21 @@ func TestPresaleOrderAudit(t *testing.T) {
 	}
 }
 
-// TestWaitingRoomStream: the coordinator loop admits in real time, and the
-// stream delivers each change at most once a tick and ends when admitted.
+// TestWaitingRoomStream: the coordinator loop (Run, on its own ticker)
+// admits, and the stream delivers each change at most once a tick and ends
+// when admitted. It runs in a synctest bubble: the room's clock and tickers
+// are the bubble's fake time, so arrival times are exact and can be checked.
 func TestWaitingRoomStream(t *testing.T) {
+	synctest.Test(t, testWaitingRoomStream)
+}
+
+func testWaitingRoomStream(t *testing.T) {
 	h := newRoomHarness(t)
 	ctx := t.Context()
+	const tick = 100 * time.Millisecond
 	r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
 		c.Now = time.Now
-		c.Tick = 100 * time.Millisecond
+		c.Tick = tick
 	})
 	e := h.queued(t, 100, 60*10) // ten a second: one a tick
 	u := callers(5)
@@ -389,17 +397,24 @@ func TestWaitingRoomStream(t *testing.T) {
 	go func() { defer close(done); _ = r.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 
-	// The watcher sends a subscriber at most one status per tick by
-	// construction; arrival times on a loaded machine say nothing about
-	// that, so the test checks order and content only.
+	// On the fake clock, a status arrives at the moment the watcher's
+	// round sends it, so the gaps between arrivals are those between
+	// rounds.
 	var got []boxoffice.QueueStatus
-	timeout := time.After(10 * time.Second)
+	var at []time.Time
+	timeout := time.After(10 * time.Second) // a hundred ticks of fake time
 	for len(got) == 0 || !got[len(got)-1].Status.Terminal() {
 		select {
 		case st := <-sub.C:
 			got = append(got, st)
+			at = append(at, time.Now())
 		case <-timeout:
 			t.Fatalf("no final status; got %+v", got)
+		}
+	}
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d < tick {
+			t.Errorf("statuses %d and %d arrived %v apart, less than a tick", i-1, i, d)
 		}
 	}
 	if final := got[len(got)-1]; final.Status != boxoffice.QueueAdmitted || final.AdmissionToken == "" {
@@ -435,8 +450,8 @@ func TestWaitingRoomStream(t *testing.T) {
 		if ok {
 			t.Error("a status instead of the end of the stream")
 		}
-	case <-time.After(time.Second):
-		t.Error("CloseStreams did not end the stream")
+	default:
+		t.Error("CloseStreams did not end the stream at once")
 	}
 	s3.Close()
 	if _, _, err := r.Subscribe(ctx, late, e.ID); !errors.Is(err, boxoffice.ErrUnavailable) {

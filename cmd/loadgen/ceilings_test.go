@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/rueidis"
 )
@@ -152,19 +151,22 @@ func TestGetAgainstBareServer(t *testing.T) {
 	}
 }
 
-// authEcho counts the Authorization headers it sees per target.
+// authEcho counts the Authorization headers it sees per target. Once
+// failFrom is set, it answers 503 from its failFrom-th request on.
 type authEcho struct {
-	mu    sync.Mutex
-	seen  map[string]int
-	fail  bool
-	paths map[string]int
+	mu       sync.Mutex
+	seen     map[string]int
+	paths    map[string]int
+	requests int
+	failFrom int
 }
 
 func (a *authEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.seen[r.Header.Get("Authorization")]++
 	a.paths[r.URL.RequestURI()]++
-	fail := a.fail
+	a.requests++
+	fail := a.failFrom > 0 && a.requests >= a.failFrom
 	a.mu.Unlock()
 	if fail {
 		w.Header().Set("Content-Type", "application/problem+json")
@@ -202,12 +204,12 @@ func TestGetPathRoundRobinWithUserTokens(t *testing.T) {
 
 	// A target that stops answering 200 during the run makes the answers
 	// unexpected, and -fail-on-unexpected turns them into exit status 3.
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		e2.mu.Lock()
-		e2.fail = true
-		e2.mu.Unlock()
-	}()
+	// The second target answers the run's probe of it and a few requests
+	// of the load, then fails: counted in requests, not in time, so the
+	// probe cannot be the one to see the failure.
+	e2.mu.Lock()
+	e2.failFrom = e2.requests + 5
+	e2.mu.Unlock()
 	rep, _, err = runLoadgen(t, "-scenario", "get", "-targets", s1.URL+","+s2.URL, "-url", "/x",
 		"-vus", "2", "-duration", "400ms", "-quiet", "-fail-on-unexpected")
 	if ee, ok := err.(*exitError); !ok || ee.code != 3 || rep.ByCode["unavailable"] == 0 {

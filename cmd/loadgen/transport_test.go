@@ -83,8 +83,11 @@ func TestLeanTransportStaleAndClosedConnections(t *testing.T) {
 	})
 	c := &http.Client{Transport: newLeanTransport(0, 4), Timeout: 5 * time.Second}
 	leanGet(t, c, srv.URL+"/")
-	srv.CloseClientConnections() // the idle keep-alive connection dies
-	time.Sleep(10 * time.Millisecond)
+	// The idle keep-alive connection dies: CloseClientConnections returns
+	// once the server has closed it, and whether the client then sees the
+	// close on writing (a reset) or on reading (EOF), it is a stale
+	// connection's error, so no pause is needed for the close to land.
+	srv.CloseClientConnections()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader("body"))
 	resp, err := c.Do(req)
 	if err != nil {
@@ -130,6 +133,13 @@ func TestLeanTransportTimeout(t *testing.T) {
 // maxConns bounds the connections (and so the concurrent requests) per host.
 func TestLeanTransportMaxConns(t *testing.T) {
 	var cur, peak atomic.Int32
+	// Requests wait until two are in at once, so the test shows that the
+	// bound is reached and not only that it is not passed.
+	two := make(chan struct{})
+	var once sync.Once
+	giveUp := make(chan struct{}) // so that a transport that allows one fails the test below rather than hangs
+	stop := time.AfterFunc(10*time.Second, func() { close(giveUp) })
+	defer stop.Stop()
 	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		n := cur.Add(1)
 		for {
@@ -138,17 +148,27 @@ func TestLeanTransportMaxConns(t *testing.T) {
 				break
 			}
 		}
+		if n >= 2 {
+			once.Do(func() { close(two) })
+		}
+		select {
+		case <-two:
+		case <-giveUp:
+		}
+		// Load shaping, not a wait for an assertion: requests that stay a
+		// moment give a transport that let a third one in the chance to
+		// show it.
 		time.Sleep(5 * time.Millisecond)
 		cur.Add(-1)
 		io.WriteString(w, "ok")
 	})
-	c := &http.Client{Transport: newLeanTransport(2, 2), Timeout: 5 * time.Second}
+	c := &http.Client{Transport: newLeanTransport(2, 2), Timeout: 20 * time.Second}
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() { leanGet(t, c, srv.URL+"/") })
 	}
 	wg.Wait()
-	if p := peak.Load(); p > 2 {
-		t.Fatalf("%d requests at once with maxConns 2", p)
+	if p := peak.Load(); p != 2 {
+		t.Fatalf("at most %d requests at once with maxConns 2, want 2", p)
 	}
 }

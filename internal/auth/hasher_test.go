@@ -70,56 +70,66 @@ func TestHasherCompareMalformedHash(t *testing.T) {
 
 // TestHasherQueueFull occupies the only worker, fills the wait queue, and
 // checks that every further caller is turned away at once, while the
-// waiting ones are served once the worker frees up.
+// waiting ones are served once the worker frees up. In a synctest bubble,
+// synctest.Wait returns once the callers are parked in the queue, and "at
+// once" means that no (fake) time passed.
 func TestHasherQueueFull(t *testing.T) {
-	const maxWaiting = 3
-	h := NewHasher(bcrypt.MinCost, 1, maxWaiting, time.Hour)
-	h.slots <- struct{}{} // the worker is busy
-	if h.Saturated() {
-		t.Fatal("Saturated with an empty queue")
-	}
-
-	var wg sync.WaitGroup
-	errs := make(chan error, maxWaiting)
-	for range maxWaiting {
-		wg.Go(func() {
-			_, err := h.Hash(context.Background(), "password")
-			errs <- err
-		})
-	}
-	// Waiting for the queue to fill is not a timing assertion: the test
-	// fails by timing out only if the callers never queue.
-	for h.Waiting() < maxWaiting {
-		time.Sleep(time.Millisecond)
-	}
-
-	if !h.Saturated() {
-		t.Fatal("not Saturated with a full queue")
-	}
-	const extra = 5
-	for i := range extra {
-		if _, err := h.Hash(t.Context(), "password"); !errors.Is(err, boxoffice.ErrRateLimited) {
-			t.Fatalf("Hash #%d with a full queue = %v, want ErrRateLimited", i, err)
+	synctest.Test(t, func(t *testing.T) {
+		const maxWaiting = 3
+		h := NewHasher(bcrypt.MinCost, 1, maxWaiting, time.Hour)
+		h.slots <- struct{}{} // the worker is busy
+		if h.Saturated() {
+			t.Fatal("Saturated with an empty queue")
 		}
-	}
-	if err := h.Compare(t.Context(), []byte("x"), "password"); !errors.Is(err, boxoffice.ErrRateLimited) {
-		t.Fatalf("Compare with a full queue = %v, want ErrRateLimited", err)
-	}
-	if got := h.Rejected(); got != extra+1 {
-		t.Errorf("Rejected = %d, want %d", got, extra+1)
-	}
 
-	<-h.slots // the worker is free again
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("queued Hash = %v, want success", err)
+		var wg sync.WaitGroup
+		errs := make(chan error, maxWaiting)
+		for range maxWaiting {
+			wg.Go(func() {
+				_, err := h.Hash(context.Background(), "password")
+				errs <- err
+			})
 		}
-	}
-	if got := h.Waiting(); got != 0 {
-		t.Errorf("Waiting = %d after the burst, want 0", got)
-	}
+		synctest.Wait() // every caller waits for the worker
+		if got := h.Waiting(); got != maxWaiting {
+			t.Fatalf("Waiting = %d, want %d", got, maxWaiting)
+		}
+
+		if !h.Saturated() {
+			t.Fatal("not Saturated with a full queue")
+		}
+		start := time.Now()
+		const extra = 5
+		for i := range extra {
+			if _, err := h.Hash(t.Context(), "password"); !errors.Is(err, boxoffice.ErrRateLimited) {
+				t.Fatalf("Hash #%d with a full queue = %v, want ErrRateLimited", i, err)
+			}
+		}
+		if err := h.Compare(t.Context(), []byte("x"), "password"); !errors.Is(err, boxoffice.ErrRateLimited) {
+			t.Fatalf("Compare with a full queue = %v, want ErrRateLimited", err)
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("turning callers away took %v, want no wait at all", waited)
+		}
+		if got := h.Rejected(); got != extra+1 {
+			t.Errorf("Rejected = %d, want %d", got, extra+1)
+		}
+
+		<-h.slots // the worker is free again
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("queued Hash = %v, want success", err)
+			}
+		}
+		if got := h.Waiting(); got != 0 {
+			t.Errorf("Waiting = %d after the burst, want 0", got)
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("the queued callers were served after %v, want as soon as the worker was free", waited)
+		}
+	})
 }
 
 // TestHasherBurst fires a burst far beyond the queue at one worker with a

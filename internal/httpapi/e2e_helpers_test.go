@@ -67,6 +67,7 @@ func (a *testAdmissions) usedCount() int {
 type testServer struct {
 	t          *testing.T
 	url        string
+	client     *http.Client // nil: http.DefaultClient
 	svc        *boxoffice.Service
 	clock      *testClock
 	secret     []byte
@@ -167,7 +168,7 @@ func (ts *testServer) call(method, path, token string, body any, hdr ...string) 
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ts.httpClient().Do(req)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -180,6 +181,14 @@ func (ts *testServer) call(method, path, token string, body any, hdr ...string) 
 		ts.t.Errorf("%s %s: no X-Request-Id", method, path)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// httpClient returns the client that reaches the server.
+func (ts *testServer) httpClient() *http.Client {
+	if ts.client != nil {
+		return ts.client
+	}
+	return http.DefaultClient
 }
 
 // ok checks the status and decodes the JSON body into v (when not nil).

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"boxoffice"
@@ -37,6 +38,21 @@ type queueServer struct {
 }
 
 func newQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration) *queueServer {
+	t.Helper()
+	return startQueueServer(t, q, tick, nil)
+}
+
+// newBubbleQueueServer is newQueueServer for a test in a synctest bubble:
+// the server listens on an in-memory network (see pipeNet), and everything
+// runs on the bubble's fake clock. Reach it through qs.client.
+func newBubbleQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration) *queueServer {
+	t.Helper()
+	return startQueueServer(t, q, tick, newPipeNet())
+}
+
+// startQueueServer starts a queueServer on a loopback port, or on pn when
+// it is not nil.
+func startQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration, pn *pipeNet) *queueServer {
 	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
@@ -63,9 +79,18 @@ func newQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration) *queueS
 
 	tokens := auth.NewTokens(secret, time.Hour)
 	logs := &syncBuffer{}
-	srv := httptest.NewUnstartedServer(New(Config{
+	handler := New(Config{
 		Service: svc, Cache: memory.NewCache(10000), Tokens: tokens, Queue: room, Logger: newJSONLogger(logs), Ready: svc.Ready,
-	}))
+	})
+	var srv *httptest.Server
+	var client *http.Client
+	if pn == nil {
+		srv = httptest.NewUnstartedServer(handler)
+	} else {
+		srv = &httptest.Server{Listener: pn, Config: &http.Server{Handler: handler}}
+		client = &http.Client{Transport: &http.Transport{DialContext: pn.DialContext}}
+		t.Cleanup(client.CloseIdleConnections) // after srv.Close
+	}
 	srv.Config.RegisterOnShutdown(room.CloseStreams)
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -74,7 +99,7 @@ func newQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration) *queueS
 			t.Logf("server log (tail):\n%s", tail(logs.String(), 4000))
 		}
 	})
-	ts := &testServer{t: t, url: srv.URL, svc: svc, clock: &testClock{}, secret: secret}
+	ts := &testServer{t: t, url: srv.URL, client: client, svc: svc, clock: &testClock{}, secret: secret}
 	qs := &queueServer{testServer: ts, room: room, tokens: tokens, admission: admission}
 	ts.adminToken = qs.mint(boxoffice.RoleAdmin)
 	return qs
@@ -301,10 +326,17 @@ func testOnSale(t *testing.T, q boxoffice.Queue) {
 	var confirmed, soldOut, late atomic.Int64
 	parallel(func(i int) {
 		var st queueStatusJSON
+		// A client polling its status; the deadline only keeps a broken
+		// room from hanging the test.
+		deadline := time.Now().Add(time.Minute)
 		for {
 			qs.call("GET", path, tokens[i], nil).ok(t, 200, &st)
 			if st.Status != "waiting" {
 				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("user %d still waiting after a minute: %+v", i, st)
+				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -343,9 +375,14 @@ func testOnSale(t *testing.T, q boxoffice.Queue) {
 }
 
 // TestQueueStream: the stream sends the current status at once, then each
-// change at most once a second, and ends after admitted.
+// change at most once a second, and ends after admitted. It runs in a
+// synctest bubble, so the times at which statuses arrive are exact.
 func TestQueueStream(t *testing.T) {
-	qs := newQueueServer(t, memory.NewQueue(), time.Second)
+	synctest.Test(t, testQueueStream)
+}
+
+func testQueueStream(t *testing.T) {
+	qs := newBubbleQueueServer(t, memory.NewQueue(), time.Second)
 	e := qs.queuedEvent(100, 60) // one a second
 	var tokens []string
 	for range 3 {
@@ -357,7 +394,7 @@ func TestQueueStream(t *testing.T) {
 
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", qs.url+"/api/v1/events/"+e.ID+"/queue/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+tokens[2])
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := qs.httpClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +427,7 @@ func TestQueueStream(t *testing.T) {
 		t.Fatalf("stream = %+v", got)
 	}
 	for i := 1; i < len(got); i++ {
-		if d := at[i].Sub(at[i-1]); d < 900*time.Millisecond {
+		if d := at[i].Sub(at[i-1]); d < time.Second {
 			t.Errorf("statuses %d and %d only %v apart", i-1, i, d)
 		}
 	}
@@ -443,6 +480,54 @@ func TestQueueRedisOutage(t *testing.T) {
 		t.Errorf("after Redis came back: %+v", st)
 	}
 }
+
+// pipeNet is an in-memory network with one listener, for a server in a
+// synctest bubble. Its connections are net.Pipe pairs: a goroutine blocked
+// reading or writing one is durably blocked, so the bubble's clock can
+// advance, which it cannot while a goroutine waits on a real socket.
+type pipeNet struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeNet() *pipeNet {
+	return &pipeNet{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// DialContext connects to the listener; network and address are ignored.
+func (p *pipeNet) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case p.conns <- server:
+		return client, nil
+	case <-p.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *pipeNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-p.conns:
+		return c, nil
+	case <-p.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (p *pipeNet) Close() error {
+	p.once.Do(func() { close(p.done) })
+	return nil
+}
+
+func (p *pipeNet) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe.test" }
 
 // tcpProxy forwards connections to a backend and can be cut and restored,
 // to play a Redis that goes away and comes back on the same address.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -466,30 +467,45 @@ func TestAuditsNewEventsAtOnceAndAllEventsPeriodically(t *testing.T) {
 	expect(t, f.refresh(t), held, 2) // round 3: a full audit
 }
 
+// TestRunRefreshesAndStops runs in a synctest bubble: synctest.Wait
+// returns once Run has finished a refresh and waits for its ticker, so each
+// check sees exactly the refreshes due by then on the fake clock.
 func TestRunRefreshesAndStops(t *testing.T) {
-	f := newOnSaleFixture(t, 10)
-	f.o.interval = 10 * time.Millisecond
-	f.event(t, "On", f.now.Add(-time.Minute), false, 5)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- f.m.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for series(t, f.m)["boxoffice_onsale_events"] != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("no refresh")
+	synctest.Test(t, func(t *testing.T) {
+		f := newOnSaleFixture(t, 10)
+		f.o.interval = 10 * time.Millisecond
+		f.event(t, "On", f.now.Add(-time.Minute), false, 5)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- f.m.Run(ctx) }()
+		onSale := func(want float64, when string) {
+			t.Helper()
+			synctest.Wait()
+			if got := series(t, f.m)["boxoffice_onsale_events"]; got != want {
+				t.Fatalf("boxoffice_onsale_events = %v %s, want %v", got, when, want)
+			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	// Without sources Run just waits.
-	ctx, cancel = context.WithTimeout(t.Context(), 10*time.Millisecond)
-	defer cancel()
-	if err := New().Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+		onSale(1, "after the first refresh, at once")
+		f.event(t, "Also on", f.now.Add(-time.Minute), false, 5)
+		time.Sleep(f.o.interval - time.Nanosecond)
+		onSale(1, "a moment before the next refresh")
+		time.Sleep(time.Nanosecond)
+		onSale(2, "after the next refresh")
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		// Without sources Run just waits, until its context ends.
+		ctx, cancel = context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		start := time.Now()
+		if err := New().Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited != time.Hour {
+			t.Errorf("Run without sources returned after %v, want when its context ended (1h)", waited)
+		}
+	})
 }
 
 func TestLabelText(t *testing.T) {

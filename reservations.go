@@ -53,8 +53,8 @@ func (s *Reservations) CreateReservation(ctx context.Context, c Caller, in HoldI
 		v.Add("quantity", "must be at least 1")
 	}
 	if in.Attendee != nil {
-		checkLen(&v, "attendee.name", in.Attendee.Name, 0, 100)
-		checkLen(&v, "attendee.phone", in.Attendee.Phone, 0, 40)
+		checkText(&v, "attendee.name", in.Attendee.Name, 0, 100)
+		checkText(&v, "attendee.phone", in.Attendee.Phone, 0, 40)
 	}
 	checkKey(&v, in.IdempotencyKey)
 	if err := v.Err(); err != nil {

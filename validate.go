@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -24,6 +25,38 @@ const (
 	defaultAdmitRate  = 600
 )
 
+// checkText checks a line of text people read (a title, a name, a phone
+// number): its length, valid UTF-8, and no control characters (NUL, escape
+// sequences, line breaks), which have no place in a title and break the
+// logs, metrics labels and pages that show it.
+func checkText(v *ValidationError, field, s string, minLen, maxLen int) {
+	checkLen(v, field, s, minLen, maxLen)
+	if hasControl(s, false) {
+		v.Add(field, "must not contain control characters")
+	}
+}
+
+// checkMultiline is checkText for text that may run over lines (a
+// description): tabs and line breaks are allowed.
+func checkMultiline(v *ValidationError, field, s string, minLen, maxLen int) {
+	checkLen(v, field, s, minLen, maxLen)
+	if hasControl(s, true) {
+		v.Add(field, "must not contain control characters other than tabs and line breaks")
+	}
+}
+
+// hasControl reports whether s holds a control character (C0, DEL, C1), not
+// counting tabs and line breaks when multiline.
+func hasControl(s string, multiline bool) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) && !(multiline && (r == '\t' || r == '\n' || r == '\r')) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLen checks the length (in characters) and the encoding of s.
 func checkLen(v *ValidationError, field, s string, minLen, maxLen int) {
 	n := utf8.RuneCountInString(s)
 	switch {
@@ -47,7 +80,7 @@ func validateSignUp(in *SignUp) error {
 		v.Add("email", "must be a valid email address")
 	}
 	checkLen(&v, "password", in.Password, 8, 128)
-	checkLen(&v, "name", in.Name, 1, 100)
+	checkText(&v, "name", in.Name, 1, 100)
 	return v.Err()
 }
 
@@ -57,9 +90,9 @@ func normaliseEvent(e *Event) error {
 	var v ValidationError
 	e.Title = strings.TrimSpace(e.Title)
 	e.Venue = strings.TrimSpace(e.Venue)
-	checkLen(&v, "title", e.Title, 1, maxTitle)
-	checkLen(&v, "venue", e.Venue, 1, maxVenue)
-	checkLen(&v, "description", e.Description, 0, maxDescription)
+	checkText(&v, "title", e.Title, 1, maxTitle)
+	checkText(&v, "venue", e.Venue, 1, maxVenue)
+	checkMultiline(&v, "description", e.Description, 0, maxDescription)
 	for _, f := range []struct {
 		name string
 		t    *time.Time
@@ -84,6 +117,12 @@ func normaliseEvent(e *Event) error {
 	}
 	if !e.SalesStartAt.IsZero() && !e.SalesEndAt.IsZero() && !e.SalesStartAt.Before(e.SalesEndAt) {
 		v.Add("sales_end_at", "must be after sales_start_at")
+	}
+	// Sales end by the start: a ticket sold for an event under way could
+	// no longer be cancelled and refunded (CancelStep), and the waiting
+	// room would admit buyers to something that has begun.
+	if !e.SalesEndAt.IsZero() && !e.StartsAt.IsZero() && e.SalesEndAt.After(e.StartsAt) {
+		v.Add("sales_end_at", "must not be after starts_at")
 	}
 	switch {
 	case e.MaxTicketsPerUser == 0:
@@ -117,7 +156,7 @@ func normaliseEvent(e *Event) error {
 		t := &e.Tiers[i]
 		p := "tiers[" + itoa(i) + "]."
 		t.Name = strings.TrimSpace(t.Name)
-		checkLen(&v, p+"name", t.Name, 1, maxTierName)
+		checkText(&v, p+"name", t.Name, 1, maxTierName)
 		if t.Price.Amount < 0 || t.Price.Amount > maxPriceAmount {
 			v.Add(p+"price.amount", "must be between 0 and %d", int64(maxPriceAmount))
 		}

@@ -271,6 +271,10 @@ func (s *Catalogue) Sales(ctx context.Context, c Caller, eventID string) (*Sales
 	return s.store.Sales(ctx, eventID)
 }
 
+// eventLoadTimeout bounds a read of an event's rules, which is not tied to
+// one caller (others wait for it).
+const eventLoadTimeout = 5 * time.Second
+
 // eventCache keeps the rules of recently used events (sales window, limits,
 // tiers and prices) in process for the hold path, for at most eventRulesTTL.
 // Inventory is never taken from it: the store decides that. When an entry
@@ -321,7 +325,7 @@ func (c *eventCache) load(ctx context.Context, store Store, id string) (*Event, 
 	c.mu.Unlock()
 
 	// The read is not tied to one caller: others wait for it.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventLoadTimeout)
 	l.e, l.err = store.Event(rctx, id)
 	cancel()
 

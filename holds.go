@@ -25,6 +25,7 @@ type holdEngine struct {
 	store    Store
 	maxBatch int
 	parallel int
+	timeout  time.Duration // of one batch transaction
 
 	mu    sync.Mutex
 	tiers map[string]*tierQueue
@@ -41,23 +42,32 @@ type holdCall struct {
 	done chan struct{}
 }
 
-// batchTimeout bounds one batch transaction, independent of the clients
-// waiting for it.
-const batchTimeout = 10 * time.Second
+// defaultBatchTimeout bounds one batch transaction when the service is not
+// told the requests' time budget. A batch is independent of the clients
+// waiting for it, but one that outlives their budget only grants holds
+// nobody is waiting for.
+const defaultBatchTimeout = 10 * time.Second
 
-func newHoldEngine(store Store, maxBatch, parallel int) *holdEngine {
+func newHoldEngine(store Store, maxBatch, parallel int, timeout time.Duration) *holdEngine {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
 	if parallel <= 0 {
 		parallel = 1
 	}
-	return &holdEngine{store: store, maxBatch: maxBatch, parallel: parallel, tiers: make(map[string]*tierQueue)}
+	if timeout <= 0 {
+		timeout = defaultBatchTimeout
+	}
+	return &holdEngine{store: store, maxBatch: maxBatch, parallel: parallel, timeout: timeout, tiers: make(map[string]*tierQueue)}
 }
 
-// hold submits req and waits for its verdict. It returns the store's verdict
-// for the request, or the batch's error when the transaction failed, or
-// ctx's error when the caller gave up before its batch started.
+// hold submits req and waits for its verdict, at most until ctx ends. It
+// returns the store's verdict for the request, the batch's error when the
+// transaction failed, or ctx's error when ctx ended first. A request whose
+// batch has not started by then is dropped; one whose batch is running may
+// still be granted after hold returned: with an idempotency key, a retry is
+// answered with that outcome (the record commits with the hold); without
+// one, the hold is never confirmed and expires at its HoldExpiresAt.
 func (h *holdEngine) hold(ctx context.Context, tierID string, req HoldRequest) error {
 	c := &holdCall{ctx: ctx, req: req, done: make(chan struct{})}
 	h.mu.Lock()
@@ -75,10 +85,17 @@ func (h *holdEngine) hold(ctx context.Context, tierID string, req HoldRequest) e
 	if start {
 		go h.drain(tierID, q)
 	}
-	// Once a batch has started the call is waited for even if ctx ends:
-	// the batch may commit the hold, and its outcome must be known.
-	<-c.done
-	return c.req.Err
+	select {
+	case <-c.done:
+		return c.req.Err
+	case <-ctx.Done():
+		select {
+		case <-c.done: // decided meanwhile: tell the verdict
+			return c.req.Err
+		default:
+			return ctx.Err()
+		}
+	}
 }
 
 // drain runs batches for one tier until its queue is empty. At most
@@ -121,7 +138,7 @@ func (h *holdEngine) run(tierID string, batch []*holdCall) {
 	if len(reqs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	err := h.store.CreateHolds(ctx, tierID, reqs)
 	cancel()
 	for _, c := range live {

@@ -28,6 +28,10 @@ type ServiceConfig struct {
 	ParallelBatches int
 	// SweepInterval is how often expired holds are released (default 1 s).
 	SweepInterval time.Duration
+	// RequestTimeout is the time budget of a request (0 = none). A hold
+	// answers within it, and a batch of holds that cannot commit within it
+	// is abandoned: it would only grant holds nobody waits for.
+	RequestTimeout time.Duration
 }
 
 // Service is boxoffice's rules on top of a Store, one aggregate each:
@@ -68,7 +72,7 @@ func NewService(cfg ServiceConfig) *Service {
 		Reservations: &Reservations{
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
 			now: cfg.Now, sweep: cfg.SweepInterval, events: events,
-			holds: newHoldEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches),
+			holds: newHoldEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 		},
 	}
 }

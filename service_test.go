@@ -599,3 +599,66 @@ func TestDatabaseOutage(t *testing.T) {
 	// Exactly the holds that succeeded exist: one before, one after.
 	h.checkSales(t, e.ID, 2)
 }
+
+// gatedStore holds every CreateHolds until its gate opens, and says when a
+// batch has entered and when it has finished.
+type gatedStore struct {
+	boxoffice.Store
+	entered, finished chan struct{}
+	gate              chan struct{}
+}
+
+func (g *gatedStore) CreateHolds(ctx context.Context, tierID string, reqs []*boxoffice.HoldRequest) error {
+	g.entered <- struct{}{}
+	<-g.gate
+	err := g.Store.CreateHolds(ctx, tierID, reqs)
+	g.finished <- struct{}{}
+	return err
+}
+
+// TestHoldAnswersWithinBudget: a hold answers when its caller's time is up,
+// even while its batch is still in the database (a slow database made holds
+// answer after the batch's own 10 s, long past the request's budget); the
+// hold the batch then grants is not lost to a client that retries with its
+// Idempotency-Key.
+func TestHoldAnswersWithinBudget(t *testing.T) {
+	store := testdb.SQLite(t)
+	h := newHarness(t, store)
+	gated := &gatedStore{Store: store, entered: make(chan struct{}, 1), finished: make(chan struct{}, 1), gate: make(chan struct{})}
+	svc := h.service(gated)
+	e := h.event(t, 5, 2)
+	u := h.users(t, 1)[0]
+	in := boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 2, IdempotencyKey: "budget", Fingerprint: "fp"}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	answered := make(chan error, 1)
+	go func() {
+		_, err := svc.CreateReservation(ctx, u, in)
+		answered <- err
+	}()
+	<-gated.entered // the batch is in the database
+	cancel()        // and the caller's time is up
+	select {
+	case err := <-answered:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("hold answered %v, want the caller's context error", err)
+		}
+	case <-time.After(10 * time.Second): // a guard: the batch is held until the gate opens
+		t.Fatal("the hold did not answer before its batch finished")
+	}
+
+	close(gated.gate) // the database answers after all: the hold is granted
+	<-gated.finished
+	h.checkSales(t, e.ID, 2)
+	r, err := svc.CreateReservation(context.Background(), u, in) // the client's retry
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	mine, err := svc.ListReservations(context.Background(), u, boxoffice.ReservationQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine.Items) != 1 || mine.Items[0].ID != r.ID || r.Status != boxoffice.StatusHeld || r.Quantity != 2 {
+		t.Fatalf("retry answered %+v; the user has %d reservations", r, len(mine.Items))
+	}
+}

@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	})
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
 		Store: svcStore, Hasher: hasher, Logins: logins, Payments: testpay.Provider{}, Admissions: room, Logger: log,
-		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel,
+		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel, RequestTimeout: cfg.RequestTimeout,
 	})
 
 	if cfg.AdminEmail != "" {

@@ -62,7 +62,7 @@ func testSignInRateLimit(t *testing.T) {
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
 		Store: store, Hasher: hasher, Logins: memory.NewLoginLimiter(10, window, 0),
 	})
-	if _, err := svc.SignUp(ctx, boxoffice.SignUp{Email: "ann@example.com", Password: "password-123", Name: "Ann"}); err != nil {
+	if _, err := svc.SignUp(ctx, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
 		t.Fatal(err)
 	}
 	wrong := func(n int) {
@@ -80,7 +80,7 @@ func testSignInRateLimit(t *testing.T) {
 	}
 	right := func() error {
 		t.Helper()
-		_, err := svc.Authenticate(ctx, "ann@example.com", "password-123")
+		_, err := svc.Authenticate(ctx, "ann@example.com", "stage-door-123")
 		return err
 	}
 
@@ -115,7 +115,7 @@ func testSignInRateLimit(t *testing.T) {
 		t.Fatalf("blocked sign-ins ran %d comparisons and %d lookups, want none", c, l)
 	}
 	// Other emails are not affected.
-	if _, err := svc.Authenticate(ctx, "bob@example.com", "password-123"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
+	if _, err := svc.Authenticate(ctx, "bob@example.com", "stage-door-123"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
 		t.Fatalf("other email: %v, want ErrInvalidCredentials", err)
 	}
 
@@ -136,7 +136,7 @@ func TestSignInRateLimiterFailsOpen(t *testing.T) {
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
 		Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0), Logins: failingLimiter{},
 	})
-	if _, err := svc.SignUp(ctx, boxoffice.SignUp{Email: "ann@example.com", Password: "password-123", Name: "Ann"}); err != nil {
+	if _, err := svc.SignUp(ctx, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 12 {
@@ -144,7 +144,7 @@ func TestSignInRateLimiterFailsOpen(t *testing.T) {
 			t.Fatalf("wrong password with the limiter away: %v, want ErrInvalidCredentials", err)
 		}
 	}
-	if _, err := svc.Authenticate(ctx, "ann@example.com", "password-123"); err != nil {
+	if _, err := svc.Authenticate(ctx, "ann@example.com", "stage-door-123"); err != nil {
 		t.Fatalf("sign-in with the limiter away: %v", err)
 	}
 }

@@ -79,7 +79,7 @@ func validateSignUp(in *SignUp) error {
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
 		v.Add("email", "must be a valid email address")
 	}
-	checkLen(&v, "password", in.Password, 8, 128)
+	checkPassword(&v, in.Password, in.Email, in.Name)
 	checkText(&v, "name", in.Name, 1, 100)
 	return v.Err()
 }

@@ -258,8 +258,8 @@ smoke() {
 		"tiers":[{"name":"GA","price":{"amount":1000,"currency":"EUR"},"capacity":10}]}')
 	event=$(jq -r .id <<<"$ev")
 	tier=$(jq -r '.tiers[0].id' <<<"$ev")
-	req POST /users "" '{"email":"fan@fleet.test","password":"password-123","name":"Fan"}' >/dev/null
-	fan=$(req POST /auth/token "" '{"email":"fan@fleet.test","password":"password-123"}' | jq -r .access_token)
+	req POST /users "" '{"email":"fan@fleet.test","password":"stage-door-123","name":"Fan"}' >/dev/null
+	fan=$(req POST /auth/token "" '{"email":"fan@fleet.test","password":"stage-door-123"}' | jq -r .access_token)
 	req POST "/events/$event/queue" "$fan" >/dev/null
 	token=""
 	for _ in $(seq 100); do

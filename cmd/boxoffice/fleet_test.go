@@ -138,10 +138,10 @@ func TestFleetInstancesAreInterchangeable(t *testing.T) {
 
 	buy := func(email, joinOn, holdOn, readOn string, pollOn []string) {
 		t.Helper()
-		if code := call(t, "POST", joinOn, "/api/v1/users", "", nil, map[string]string{"email": email, "password": "password-123", "name": "Fan"}, nil); code != 201 {
+		if code := call(t, "POST", joinOn, "/api/v1/users", "", nil, map[string]string{"email": email, "password": "stage-door-123", "name": "Fan"}, nil); code != 201 {
 			t.Fatalf("sign-up: %d", code)
 		}
-		fan := signIn(t, joinOn, email, "password-123")
+		fan := signIn(t, joinOn, email, "stage-door-123")
 		var st queueStatus
 		if code := call(t, "POST", joinOn, "/api/v1/events/"+ev.ID+"/queue", fan, nil, nil, &st); code != 200 {
 			t.Fatalf("join on %s: %d", joinOn, code)
@@ -161,7 +161,7 @@ func TestFleetInstancesAreInterchangeable(t *testing.T) {
 	// Signed in on a, joined on b, polled everywhere, held on c, read on a.
 	buy("fan1@example.com", a, c, a, bases)
 	// A token without admission is refused on every instance.
-	again := signIn(t, a, "fan1@example.com", "password-123")
+	again := signIn(t, a, "fan1@example.com", "stage-door-123")
 	for _, base := range bases {
 		if code := call(t, "POST", base, "/api/v1/events/"+ev.ID+"/reservations", again, nil,
 			map[string]any{"tier_id": ev.Tiers[0].ID, "quantity": 1}, nil); code != 403 {

@@ -611,10 +611,10 @@ func TestThreeInstancesOneMariaDB(t *testing.T) {
 			defer func() { <-sem }()
 			base := ins[i%3].url
 			email := fmt.Sprintf("b%d@example.com", i)
-			if code := (client{t: t, base: base}).doShed("POST", "/api/v1/users", map[string]string{"email": email, "password": "password-123", "name": "B"}, nil); code != 201 {
+			if code := (client{t: t, base: base}).doShed("POST", "/api/v1/users", map[string]string{"email": email, "password": "stage-door-123", "name": "B"}, nil); code != 201 {
 				t.Errorf("sign-up %d", code)
 			}
-			tokens[i] = signIn(t, ins[(i+1)%3].url, email, "password-123")
+			tokens[i] = signIn(t, ins[(i+1)%3].url, email, "stage-door-123")
 		})
 	}
 	wg.Wait()

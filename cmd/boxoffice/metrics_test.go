@@ -125,10 +125,10 @@ func TestMetricsEndToEnd(t *testing.T) {
 		"BOXOFFICE_METRICS_INTERVAL": "50ms",
 	})
 	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
-	if code := (client{t: t, base: in.url}).do("POST", "/api/v1/users", map[string]string{"email": "fan@example.com", "password": "password-123", "name": "Fan"}, nil); code != 201 {
+	if code := (client{t: t, base: in.url}).do("POST", "/api/v1/users", map[string]string{"email": "fan@example.com", "password": "stage-door-123", "name": "Fan"}, nil); code != 201 {
 		t.Fatalf("sign-up: %d", code)
 	}
-	fan := client{t: t, base: in.url, token: signIn(t, in.url, "fan@example.com", "password-123")}
+	fan := client{t: t, base: in.url, token: signIn(t, in.url, "fan@example.com", "stage-door-123")}
 
 	now := time.Now().UTC()
 	type event struct {

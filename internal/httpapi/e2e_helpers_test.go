@@ -227,8 +227,8 @@ func (r *response) problem(t *testing.T, status int, code boxoffice.Code) proble
 func (ts *testServer) signUp(email string) (token, id string) {
 	ts.t.Helper()
 	var u userJSON
-	ts.call("POST", "/api/v1/users", "", map[string]string{"email": email, "password": "password-123", "name": "Test " + email}).ok(ts.t, 201, &u)
-	return ts.signIn(email, "password-123"), u.ID
+	ts.call("POST", "/api/v1/users", "", map[string]string{"email": email, "password": "stage-door-123", "name": "Test " + email}).ok(ts.t, 201, &u)
+	return ts.signIn(email, "stage-door-123"), u.ID
 }
 
 // signIn returns an access token.

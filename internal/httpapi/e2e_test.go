@@ -19,17 +19,17 @@ func TestE2EUsers(t *testing.T) {
 	ts := newTestServer(t)
 
 	var u userJSON
-	ts.call("POST", "/api/v1/users", "", map[string]string{"email": "Ann@Example.com", "password": "password-123", "name": "Ann ☃ O'Brien; DROP TABLE users;--"}).ok(t, 201, &u)
+	ts.call("POST", "/api/v1/users", "", map[string]string{"email": "Ann@Example.com", "password": "stage-door-123", "name": "Ann ☃ O'Brien; DROP TABLE users;--"}).ok(t, 201, &u)
 	if u.ID == "" || u.Email != "Ann@Example.com" || u.Name != "Ann ☃ O'Brien; DROP TABLE users;--" || u.Role != "user" || u.CreatedAt.IsZero() {
 		t.Errorf("user = %+v", u)
 	}
-	r := ts.call("POST", "/api/v1/users", "", map[string]string{"email": "x@example.com", "password": "password-123", "name": "X"})
+	r := ts.call("POST", "/api/v1/users", "", map[string]string{"email": "x@example.com", "password": "stage-door-123", "name": "X"})
 	if bytes.Contains(r.body, []byte("password")) {
 		t.Errorf("user body mentions the password: %s", r.body)
 	}
 
 	t.Run("email taken in other case", func(t *testing.T) {
-		ts.call("POST", "/api/v1/users", "", map[string]string{"email": "ann@EXAMPLE.com", "password": "password-456", "name": "Other"}).
+		ts.call("POST", "/api/v1/users", "", map[string]string{"email": "ann@EXAMPLE.com", "password": "stage-door-456", "name": "Other"}).
 			problem(t, 409, boxoffice.CodeEmailTaken)
 	})
 	t.Run("validation", func(t *testing.T) {
@@ -41,14 +41,14 @@ func TestE2EUsers(t *testing.T) {
 	})
 
 	var tok tokenResponse
-	ts.call("POST", "/api/v1/auth/token", "", map[string]string{"email": "ann@example.COM", "password": "password-123"}).ok(t, 200, &tok)
+	ts.call("POST", "/api/v1/auth/token", "", map[string]string{"email": "ann@example.COM", "password": "stage-door-123"}).ok(t, 200, &tok)
 	if tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 {
 		t.Errorf("token = %+v", tok)
 	}
 
 	t.Run("invalid credentials", func(t *testing.T) {
-		unknown := ts.call("POST", "/api/v1/auth/token", "", map[string]string{"email": "nobody@example.com", "password": "password-123"})
-		wrong := ts.call("POST", "/api/v1/auth/token", "", map[string]string{"email": "ann@example.com", "password": "password-124"})
+		unknown := ts.call("POST", "/api/v1/auth/token", "", map[string]string{"email": "nobody@example.com", "password": "stage-door-123"})
+		wrong := ts.call("POST", "/api/v1/auth/token", "", map[string]string{"email": "ann@example.com", "password": "stage-door-124"})
 		p1 := unknown.problem(t, 401, boxoffice.CodeInvalidCredentials)
 		p2 := wrong.problem(t, 401, boxoffice.CodeInvalidCredentials)
 		p1.RequestID, p2.RequestID = "", ""

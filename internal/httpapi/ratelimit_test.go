@@ -38,7 +38,7 @@ func TestSignInRateLimitHTTP(t *testing.T) {
 		Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0),
 		Logins: memory.NewLoginLimiter(2, 15*time.Minute, 0),
 	})
-	if _, err := svc.SignUp(ctx, boxoffice.SignUp{Email: "ann@example.com", Password: "password-123", Name: "Ann"}); err != nil {
+	if _, err := svc.SignUp(ctx, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
 		t.Fatal(err)
 	}
 	h := New(Config{Service: svc, Tokens: auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour), Logger: discardLogger()})
@@ -49,7 +49,7 @@ func TestSignInRateLimitHTTP(t *testing.T) {
 	for range 2 {
 		decodeProblem(t, signIn("wrong-password"), http.StatusUnauthorized, boxoffice.CodeInvalidCredentials)
 	}
-	w := signIn("password-123")
+	w := signIn("stage-door-123")
 	p := decodeProblem(t, w, http.StatusTooManyRequests, boxoffice.CodeRateLimited)
 	secs, err := strconv.Atoi(w.Header().Get("Retry-After"))
 	if err != nil || secs < 899 || secs > 900 {

@@ -76,8 +76,9 @@ type testServer struct {
 }
 
 // newTestServer starts the real stack on a fresh database and returns it
-// with an admin signed in. Everything stops at the end of the test.
-func newTestServer(t *testing.T) *testServer {
+// with an admin signed in. Everything stops at the end of the test. opts
+// may change the HTTP API's configuration (with the store at hand).
+func newTestServer(t *testing.T, opts ...func(boxoffice.Store, *Config)) *testServer {
 	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
@@ -108,13 +109,17 @@ func newTestServer(t *testing.T) *testServer {
 
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	logs := &syncBuffer{}
-	srv := httptest.NewServer(New(Config{
+	cfg := Config{
 		Service: svc,
 		Cache:   memory.NewCache(10000),
 		Tokens:  auth.NewTokens(secret, time.Hour),
 		Logger:  newJSONLogger(logs),
 		Ready:   svc.Ready,
-	}))
+	}
+	for _, o := range opts {
+		o(store, &cfg)
+	}
+	srv := httptest.NewServer(New(cfg))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"boxoffice"
+	"boxoffice/internal/memory"
+)
+
+// callers of the authorization matrix: nobody, the user who owns the
+// resources, another user, the platform admin.
+const (
+	anonymous = iota
+	owner
+	otherUser
+	admin
+	callerKinds
+)
+
+var callerNames = [callerKinds]string{"anonymous", "owner", "another user", "admin"}
+
+// authzRoute is one line of the matrix: the status each kind of caller gets
+// for the route, and how to build a request for it. prepare runs before
+// each call (with the caller's kind) and returns the path and body, so that
+// a call that changes something (a cancel, a delete) acts on its own fresh
+// resource.
+type authzRoute struct {
+	want    [callerKinds]int
+	prepare func(f *authzFixture, caller int) (path string, body any)
+}
+
+// authzFixture holds what the matrix's requests act on.
+type authzFixture struct {
+	ts                          *testServer
+	tokens                      [callerKinds]string
+	event, tier, queued, userID string
+	signups                     int
+}
+
+// hold makes the owner a fresh reservation and returns its id.
+func (f *authzFixture) hold() string {
+	var r reservationJSON
+	f.ts.hold(f.tokens[owner], f.event, f.tier, 1).ok(f.ts.t, 201, &r)
+	return r.ID
+}
+
+// TestAuthorizationMatrix calls every route of the route table as every
+// kind of caller and checks the status: a route missing from the matrix
+// fails the test, so no route can be added without deciding who may call it.
+func TestAuthorizationMatrix(t *testing.T) {
+	ts := newTestServer(t, func(store boxoffice.Store, cfg *Config) {
+		cfg.Queue = boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{Queue: memory.NewQueue(), Store: store, Tokens: fakeAdmissionTokens{}})
+	})
+	f := &authzFixture{ts: ts}
+	f.tokens[owner], f.userID = ts.signUp("owner@example.test")
+	f.tokens[otherUser], _ = ts.signUp("other@example.test")
+	f.tokens[admin] = ts.adminToken
+	body := ts.eventBody("Matrix", 1000)
+	body["max_tickets_per_user"] = 100
+	e := ts.createEvent(body)
+	f.event, f.tier = e.ID, e.Tiers[0].ID
+	q := ts.eventBody("Queued", 10)
+	q["queue"] = map[string]any{"enabled": true, "admit_per_minute": 60}
+	f.queued = ts.createEvent(q).ID
+
+	const (
+		A = 401 // unauthenticated
+		F = 403 // forbidden
+		N = 404 // not found: someone else's
+	)
+	static := func(path string, body any) func(*authzFixture, int) (string, any) {
+		return func(*authzFixture, int) (string, any) { return path, body }
+	}
+	freshEvent := func(f *authzFixture, _ int) (string, any) {
+		return "/api/v1/events/" + f.ts.createEvent(f.ts.eventBody("Disposable", 5)).ID, nil
+	}
+	ownHold := func(suffix string, body any) func(*authzFixture, int) (string, any) {
+		return func(f *authzFixture, _ int) (string, any) { return "/api/v1/reservations/" + f.hold() + suffix, body }
+	}
+	matrix := map[string]authzRoute{
+		"POST /api/v1/users": {[callerKinds]int{201, 201, 201, 201}, func(f *authzFixture, _ int) (string, any) {
+			f.signups++
+			return "/api/v1/users", map[string]string{"email": fmt.Sprintf("new%d@example.test", f.signups), "password": "stage-door-123", "name": "New"}
+		}},
+		"POST /api/v1/auth/token": {[callerKinds]int{200, 200, 200, 200},
+			static("/api/v1/auth/token", map[string]string{"email": "owner@example.test", "password": "stage-door-123"})},
+		"GET /api/v1/users/me": {[callerKinds]int{A, 200, 200, 200}, static("/api/v1/users/me", nil)},
+
+		"GET /api/v1/events": {[callerKinds]int{200, 200, 200, 200}, static("/api/v1/events", nil)},
+		"POST /api/v1/events": {[callerKinds]int{A, F, F, 201}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events", f.ts.eventBody("New", 5)
+		}},
+		"GET /api/v1/events/{id}": {[callerKinds]int{200, 200, 200, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event, nil
+		}},
+		"PATCH /api/v1/events/{id}": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event, map[string]string{"description": "changed"}
+		}},
+		"DELETE /api/v1/events/{id}": {[callerKinds]int{A, F, F, 204}, freshEvent},
+		"GET /api/v1/events/{id}/sales": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event + "/sales", nil
+		}},
+
+		"GET /api/v1/users/me/bookmarks": {[callerKinds]int{A, 200, 200, 200}, static("/api/v1/users/me/bookmarks", nil)},
+		"PUT /api/v1/users/me/bookmarks/{event_id}": {[callerKinds]int{A, 204, 204, 204}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/users/me/bookmarks/" + f.event, nil
+		}},
+		"DELETE /api/v1/users/me/bookmarks/{event_id}": {[callerKinds]int{A, 204, 204, 204}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/users/me/bookmarks/" + f.event, nil
+		}},
+
+		"POST /api/v1/events/{id}/queue": {[callerKinds]int{A, 200, 200, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.queued + "/queue", nil
+		}},
+		"GET /api/v1/events/{id}/queue": {[callerKinds]int{A, 200, 200, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.queued + "/queue", nil
+		}},
+		"DELETE /api/v1/events/{id}/queue": {[callerKinds]int{A, 204, 204, 204}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.queued + "/queue", nil
+		}},
+		streamPattern: {[callerKinds]int{A, 200, 200, 200}, func(f *authzFixture, caller int) (string, any) {
+			if caller != anonymous { // a stream needs a place in line
+				f.ts.call("POST", "/api/v1/events/"+f.queued+"/queue", f.tokens[caller], nil).ok(f.ts.t, 200, nil)
+			}
+			return "/api/v1/events/" + f.queued + "/queue/stream", nil
+		}},
+
+		"POST /api/v1/events/{id}/reservations": {[callerKinds]int{A, 201, 201, 201}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event + "/reservations", map[string]any{"tier_id": f.tier, "quantity": 1}
+		}},
+		"GET /api/v1/users/me/reservations":      {[callerKinds]int{A, 200, 200, 200}, static("/api/v1/users/me/reservations", nil)},
+		"GET /api/v1/reservations/{id}":          {[callerKinds]int{A, 200, N, 200}, ownHold("", nil)},
+		"PATCH /api/v1/reservations/{id}":        {[callerKinds]int{A, 200, N, 200}, ownHold("", map[string]int{"quantity": 2})},
+		"POST /api/v1/reservations/{id}/confirm": {[callerKinds]int{A, 200, N, 200}, ownHold("/confirm", map[string]string{"payment_token": "tok_visa"})},
+		"POST /api/v1/reservations/{id}/cancel":  {[callerKinds]int{A, 200, N, 200}, ownHold("/cancel", nil)},
+
+		"GET /healthz":             {[callerKinds]int{200, 200, 200, 200}, static("/healthz", nil)},
+		"GET /readyz":              {[callerKinds]int{200, 200, 200, 200}, static("/readyz", nil)},
+		"GET /metrics":             {[callerKinds]int{N, N, N, N}, static("/metrics", nil)}, // no metrics handler configured here
+		"GET /api/v1/openapi.json": {[callerKinds]int{200, 200, 200, 200}, static("/api/v1/openapi.json", nil)},
+	}
+
+	for _, rt := range (&server{}).routes() {
+		m, ok := matrix[rt.pattern]
+		if !ok {
+			t.Errorf("route %q is not in the authorization matrix: decide who may call it", rt.pattern)
+			continue
+		}
+		delete(matrix, rt.pattern)
+		method, _, _ := strings.Cut(rt.pattern, " ")
+		for caller := range callerKinds {
+			path, body := m.prepare(f, caller)
+			if got := f.status(method, path, f.tokens[caller], body); got != m.want[caller] {
+				t.Errorf("%s as %s: %d, want %d", rt.pattern, callerNames[caller], got, m.want[caller])
+			}
+		}
+	}
+	for pattern := range matrix {
+		t.Errorf("the matrix lists %q, which is not a route", pattern)
+	}
+}
+
+// status sends one request and returns the answer's status without
+// reading a streamed body to its end.
+func (f *authzFixture) status(method, path, token string, body any) int {
+	t := f.ts.t
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel() // ends a stream once its status is known
+	var req *http.Request
+	var err error
+	if rd != nil {
+		req, err = http.NewRequestWithContext(ctx, method, f.ts.url+path, rd)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, method, f.ts.url+path, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// fakeAdmissionTokens issues tokens that admit nobody; the matrix only
+// needs the waiting room's join, status and stream.
+type fakeAdmissionTokens struct{}
+
+func (fakeAdmissionTokens) Issue(userID, eventID string, _ time.Time) (string, error) {
+	return "adm-" + userID + "-" + eventID, nil
+}
+func (fakeAdmissionTokens) Verify(string, string, string) bool { return false }

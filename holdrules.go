@@ -46,19 +46,12 @@ type HoldFacts struct {
 func DecideHolds(reqs []*HoldRequest, f HoldFacts) (granted int) {
 	left := f.Left
 	var batch map[string]int // tickets granted per user in this batch
-	var claimed map[IdempotencyKey]bool
+	keys := keyClaims{recorded: f.Recorded}
 	for _, req := range reqs {
 		r := req.Reservation
-		if req.Idempotency != nil {
-			k := IdempotencyKey{req.Idempotency.UserID, req.Idempotency.Key}
-			if f.Recorded[k] || claimed[k] {
-				req.Err = ErrIdempotencyKeyReused
-				continue
-			}
-			if claimed == nil {
-				claimed = make(map[IdempotencyKey]bool)
-			}
-			claimed[k] = true
+		if !keys.claim(req) {
+			req.Err = ErrIdempotencyKeyReused
+			continue
 		}
 		if err := decideOne(r.Quantity, left, f.Tickets[r.UserID]+batch[r.UserID], req.MaxPerUser); err != nil {
 			req.Err = err
@@ -97,22 +90,37 @@ func decideOne(quantity, left, tickets, maxPerUser int) error {
 // candidates that were refused.
 func HoldCandidates(reqs []*HoldRequest, f HoldFacts) []bool {
 	out := make([]bool, len(reqs))
-	var claimed map[IdempotencyKey]bool
+	keys := keyClaims{recorded: f.Recorded}
 	for i, req := range reqs {
 		r := req.Reservation
-		if req.Idempotency != nil {
-			k := IdempotencyKey{req.Idempotency.UserID, req.Idempotency.Key}
-			if f.Recorded[k] || claimed[k] {
-				continue
-			}
-			if claimed == nil {
-				claimed = make(map[IdempotencyKey]bool)
-			}
-			claimed[k] = true
-		}
-		out[i] = decideOne(r.Quantity, r.Quantity, f.Tickets[r.UserID], req.MaxPerUser) == nil
+		out[i] = keys.claim(req) && decideOne(r.Quantity, r.Quantity, f.Tickets[r.UserID], req.MaxPerUser) == nil
 	}
 	return out
+}
+
+// keyClaims tells, in slice order, which requests of a batch may use their
+// idempotency key: one whose key is on record, or claimed by an earlier
+// request of the batch (granted or not), may not.
+type keyClaims struct {
+	recorded map[IdempotencyKey]bool
+	claimed  map[IdempotencyKey]bool
+}
+
+// claim reports whether req may use its key (a request without one may),
+// and claims it.
+func (c *keyClaims) claim(req *HoldRequest) bool {
+	if req.Idempotency == nil {
+		return true
+	}
+	k := IdempotencyKey{req.Idempotency.UserID, req.Idempotency.Key}
+	if c.recorded[k] || c.claimed[k] {
+		return false
+	}
+	if c.claimed == nil {
+		c.claimed = make(map[IdempotencyKey]bool)
+	}
+	c.claimed[k] = true
+	return true
 }
 
 // DecideQuantityChange decides a change of a held reservation's quantity to

@@ -52,9 +52,9 @@ func (s *Accounts) SignUp(ctx context.Context, in SignUp) (*User, error) {
 // or ErrRateLimited when the password hashers are busy. With a LoginLimiter,
 // an email (in any case) with too many recent failures gets a
 // *RetryAfterError (ErrRateLimited) before any lookup or hashing, failures
-// are counted and a success resets the count. When the limiter fails (Redis
-// is away) sign-ins go on without a limit, with a warning: losing the
-// limiter must not lock every user out.
+// are counted and a success resets the count. When the limiter fails or does
+// not answer within a second (Redis is away) sign-ins go on without a limit,
+// with a warning: losing the limiter must not lock every user out.
 func (s *Accounts) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	email = strings.TrimSpace(email)
 	if email == "" || password == "" || len(email) > 254 || len(password) > 128 {
@@ -64,7 +64,9 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (*U
 		return s.authenticate(ctx, email, password)
 	}
 	key := loginKey(email)
-	wait, err := s.logins.Blocked(ctx, key)
+	bctx, cancel := context.WithTimeout(ctx, limiterTimeout)
+	wait, err := s.logins.Blocked(bctx, key)
+	cancel()
 	switch {
 	case err != nil:
 		s.log.Warn("sign-in rate limiter failed; allowing the sign-in", "err", err)
@@ -74,7 +76,8 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (*U
 	u, err := s.authenticate(ctx, email, password)
 	// Record even when the client has gone away, so that hanging up after
 	// a wrong guess does not make it free.
-	lctx := context.WithoutCancel(ctx)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limiterTimeout)
+	defer cancel()
 	switch {
 	case err == nil:
 		if err := s.logins.Reset(lctx, key); err != nil {
@@ -87,6 +90,10 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (*U
 	}
 	return u, err
 }
+
+// limiterTimeout bounds each call to the LoginLimiter: one that does not
+// answer in time counts as failed, and the sign-in goes on.
+const limiterTimeout = time.Second
 
 func (s *Accounts) authenticate(ctx context.Context, email, password string) (*User, error) {
 	if s.hasher.Saturated() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -248,4 +249,66 @@ func TestCoordinatorLease(t *testing.T) {
 	if len(got) <= before {
 		t.Errorf("no admissions after the takeover")
 	}
+}
+
+// TestCoordinatorSurvivesPartition: while Redis is silently partitioned
+// (connections swallow everything and never answer, also after it heals),
+// a coordinator round fails within its deadlines instead of hanging, and
+// rounds work again once the partition ends.
+func TestCoordinatorSurvivesPartition(t *testing.T) {
+	url := os.Getenv("BOXOFFICE_TEST_REDIS_URL")
+	if url == "" {
+		t.Skip("BOXOFFICE_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0); skipping Redis waiting-room tests")
+	}
+	rest := strings.TrimPrefix(url, "redis://")
+	at := strings.LastIndex(rest, "@") + 1
+	slash := strings.Index(rest[at:], "/") + at
+	proxy := newCutProxy(t, rest[at:slash])
+	prefix := "bo:qtest:" + rand.Text() + ":"
+	c, err := redis.Open(t.Context(), "redis://"+rest[:at]+proxy.addr()+rest[slash:]) // as the server opens it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cleanup, err := redis.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		defer cleanup.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		raw := cleanup.Raw()
+		if keys, err := raw.Do(ctx, raw.B().Keys().Pattern(prefix+"*").Build()).AsStrSlice(); err == nil && len(keys) > 0 {
+			raw.Do(ctx, raw.B().Del().Key(keys...).Build())
+		}
+	})
+
+	h := newRoomHarness(t)
+	room := h.room(redis.NewQueue(c, prefix))
+	e := h.queued(t, 100, 60)
+	if _, err := room.Join(t.Context(), callers(1)[0], e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := room.Tick(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.setBlackhole(true)
+	done := make(chan error, 1)
+	go func() { done <- room.Tick(context.Background()) }()
+	// Real time: the deadlines and the network are real. The bound only
+	// keeps a hanging round from hanging the test.
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a coordinator round succeeded while Redis was partitioned")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a coordinator round still hangs 30 s into the partition")
+	}
+	proxy.setBlackhole(false)
+	waitUntil(t, "a coordinator round to work after the partition", 30*time.Second, func() bool {
+		return room.Tick(context.Background()) == nil
+	})
 }

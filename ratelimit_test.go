@@ -149,6 +149,57 @@ func TestSignInRateLimiterFailsOpen(t *testing.T) {
 	}
 }
 
+// hangingLimiter is a LoginLimiter whose backend never answers: each call
+// waits for its context, or for stop.
+type hangingLimiter struct{ stop chan struct{} }
+
+func (l hangingLimiter) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.stop:
+		return errors.New("the test is over")
+	}
+}
+
+func (l hangingLimiter) Blocked(ctx context.Context, _ string) (time.Duration, error) {
+	return 0, l.wait(ctx)
+}
+func (l hangingLimiter) Failed(ctx context.Context, _ string) error { return l.wait(ctx) }
+func (l hangingLimiter) Reset(ctx context.Context, _ string) error  { return l.wait(ctx) }
+
+// TestSignInRateLimiterHangs: a limiter that never answers delays a sign-in
+// by its deadlines only, also when the caller has none (the failure is
+// counted on a context detached from the request's). On the bubble's fake
+// clock an hour passes at once if the sign-in waits for good.
+func TestSignInRateLimiterHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limiter := hangingLimiter{stop: make(chan struct{})}
+		defer close(limiter.stop)
+		svc := boxoffice.NewService(boxoffice.ServiceConfig{
+			Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0), Logins: limiter,
+		})
+		if _, err := svc.SignUp(t.Context(), boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, password := range []string{"wrong-password", "stage-door-123"} {
+			done := make(chan error, 1)
+			go func() {
+				_, err := svc.Authenticate(context.Background(), "ann@example.com", password)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if want := password == "wrong-password"; errors.Is(err, boxoffice.ErrInvalidCredentials) != want {
+					t.Fatalf("sign-in with %q and the limiter hanging: %v", password, err)
+				}
+			case <-time.After(time.Hour):
+				t.Fatalf("sign-in with %q still waits for the limiter after an hour", password)
+			}
+		}
+	})
+}
+
 func TestRetryAfterErrorCode(t *testing.T) {
 	err := error(&boxoffice.RetryAfterError{Err: boxoffice.ErrRateLimited, RetryAfter: time.Second})
 	if !errors.Is(err, boxoffice.ErrRateLimited) || boxoffice.CodeOf(err) != boxoffice.CodeRateLimited || !strings.Contains(err.Error(), "rate_limited") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -30,9 +31,13 @@ type Reservations struct {
 	log        *slog.Logger
 	now        func() time.Time
 	sweep      time.Duration
-	holds      *holdEngine
-	events     *eventCache
-	inflight   inflightKeys
+	// sweepTimeout bounds each store call of an expiry pass; onSweep
+	// (optional) learns how each pass went.
+	sweepTimeout time.Duration
+	onSweep      func(SweepPass)
+	holds        *holdEngine
+	events       *eventCache
+	inflight     inflightKeys
 }
 
 func (s *Reservations) clock() time.Time { return normTime(s.now()) }
@@ -315,25 +320,25 @@ func (s *Reservations) transition(ctx context.Context, c Caller, id string, idem
 
 // Run does the aggregate's background work until ctx is done: it releases
 // expired holds every SweepInterval (so tickets return within seconds, also
-// for holds that ran out while no server was running) and purges idempotency
-// records older than IdempotencyTTL.
+// for holds that ran out while no server was running) and, beside that,
+// purges idempotency records older than IdempotencyTTL every ten minutes.
+// Every store call runs under its own deadline (SweepTimeout for a batch
+// of expiries), so a database that stops answering costs a pass, never the
+// sweeper: the next pass starts on time and works once the database is back.
+// Each pass is reported to OnSweep.
 func (s *Reservations) Run(ctx context.Context) error {
+	var bg sync.WaitGroup
+	bg.Go(func() { s.purgeIdempotency(ctx) })
+	defer bg.Wait()
 	t := time.NewTicker(s.sweep)
 	defer t.Stop()
-	lastPurge := time.Time{}
 	for {
-		s.expireHolds(ctx)
-		if now := s.clock(); now.Sub(lastPurge) > 10*time.Minute {
-			if n, err := s.store.PurgeIdempotency(ctx, now.Add(-IdempotencyTTL)); err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("purging idempotency records", "err", err)
-				}
-			} else {
-				lastPurge = now
-				if n > 0 {
-					s.log.Info("purged idempotency records", "count", n)
-				}
-			}
+		err := s.expireHolds(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if s.onSweep != nil {
+			s.onSweep(SweepPass{Interval: s.sweep, Err: err})
 		}
 		select {
 		case <-ctx.Done():
@@ -343,21 +348,57 @@ func (s *Reservations) Run(ctx context.Context) error {
 	}
 }
 
-func (s *Reservations) expireHolds(ctx context.Context) {
+// expireHolds runs one pass of the sweeper: batches of expiries until one
+// comes back short. It returns the error of the batch that failed.
+func (s *Reservations) expireHolds(ctx context.Context) error {
 	const batch = 1000
 	for ctx.Err() == nil {
-		n, err := s.store.ExpireHolds(ctx, s.clock(), batch)
+		bctx, cancel := context.WithTimeout(ctx, s.sweepTimeout)
+		n, err := s.store.ExpireHolds(bctx, s.clock(), batch)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("expiring holds", "err", err)
 			}
-			return
+			return err
 		}
 		if n > 0 {
 			s.log.Debug("expired holds", "count", n)
 		}
 		if n < batch {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// Idempotency records are purged every purgeEvery, each purge bounded by
+// purgeTimeout; what one purge leaves the next one takes.
+const (
+	purgeEvery   = 10 * time.Minute
+	purgeTimeout = time.Minute
+)
+
+// purgeIdempotency deletes expired idempotency records now and every
+// purgeEvery until ctx is done. It runs beside the expiry passes so that a
+// long purge never delays them.
+func (s *Reservations) purgeIdempotency(ctx context.Context) {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, purgeTimeout)
+		n, err := s.store.PurgeIdempotency(pctx, s.clock().Add(-IdempotencyTTL))
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("purging idempotency records", "err", err, "purged", n)
+		case n > 0:
+			s.log.Info("purged idempotency records", "count", n)
+		}
+		select {
+		case <-ctx.Done():
 			return
+		case <-t.C:
 		}
 	}
 }

@@ -32,6 +32,28 @@ type ServiceConfig struct {
 	// answers within it, and a batch of holds that cannot commit within it
 	// is abandoned: it would only grant holds nobody waits for.
 	RequestTimeout time.Duration
+	// SweepTimeout bounds each database call of the hold sweeper (default
+	// DefaultSweepTimeout): a call the database does not answer in time
+	// fails that pass, and the next pass starts on schedule.
+	SweepTimeout time.Duration
+	// OnSweep, when set, is called after each pass of the hold sweeper
+	// (for metrics: a sweeper that stops finishing passes leaves tickets
+	// off sale).
+	OnSweep func(SweepPass)
+}
+
+// DefaultSweepTimeout is ServiceConfig.SweepTimeout's default. A batch of
+// expiries takes milliseconds; this leaves room for lock waits under an
+// on-sale's load while keeping a stuck call from holding tickets for long.
+const DefaultSweepTimeout = 5 * time.Second
+
+// SweepPass reports one pass of the hold sweeper to ServiceConfig.OnSweep.
+type SweepPass struct {
+	// Interval is the time between the starts of passes.
+	Interval time.Duration
+	// Err is why the pass stopped short (some expired holds may not have
+	// been released); nil when it finished.
+	Err error
 }
 
 // Service is boxoffice's rules on top of a Store, one aggregate each:
@@ -61,6 +83,9 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Second
 	}
+	if cfg.SweepTimeout <= 0 {
+		cfg.SweepTimeout = DefaultSweepTimeout
+	}
 	if cfg.Payments == nil {
 		cfg.Payments = noPayments{}
 	}
@@ -71,14 +96,15 @@ func NewService(cfg ServiceConfig) *Service {
 		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events},
 		Reservations: &Reservations{
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
-			now: cfg.Now, sweep: cfg.SweepInterval, events: events,
+			now: cfg.Now, sweep: cfg.SweepInterval, sweepTimeout: cfg.SweepTimeout, onSweep: cfg.OnSweep, events: events,
 			holds: newHoldEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 		},
 	}
 }
 
 // Run does the background work of the aggregates until ctx is done (hold
-// expiry and idempotency purges; see Reservations.Run).
+// expiry and idempotency purges, each store call under a deadline; see
+// Reservations.Run).
 func (s *Service) Run(ctx context.Context) error { return s.Reservations.Run(ctx) }
 
 // Ready returns nil when the store answers.

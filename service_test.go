@@ -565,13 +565,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // unavailable (never a false success), and the service recovers by itself
 // when the database returns.
 func TestDatabaseOutage(t *testing.T) {
-	url := testdb.MySQLURL(t)
-	host := strings.TrimPrefix(url, "mysql://")
-	at := strings.LastIndex(host, "@")
-	slash := strings.Index(host[at+1:], "/") + at + 1
-	proxy := newCutProxy(t, host[at+1:slash])
-	proxied := "mysql://" + host[:at+1] + proxy.addr() + host[slash:]
-
+	proxy, proxied := proxiedMySQL(t, testdb.MySQLURL(t))
 	h := newHarness(t, testdb.OpenMySQL(t, proxied))
 	run(t, h.svc)
 	e := h.event(t, 100, 4)
@@ -661,4 +655,78 @@ func TestHoldAnswersWithinBudget(t *testing.T) {
 	if len(mine.Items) != 1 || mine.Items[0].ID != r.ID || r.Status != boxoffice.StatusHeld || r.Quantity != 2 {
 		t.Fatalf("retry answered %+v; the user has %d reservations", r, len(mine.Items))
 	}
+}
+
+// proxiedMySQL puts a cutProxy in front of the database at url and returns
+// it with the URL that goes through it.
+func proxiedMySQL(t *testing.T, url string) (*cutProxy, string) {
+	t.Helper()
+	host := strings.TrimPrefix(url, "mysql://")
+	at := strings.LastIndex(host, "@")
+	slash := strings.Index(host[at+1:], "/") + at + 1
+	proxy := newCutProxy(t, host[at+1:slash])
+	return proxy, "mysql://" + host[:at+1] + proxy.addr() + host[slash:]
+}
+
+// sweepLog counts the passes a sweeper reports.
+type sweepLog struct{ ok, failed atomic.Int64 }
+
+func (l *sweepLog) note(p boxoffice.SweepPass) {
+	if p.Err != nil {
+		l.failed.Add(1)
+	} else {
+		l.ok.Add(1)
+	}
+}
+
+// TestSweeperSurvivesPartition: a silent partition between the sweeper and
+// MariaDB (connections that swallow everything and never answer, also
+// after it heals) costs the sweeper some passes, not its life: a hold that
+// ran out during the partition is released soon after it ends.
+func TestSweeperSurvivesPartition(t *testing.T) {
+	url := testdb.MySQLURL(t)
+	proxy, proxied := proxiedMySQL(t, url)
+	h := newHarness(t, testdb.OpenMySQL(t, url)) // buyers reach the database directly
+	var passes sweepLog
+	sweeper := boxoffice.NewService(boxoffice.ServiceConfig{
+		Store: testdb.OpenMySQL(t, proxied), Hasher: auth.NewHasher(4, 0, 0, 0), Now: h.clock.Now,
+		SweepInterval: 50 * time.Millisecond, SweepTimeout: time.Second, OnSweep: passes.note,
+	})
+	run(t, sweeper)
+	e := h.event(t, 10, 4, func(in *boxoffice.EventInput) { in.HoldSeconds = 5 })
+	u := h.users(t, 1)[0]
+	r, err := h.svc.CreateReservation(context.Background(), u, boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return passes.ok.Load() > 0 })
+
+	proxy.setBlackhole(true)
+	h.clock.Advance(6 * time.Second) // the hold runs out during the partition
+	// The partition lasts three seconds, as in the fault this reproduces.
+	<-time.After(3 * time.Second)
+	proxy.setBlackhole(false)
+	healed := time.Now()
+
+	// Real time: the sweeper's timeouts and the network are real. The
+	// deadline only keeps a broken sweeper from hanging the test.
+	for {
+		got, err := h.store.Reservation(context.Background(), r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == boxoffice.StatusExpired {
+			break
+		}
+		if time.Since(healed) > 30*time.Second {
+			t.Fatalf("the hold is still %s 30 s after the partition ended (%d passes failed, %d finished)",
+				got.Status, passes.failed.Load(), passes.ok.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("released %v after the partition ended", time.Since(healed).Round(time.Millisecond))
+	if passes.failed.Load() == 0 {
+		t.Error("no pass was reported failed during the partition")
+	}
+	h.checkSales(t, e.ID, 0)
 }

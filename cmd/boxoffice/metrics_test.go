@@ -289,37 +289,40 @@ func TestMetricsEndToEnd(t *testing.T) {
 
 	// Names and label sets.
 	wantLabels := map[string]string{
-		"boxoffice_http_request_duration_seconds_bucket": "le,method,route,status",
-		"boxoffice_http_requests_in_flight":              "",
-		"boxoffice_http_problems_total":                  "code",
-		"boxoffice_hold_requests_total":                  "result",
-		"boxoffice_holds_total":                          "step",
-		"boxoffice_hold_batch_size_bucket":               "le",
-		"boxoffice_hold_batch_duration_seconds_bucket":   "le",
-		"boxoffice_cache_requests_total":                 "result",
-		"boxoffice_queue_joins_total":                    "",
-		"boxoffice_queue_admissions_total":               "event_id",
-		"boxoffice_queue_streams":                        "",
-		"boxoffice_queue_waiting":                        "event_id",
-		"boxoffice_queue_admitted":                       "event_id",
-		"boxoffice_queue_in_flight":                      "event_id",
-		"boxoffice_queue_admission_pace":                 "event_id",
-		"boxoffice_queue_sold_out":                       "event_id",
-		"boxoffice_onsale_event_info":                    "event,event_id",
-		"boxoffice_tier_capacity_tickets":                "event_id,tier,tier_id",
-		"boxoffice_tier_available_tickets":               "event_id,tier,tier_id",
-		"boxoffice_tier_held_tickets":                    "event_id,tier,tier_id",
-		"boxoffice_tier_confirmed_tickets":               "event_id,tier,tier_id",
-		"boxoffice_tier_inventory_drift_tickets":         "event_id,tier,tier_id",
-		"boxoffice_onsale_events":                        "",
-		"boxoffice_db_pool_in_use_connections":           "pool",
-		"boxoffice_db_pool_max_open_connections":         "pool",
-		"boxoffice_db_pool_wait_duration_seconds_total":  "pool",
-		"boxoffice_password_hash_waiting":                "",
-		"boxoffice_password_hash_rejected_total":         "",
-		"boxoffice_build_info":                           "commit,version",
-		"go_goroutines":                                  "",
-		"process_cpu_seconds_total":                      "",
+		"boxoffice_http_request_duration_seconds_bucket":      "le,method,route,status",
+		"boxoffice_http_requests_in_flight":                   "",
+		"boxoffice_http_problems_total":                       "code",
+		"boxoffice_hold_requests_total":                       "result",
+		"boxoffice_holds_total":                               "step",
+		"boxoffice_hold_batch_size_bucket":                    "le",
+		"boxoffice_hold_batch_duration_seconds_bucket":        "le",
+		"boxoffice_hold_sweeps_total":                         "result",
+		"boxoffice_hold_sweep_last_success_timestamp_seconds": "",
+		"boxoffice_hold_sweep_interval_seconds":               "",
+		"boxoffice_cache_requests_total":                      "result",
+		"boxoffice_queue_joins_total":                         "",
+		"boxoffice_queue_admissions_total":                    "event_id",
+		"boxoffice_queue_streams":                             "",
+		"boxoffice_queue_waiting":                             "event_id",
+		"boxoffice_queue_admitted":                            "event_id",
+		"boxoffice_queue_in_flight":                           "event_id",
+		"boxoffice_queue_admission_pace":                      "event_id",
+		"boxoffice_queue_sold_out":                            "event_id",
+		"boxoffice_onsale_event_info":                         "event,event_id",
+		"boxoffice_tier_capacity_tickets":                     "event_id,tier,tier_id",
+		"boxoffice_tier_available_tickets":                    "event_id,tier,tier_id",
+		"boxoffice_tier_held_tickets":                         "event_id,tier,tier_id",
+		"boxoffice_tier_confirmed_tickets":                    "event_id,tier,tier_id",
+		"boxoffice_tier_inventory_drift_tickets":              "event_id,tier,tier_id",
+		"boxoffice_onsale_events":                             "",
+		"boxoffice_db_pool_in_use_connections":                "pool",
+		"boxoffice_db_pool_max_open_connections":              "pool",
+		"boxoffice_db_pool_wait_duration_seconds_total":       "pool",
+		"boxoffice_password_hash_waiting":                     "",
+		"boxoffice_password_hash_rejected_total":              "",
+		"boxoffice_build_info":                                "commit,version",
+		"go_goroutines":                                       "",
+		"process_cpu_seconds_total":                           "",
 	}
 	for name, want := range wantLabels {
 		ss := find(before, name, nil)
@@ -359,6 +362,10 @@ func TestMetricsEndToEnd(t *testing.T) {
 	atLeast("boxoffice_queue_admissions_total", map[string]string{"event_id": fast.ID}, 1)
 	atLeast("boxoffice_queue_waiting", map[string]string{"event_id": slow.ID}, 1)
 	atLeast("boxoffice_tier_confirmed_tickets", map[string]string{"tier_id": open.Tiers[0].ID}, 2)
+	atLeast("boxoffice_hold_sweeps_total", map[string]string{"result": "ok"}, 1)
+	if got := sum(find(before, "boxoffice_hold_sweep_interval_seconds", nil)); got != 1 {
+		t.Errorf("hold sweep interval = %v s, want 1", got)
+	}
 	if got := sum(find(before, "boxoffice_tier_available_tickets", map[string]string{"tier_id": open.Tiers[0].ID})); got != 98 {
 		t.Errorf("tickets left in GA = %v, want 98", got)
 	}

@@ -131,10 +131,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		Queue: queue, Store: store, Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret(secret)), Logger: log,
 		OnAdmit: onAdmit,
 	})
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{
+	svcCfg := boxoffice.ServiceConfig{
 		Store: svcStore, Hasher: hasher, Logins: logins, Payments: testpay.Provider{}, Admissions: room, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel, RequestTimeout: cfg.RequestTimeout,
-	})
+	}
+	if m != nil {
+		svcCfg.OnSweep = m.OnSweep
+	}
+	svc := boxoffice.NewService(svcCfg)
 
 	if cfg.AdminEmail != "" {
 		u, err := svc.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword, "")

@@ -8,7 +8,7 @@
 //
 // The domain package knows nothing of Prometheus: Metrics observes it
 // through decorators of its interfaces (Store, Cache, Queue) and hooks
-// (OnAdmit, the httpapi Observer). Series are bounded: HTTP labels are
+// (OnAdmit, OnSweep, the httpapi Observer). Series are bounded: HTTP labels are
 // route patterns, never paths, and per-event series exist only for events
 // inside their sales window, at most OnSaleConfig.MaxEvents of them.
 package metrics
@@ -43,6 +43,7 @@ type Metrics struct {
 	holds  holdMetrics
 	cache  cacheMetrics
 	queue  queueMetrics
+	sweep  *sweepMetrics
 	onsale *onSale
 
 	redisOnce sync.Once
@@ -63,6 +64,7 @@ func New() *Metrics {
 	m.holds = newHoldMetrics(m)
 	m.cache = newCacheMetrics(m)
 	m.queue = newQueueMetrics(m)
+	m.sweep = newSweepMetrics(m)
 	return m
 }
 

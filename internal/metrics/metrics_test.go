@@ -180,6 +180,24 @@ func TestStoreCountsTheHoldPath(t *testing.T) {
 	expect(t, all, "boxoffice_hold_batch_duration_seconds", 2)
 }
 
+func TestOnSweep(t *testing.T) {
+	m := New()
+	if all := series(t, m); all["boxoffice_hold_sweep_last_success_timestamp_seconds"] <= 0 {
+		t.Errorf("before any pass the last success is %v, want the start", all["boxoffice_hold_sweep_last_success_timestamp_seconds"])
+	}
+	at := time.Unix(1_700_000_000, 0)
+	m.sweep.now = func() time.Time { return at }
+	m.OnSweep(boxoffice.SweepPass{Interval: 2 * time.Second})
+	at = at.Add(5 * time.Second)
+	m.OnSweep(boxoffice.SweepPass{Interval: 2 * time.Second, Err: context.DeadlineExceeded})
+	m.OnSweep(boxoffice.SweepPass{Interval: 2 * time.Second, Err: context.DeadlineExceeded})
+	all := series(t, m)
+	expect(t, all, `boxoffice_hold_sweeps_total{result="ok"}`, 1)
+	expect(t, all, `boxoffice_hold_sweeps_total{result="failed"}`, 2)
+	expect(t, all, "boxoffice_hold_sweep_last_success_timestamp_seconds", 1_700_000_000)
+	expect(t, all, "boxoffice_hold_sweep_interval_seconds", 2)
+}
+
 func TestCacheCountsHitsAndTimesRedis(t *testing.T) {
 	m := New()
 	c := m.Cache(memory.NewCache(10), true)

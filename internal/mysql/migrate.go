@@ -95,12 +95,19 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if len(lock) > 64 {
 		lock = lock[:64]
 	}
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 120)", lock).Scan(&got); err != nil {
-		return translate("migrate lock", err)
-	}
-	if !got.Valid || got.Int64 != 1 {
-		return fmt.Errorf("mysql migrate: timed out waiting for the migration lock")
+	// Up to two minutes for another process's migrations, asked for in
+	// short waits so that no answer takes longer than the read timeout.
+	for wait := 0; ; wait += 5 {
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 5)", lock).Scan(&got); err != nil {
+			return translate("migrate lock", err)
+		}
+		if got.Valid && got.Int64 == 1 {
+			break
+		}
+		if !got.Valid || wait >= 120 { // NULL: the server could not take it
+			return fmt.Errorf("mysql migrate: timed out waiting for the migration lock")
+		}
 	}
 	defer func() {
 		// A fresh context: the lock must be released even when ctx ended.

@@ -33,6 +33,22 @@ const (
 	DefaultConnMaxLifetime = 30 * time.Minute
 )
 
+// Connection timeouts. They catch what no context deadline covers (a call
+// made without one, a network that swallows packets without a reset): a
+// connection that cannot be dialed within DefaultDialTimeout, or whose
+// answer or write stalls longer than DefaultReadTimeout or
+// DefaultWriteTimeout, fails and leaves the pool. The read timeout counts
+// from the moment the driver waits for an answer, so it is set above the
+// longest wait a healthy server may make before answering (InnoDB's lock
+// wait, 50 s by default, which ends with an error that inTx retries). The
+// URL parameters timeout, readTimeout and writeTimeout override them; 0
+// turns one off (for a long one-off migration, say).
+const (
+	DefaultDialTimeout  = 5 * time.Second
+	DefaultReadTimeout  = 60 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+)
+
 // maxTxAttempts bounds how often InTx runs a transaction that failed with a
 // deadlock, a lock-wait timeout or a duplicate-key race.
 const maxTxAttempts = 4
@@ -56,7 +72,9 @@ var (
 // the driver (see go-sql-driver/mysql's DSN parameters), except for the pool
 // settings max_open_conns, max_idle_conns (integers) and conn_max_lifetime (a
 // time.Duration). The connection always uses parseTime, UTC, utf8mb4 and
-// client-side interpolation of parameters. Open asks the database for its
+// client-side interpolation of parameters; the driver's timeout,
+// readTimeout and writeTimeout default to DefaultDialTimeout,
+// DefaultReadTimeout and DefaultWriteTimeout. Open asks the database for its
 // version and returns a *boxoffice.RetryableError when it cannot be reached; it does not
 // migrate.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
@@ -109,7 +127,9 @@ func parseURL(rawURL string) (*mysql.Config, poolConfig, error) {
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.InterpolateParams = true
-	cfg.Timeout = 5 * time.Second
+	cfg.Timeout = DefaultDialTimeout
+	cfg.ReadTimeout = DefaultReadTimeout
+	cfg.WriteTimeout = DefaultWriteTimeout
 	cfg.Collation = "utf8mb4_unicode_ci"
 	// The columns keep microseconds. A literal with nanoseconds is not a
 	// valid DATETIME(6) to the range optimizer: it silently falls back to a

@@ -265,6 +265,16 @@ func TestParseURL(t *testing.T) {
 	if cfg, _, err := parseURL("mysql://root@localhost/x"); err != nil || cfg.Addr != "localhost:3306" {
 		t.Errorf("default port: %v %v", cfg, err)
 	}
+	// Every connection has a dial, read and write timeout unless the URL
+	// says otherwise (0 turns one off).
+	cfg, _, err = parseURL("mysql://root@localhost/x")
+	if err != nil || cfg.Timeout != DefaultDialTimeout || cfg.ReadTimeout != DefaultReadTimeout || cfg.WriteTimeout != DefaultWriteTimeout {
+		t.Errorf("default timeouts: dial %v, read %v, write %v (%v)", cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout, err)
+	}
+	cfg, _, err = parseURL("mysql://root@localhost/x?timeout=2s&writeTimeout=0&readTimeout=10m")
+	if err != nil || cfg.Timeout != 2*time.Second || cfg.ReadTimeout != 10*time.Minute || cfg.WriteTimeout != 0 {
+		t.Errorf("timeouts from the URL: dial %v, read %v, write %v (%v)", cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout, err)
+	}
 	if _, _, err := parseURL("postgres://x"); err == nil {
 		t.Error("postgres URL accepted")
 	}

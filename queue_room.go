@@ -428,9 +428,12 @@ func (w *WaitingRoom) coordinate(ctx context.Context, eventID string) error {
 	if dt < 0 || dt > 10*w.tick.Seconds() {
 		dt = w.tick.Seconds()
 	}
-	// Fractions accumulate (1/min admits one every 60 rounds); a paused
-	// room does not save up a burst beyond one round's worth.
-	st.credit = min(st.credit+rate*dt, max(rate*w.tick.Seconds(), 1))
+	// Credit is earned by the time that passed, however unevenly rounds
+	// come, and fractions carry over (1/min admits one every 60 rounds),
+	// so the pace over a minute is the configured one. What a round could
+	// not use (the room paused or the line was short) is not saved up
+	// beyond one admission: no burst after a pause.
+	st.credit = min(st.credit, 1) + rate*dt
 	req.Max = int(st.credit)
 
 	res, err := w.queue.Admit(ctx, eventID, req)

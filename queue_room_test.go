@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	mrand "math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -456,5 +457,55 @@ func testWaitingRoomStream(t *testing.T) {
 	s3.Close()
 	if _, _, err := r.Subscribe(ctx, late, e.ID); !errors.Is(err, boxoffice.ErrUnavailable) {
 		t.Errorf("Subscribe after CloseStreams: %v", err)
+	}
+}
+
+// TestWaitingRoomPaceJitter: over every minute the room admits
+// admit_per_minute (within 2 %, or one admission for slow rooms) although
+// the coordinator's rounds are not exactly a tick apart: on a fake clock
+// they come 0.97–1.03 s apart, with an occasional stall of 1.4 s.
+func TestWaitingRoomPaceJitter(t *testing.T) {
+	for _, perMinute := range []int{30, 60, 90, 600, 1200} {
+		t.Run(fmt.Sprint(perMinute), func(t *testing.T) {
+			h := newRoomHarness(t)
+			ctx := t.Context()
+			start := h.clock.Now()
+			var at []time.Duration
+			r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
+				c.OnAdmit = func(_ string, _ int64, us []string) {
+					for range us {
+						at = append(at, h.clock.Now().Sub(start))
+					}
+				}
+			})
+			const minutes = 5
+			e := h.queued(t, 100_000, perMinute)
+			for _, c := range callers(perMinute*minutes + 50) {
+				if _, err := r.Join(ctx, c, e.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rng := mrand.New(mrand.NewPCG(1, uint64(perMinute)))
+			for i := 0; h.clock.Now().Sub(start) < minutes*time.Minute+time.Second; i++ {
+				tick(t, r)
+				step := 970*time.Millisecond + time.Duration(rng.IntN(61))*time.Millisecond
+				if i%23 == 22 {
+					step = 1400 * time.Millisecond
+				}
+				h.clock.Advance(step)
+			}
+			tolerance := max(0.02*float64(perMinute), 1)
+			for m := range minutes {
+				n := 0
+				for _, d := range at {
+					if d >= time.Duration(m)*time.Minute && d < time.Duration(m+1)*time.Minute {
+						n++
+					}
+				}
+				if math.Abs(float64(n-perMinute)) > tolerance {
+					t.Errorf("minute %d: admitted %d, want %d ± %.0f", m+1, n, perMinute, tolerance)
+				}
+			}
+		})
 	}
 }

@@ -440,6 +440,23 @@ func (w *WaitingRoom) coordinate(ctx context.Context, eventID string) error {
 	if err != nil {
 		return err
 	}
+	if !res.Info.Opened {
+		// The room was drawn (st.opened), yet the queue no longer knows it
+		// is open: its storage lost the event's state (a Redis restart
+		// without persistence, a failover to an empty replica). Nothing in
+		// memory here can be trusted; open it again, or nobody would ever
+		// be admitted.
+		w.log.Warn("waiting room: the queue's state was lost (did Redis restart empty?); opening the room again",
+			"event_id", eventID, "waiting", res.Info.Waiting, "presale", res.Info.Presale)
+		st.opened = false
+		if err := w.draw(ctx, e); err != nil {
+			return err
+		}
+		st.opened = true
+		if res, err = w.queue.Admit(ctx, eventID, req); err != nil {
+			return err
+		}
+	}
 	n := len(res.Admitted)
 	st.credit -= float64(n)
 	// Pace: an exponentially weighted mean over about 30 s.

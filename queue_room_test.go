@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	mrand "math/rand/v2"
 	"slices"
@@ -507,5 +508,55 @@ func TestWaitingRoomPaceJitter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWaitingRoomQueueStateLost: the queue loses an open event's state
+// while a coordinator runs (here the memory Queue drops it; in production a
+// Redis restart without persistence). Users join again and the coordinator,
+// which remembers the room as open, must notice, say so in the log, open
+// the room again and keep admitting within a few rounds.
+func TestWaitingRoomQueueStateLost(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	q := memory.NewQueue()
+	var logs strings.Builder
+	var admitted []string
+	r := h.room(q, func(c *boxoffice.WaitingRoomConfig) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.OnAdmit = func(_ string, _ int64, us []string) { admitted = append(admitted, us...) }
+	})
+	e := h.queued(t, 1000, 60)
+	u := callers(20)
+	for _, c := range u[:10] {
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		tick(t, r)
+		h.clock.Advance(time.Second)
+	}
+	if len(admitted) == 0 {
+		t.Fatal("nobody admitted before the loss")
+	}
+	if err := q.Drop(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	before := len(admitted)
+	for _, c := range u[10:] {
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		tick(t, r)
+		h.clock.Advance(time.Second)
+	}
+	if len(admitted) == before {
+		t.Fatalf("nobody admitted in 3 rounds after the queue lost its state; %d waiting", len(u)-10)
+	}
+	if !strings.Contains(logs.String(), "state was lost") {
+		t.Errorf("the loss was not logged; log:\n%s", logs.String())
 	}
 }

@@ -76,6 +76,11 @@ type QueueInfo struct {
 	// InFlight counts unused, unexpired admissions; Admitted also counts
 	// those already used to buy and not yet expired.
 	InFlight, Admitted int
+	// Live counts the admissions in flight that counted against the cap
+	// at the last coordinator round: those granted or whose holders were
+	// seen (Seen) recently enough. The others are idle: still valid, but
+	// no longer holding anyone back.
+	Live int
 	// Pace is the measured admission rate, in users per second (0 =
 	// unknown).
 	Pace float64
@@ -94,11 +99,15 @@ type AdmitRequest struct {
 	Now time.Time
 	// Max is how many users may be admitted in this round.
 	Max int
-	// Limit caps the admissions in flight (unused and unexpired) after the
-	// round; negative means no cap.
+	// Limit caps the live admissions in flight (unused, unexpired, and
+	// live: see LiveUntil) after the round; negative means no cap.
 	Limit int
 	// Until is when the new admissions end.
 	Until time.Time
+	// LiveUntil is when the new admissions stop counting against Limit
+	// unless their holders are seen again (Queue.Seen); zero means they
+	// count until they end.
+	LiveUntil time.Time
 	// SoldOut sets the event's sold-out flag; nobody is admitted while it
 	// is set.
 	SoldOut bool
@@ -150,6 +159,10 @@ type Queue interface {
 	// unexpired admissions stop counting as in flight (their tickets now
 	// count in the inventory) but stay valid until they end.
 	MarkUsed(ctx context.Context, eventID string, userIDs []string, now time.Time) error
+	// Seen records that the users, if they hold unused admissions, were
+	// seen (they asked for their status): their admissions count against
+	// the in-flight cap until at least until.
+	Seen(ctx context.Context, eventID string, userIDs []string, until time.Time) error
 
 	// Events lists the events whose queues need a coordinator: those with
 	// users in them that have not been closed.
@@ -167,8 +180,8 @@ type Queue interface {
 	// expires ended admissions, sets the sold-out flag, and moves up to
 	// req.Max users from the head of the line to the admitted set (none
 	// while the queue is not open or sold out, and no more than req.Limit
-	// leaves in flight). It returns ErrNotLeader unless req.Owner holds the
-	// lease.
+	// leaves live in flight). It returns ErrNotLeader unless req.Owner
+	// holds the lease.
 	Admit(ctx context.Context, eventID string, req AdmitRequest) (AdmitResult, error)
 	// Close ends the event's waiting room when its sales end: it is marked
 	// sold out and no longer listed by Events; its state is kept for a

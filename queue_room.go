@@ -28,6 +28,12 @@ type WaitingRoomConfig struct {
 	Now func() time.Time
 	// AdmissionTTL is how long an admission stays valid (default 10 min).
 	AdmissionTTL time.Duration
+	// AdmissionIdle is how long an unused admission counts against the
+	// in-flight cap after it was granted or its holder last asked for
+	// their status (default 30 s). After that it is idle: still valid
+	// until it ends, but no longer holding anyone back, so admissions
+	// whose holders went away stop blocking the line within seconds.
+	AdmissionIdle time.Duration
 	// Tick is how often the coordinator admits and stream watchers look
 	// for changes (default 1 s).
 	Tick time.Duration
@@ -35,8 +41,9 @@ type WaitingRoomConfig struct {
 	// (default 5 s, at least 2 ticks): after its holder dies, another
 	// instance takes over within about this long.
 	LeaseTTL time.Duration
-	// InFlightPerTicket caps the admissions in flight (admitted, not yet
-	// used, not expired) at this multiple of the tickets left (default 2).
+	// InFlightPerTicket caps the live admissions in flight (admitted, not
+	// yet used, not expired, not idle) at this multiple of the tickets left
+	// (default 2).
 	InFlightPerTicket int
 	// Owner names this instance in the coordinator lease (default random).
 	Owner string
@@ -48,9 +55,10 @@ type WaitingRoomConfig struct {
 
 // Defaults of WaitingRoomConfig.
 const (
-	DefaultAdmissionTTL = 10 * time.Minute
-	DefaultQueueTick    = time.Second
-	DefaultLeaseTTL     = 5 * time.Second
+	DefaultAdmissionTTL  = 10 * time.Minute
+	DefaultAdmissionIdle = 30 * time.Second
+	DefaultQueueTick     = time.Second
+	DefaultLeaseTTL      = 5 * time.Second
 )
 
 // queueOpTimeout bounds each call to the Queue, so a vanished Redis costs a
@@ -70,6 +78,7 @@ type WaitingRoom struct {
 	log       *slog.Logger
 	now       func() time.Time
 	ttl       time.Duration
+	idle      time.Duration
 	tick      time.Duration
 	leaseTTL  time.Duration
 	perTicket int
@@ -102,7 +111,7 @@ type usedNote struct{ eventID, userID string }
 func NewWaitingRoom(cfg WaitingRoomConfig) *WaitingRoom {
 	w := &WaitingRoom{
 		queue: cfg.Queue, store: cfg.Store, tokens: cfg.Tokens, log: cfg.Logger, now: cfg.Now,
-		ttl: cfg.AdmissionTTL, tick: cfg.Tick, leaseTTL: cfg.LeaseTTL, perTicket: cfg.InFlightPerTicket,
+		ttl: cfg.AdmissionTTL, idle: cfg.AdmissionIdle, tick: cfg.Tick, leaseTTL: cfg.LeaseTTL, perTicket: cfg.InFlightPerTicket,
 		owner: cfg.Owner, onAdmit: cfg.OnAdmit,
 		used:  make(chan usedNote, 8192),
 		coord: make(map[string]*coordState),
@@ -115,6 +124,9 @@ func NewWaitingRoom(cfg WaitingRoomConfig) *WaitingRoom {
 	}
 	if w.ttl <= 0 {
 		w.ttl = DefaultAdmissionTTL
+	}
+	if w.idle <= 0 {
+		w.idle = DefaultAdmissionIdle
 	}
 	if w.tick <= 0 {
 		w.tick = DefaultQueueTick
@@ -177,7 +189,11 @@ func (w *WaitingRoom) Join(ctx context.Context, c Caller, eventID string) (*Queu
 	if err != nil {
 		return nil, err
 	}
-	return w.status(e, c.UserID, en, info, now)
+	st, err := w.status(e, c.UserID, en, info, now)
+	if err == nil {
+		w.seen(qctx, e.ID, c.UserID, st, now)
+	}
+	return st, err
 }
 
 // Status returns the caller's status in the event's waiting room. It returns
@@ -200,8 +216,24 @@ func (w *WaitingRoom) lookup(ctx context.Context, e *Event, userID string) (*Que
 	if err != nil {
 		return nil, 0, err
 	}
-	st, err := w.status(e, userID, ens[0], info, w.clock())
+	now := w.clock()
+	st, err := w.status(e, userID, ens[0], info, now)
+	if err == nil {
+		w.seen(qctx, e.ID, userID, st, now)
+	}
 	return st, info.Version, err
+}
+
+// seen keeps an admitted user's admission live: its holder is still there
+// (it asked for its status), so it keeps counting against the in-flight
+// cap. A failure only lets the admission go idle sooner.
+func (w *WaitingRoom) seen(ctx context.Context, eventID, userID string, st *QueueStatus, now time.Time) {
+	if st.Status != QueueAdmitted {
+		return
+	}
+	if err := w.queue.Seen(ctx, eventID, []string{userID}, now.Add(w.idle)); err != nil && ctx.Err() == nil {
+		w.log.Debug("waiting room: recording a live admission", "err", err)
+	}
 }
 
 // Leave takes the caller out of the event's waiting room (their place, or
@@ -413,7 +445,7 @@ func (w *WaitingRoom) coordinate(ctx context.Context, eventID string) error {
 			held += t.Held
 		}
 	}
-	req := AdmitRequest{Owner: w.owner, Now: now, Until: now.Add(w.ttl), Limit: 0, Pace: st.pace}
+	req := AdmitRequest{Owner: w.owner, Now: now, Until: now.Add(w.ttl), LiveUntil: now.Add(w.idle), Limit: 0, Pace: st.pace}
 	// Nothing left and nothing held that could come back: sold out. With
 	// holds outstanding, pause: users keep waiting for expiries and
 	// cancellations.

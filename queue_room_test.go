@@ -560,3 +560,69 @@ func TestWaitingRoomQueueStateLost(t *testing.T) {
 		t.Errorf("the loss was not logged; log:\n%s", logs.String())
 	}
 }
+
+// TestWaitingRoomAbandonedAdmissions: 10 tickets, so at most 20 live
+// admissions. The admitted never come back (their instance died), except
+// five who keep asking for their status. Within seconds of the admission
+// window (30 s) the abandoned admissions stop holding the line back; the
+// five still count. An abandoned holder who does come back before the
+// admission ends finds it valid, and can buy.
+func TestWaitingRoomAbandonedAdmissions(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	var admitted []string
+	r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
+		c.OnAdmit = func(_ string, _ int64, us []string) { admitted = append(admitted, us...) }
+	})
+	h.svc = h.service(h.store, r)
+	e := h.queued(t, 10, 6000, func(in *boxoffice.EventInput) { in.MaxTicketsPerUser = 1 })
+	u := callers(200)
+	byID := map[string]boxoffice.Caller{}
+	for _, c := range u {
+		byID[c.UserID] = c
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		tick(t, r)
+		h.clock.Advance(time.Second)
+	}
+	if len(admitted) != 20 {
+		t.Fatalf("admitted %d with 10 tickets, want 20", len(admitted))
+	}
+	pollers := admitted[:5]
+	for range 4 { // 40 s, polling every 10 s
+		for _, id := range pollers {
+			if st := status(t, r, byID[id], e.ID); st.Status != boxoffice.QueueAdmitted {
+				t.Fatalf("a polling holder: %+v", st)
+			}
+		}
+		for range 10 {
+			tick(t, r)
+			h.clock.Advance(time.Second)
+		}
+	}
+	if len(admitted) != 35 {
+		t.Fatalf("admitted %d after the first admissions went idle, want 35 (20 + 15: the 5 who poll still count)", len(admitted))
+	}
+	// An abandoned holder comes back before the admission ends: it is
+	// still admitted, and the token buys.
+	back := byID[admitted[7]]
+	st := status(t, r, back, e.ID)
+	if st.Status != boxoffice.QueueAdmitted {
+		t.Fatalf("a holder back within the admission: %+v", st)
+	}
+	if _, err := h.svc.CreateReservation(ctx, back, boxoffice.HoldInput{
+		EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, AdmissionToken: st.AdmissionToken,
+	}); err != nil {
+		t.Fatalf("hold with an idle admission: %v", err)
+	}
+	// After the admission ends the holder is told it expired.
+	gone := byID[admitted[8]]
+	h.clock.Advance(boxoffice.DefaultAdmissionTTL)
+	tick(t, r)
+	if st := status(t, r, gone, e.ID); st.Status != boxoffice.QueueExpired {
+		t.Errorf("an abandoned holder after the admission ended: %+v", st)
+	}
+}

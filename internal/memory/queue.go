@@ -43,6 +43,7 @@ type queueEvent struct {
 	head    int
 	score   map[string]int64 // user → score in line
 	adm     map[string]time.Time
+	seen    map[string]time.Time // unused admission → until when it counts against the cap
 	used    map[string]time.Time
 	exp     map[string]time.Time
 	seq     int64 // joins after the draw
@@ -51,6 +52,7 @@ type queueEvent struct {
 	soldOut bool
 	closed  bool
 	pace    float64
+	nlive   int // live admissions at the last round
 	version int64
 }
 
@@ -69,7 +71,7 @@ func (q *Queue) event(id string, create bool) *queueEvent {
 	if e == nil && create {
 		e = &queueEvent{
 			pre: map[string]int64{}, score: map[string]int64{},
-			adm: map[string]time.Time{}, used: map[string]time.Time{}, exp: map[string]time.Time{},
+			adm: map[string]time.Time{}, seen: map[string]time.Time{}, used: map[string]time.Time{}, exp: map[string]time.Time{},
 		}
 		q.events[id] = e
 	}
@@ -92,7 +94,7 @@ func (e *queueEvent) info() boxoffice.QueueInfo {
 	return boxoffice.QueueInfo{
 		Opened: e.opened, SoldOut: e.soldOut,
 		Presale: len(e.pre), Waiting: len(e.live()),
-		InFlight: len(e.adm), Admitted: len(e.adm) + len(e.used),
+		InFlight: len(e.adm), Admitted: len(e.adm) + len(e.used), Live: e.nlive,
 		Pace: e.pace, Version: e.version,
 	}
 }
@@ -174,6 +176,7 @@ func (q *Queue) Leave(_ context.Context, eventID, userID string) error {
 	}
 	if _, ok := e.adm[userID]; ok {
 		delete(e.adm, userID)
+		delete(e.seen, userID)
 		changed = true
 	}
 	delete(e.used, userID)
@@ -196,7 +199,24 @@ func (q *Queue) MarkUsed(_ context.Context, eventID string, userIDs []string, no
 	for _, u := range userIDs {
 		if t, ok := e.adm[u]; ok && now.Before(t) {
 			delete(e.adm, u)
+			delete(e.seen, u)
 			e.used[u] = t
+		}
+	}
+	return nil
+}
+
+// Seen implements boxoffice.Queue.
+func (q *Queue) Seen(_ context.Context, eventID string, userIDs []string, until time.Time) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e := q.event(eventID, false)
+	if e == nil {
+		return nil
+	}
+	for _, u := range userIDs {
+		if _, ok := e.adm[u]; ok && until.After(e.seen[u]) {
+			e.seen[u] = until
 		}
 	}
 	return nil
@@ -283,6 +303,7 @@ func (q *Queue) Admit(_ context.Context, eventID string, req boxoffice.AdmitRequ
 	for u, t := range e.adm {
 		if !req.Now.Before(t) {
 			delete(e.adm, u)
+			delete(e.seen, u)
 			e.exp[u] = req.Now
 			res.Expired++
 		}
@@ -300,17 +321,31 @@ func (q *Queue) Admit(_ context.Context, eventID string, req boxoffice.AdmitRequ
 	changed := res.Expired > 0 || e.soldOut != req.SoldOut
 	e.soldOut = req.SoldOut
 	e.pace = req.Pace
+	live := 0
+	for _, t := range e.seen {
+		if req.Now.Before(t) {
+			live++
+		}
+	}
+	liveUntil := req.LiveUntil
+	if liveUntil.IsZero() {
+		liveUntil = req.Until
+	}
 	if e.opened && !e.soldOut {
 		n := min(req.Max, len(e.live()))
 		if req.Limit >= 0 {
-			n = min(n, req.Limit-len(e.adm))
+			n = min(n, req.Limit-live)
 		}
 		if n > 0 {
 			res.First = e.total + 1
 			for _, it := range e.live()[:n] {
 				res.Admitted = append(res.Admitted, it.user)
 				e.adm[it.user] = req.Until
+				e.seen[it.user] = liveUntil
 				delete(e.score, it.user)
+			}
+			if req.Now.Before(liveUntil) {
+				live += n
 			}
 			e.head += n
 			e.total += int64(n)
@@ -324,6 +359,7 @@ func (q *Queue) Admit(_ context.Context, eventID string, req boxoffice.AdmitRequ
 	if changed {
 		e.version++
 	}
+	e.nlive = live
 	res.Info = e.info()
 	return res, nil
 }

@@ -70,6 +70,7 @@ const (
 	opEntries
 	opLeave
 	opMarkUsed
+	opSeen
 	opEvents
 	opPool
 	opRelease
@@ -81,7 +82,7 @@ const (
 	numOps
 )
 
-var queueOps = [numOps]string{"join", "entries", "leave", "mark_used", "events", "pool", "release", "admit", "close", "drop", "lead", "resign"}
+var queueOps = [numOps]string{"join", "entries", "leave", "mark_used", "seen", "events", "pool", "release", "admit", "close", "drop", "lead", "resign"}
 
 type opMetrics struct {
 	duration prometheus.Observer
@@ -148,6 +149,14 @@ func (q *queue) MarkUsed(ctx context.Context, eventID string, userIDs []string, 
 	t := q.begin()
 	err := q.next.MarkUsed(ctx, eventID, userIDs, now)
 	q.end(ctx, opMarkUsed, t, err)
+	return err
+}
+
+// Seen passes through.
+func (q *queue) Seen(ctx context.Context, eventID string, userIDs []string, until time.Time) error {
+	t := q.begin()
+	err := q.next.Seen(ctx, eventID, userIDs, until)
+	q.end(ctx, opSeen, t, err)
 	return err
 }
 

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Queue) {
 		{"AdmitLimitAndSoldOut", testAdmitLimitAndSoldOut},
 		{"ExpiryAndRejoin", testExpiryAndRejoin},
 		{"MarkUsed", testMarkUsed},
+		{"LiveAdmissions", testLiveAdmissions},
 		{"Leave", testLeave},
 		{"Lease", testLease},
 		{"NotLeader", testNotLeader},
@@ -327,6 +328,62 @@ func testMarkUsed(t *testing.T, q boxoffice.Queue) {
 	if res.Expired != 1 || ens[0].State != "" || ens[1].State != boxoffice.QueueExpired {
 		t.Errorf("after the end: %+v, %+v", res, ens)
 	}
+}
+
+// testLiveAdmissions: the in-flight cap counts only live admissions, those
+// granted or whose holders were seen within their window; idle ones stay
+// valid.
+func testLiveAdmissions(t *testing.T, q boxoffice.Queue) {
+	ctx := t.Context()
+	ev, us := eventID(), users(12)
+	for _, u := range us {
+		mustJoin(t, q, ev, u, false)
+	}
+	mustLead(t, q, "c1")
+	openQueue(t, q, ev, "c1")
+	until := base.Add(10 * time.Minute)
+	live := func(now time.Time) boxoffice.AdmitRequest {
+		return boxoffice.AdmitRequest{Now: now, Max: 10, Limit: 4, Until: until, LiveUntil: now.Add(30 * time.Second)}
+	}
+	res := admit(t, q, ev, live(base))
+	if len(res.Admitted) != 4 || res.Info.Live != 4 {
+		t.Fatalf("first round: admitted %d, live %d; want 4, 4", len(res.Admitted), res.Info.Live)
+	}
+	if res := admit(t, q, ev, live(base.Add(29*time.Second))); len(res.Admitted) != 0 || res.Info.Live != 4 {
+		t.Fatalf("within the window: admitted %d, live %d; want 0, 4", len(res.Admitted), res.Info.Live)
+	}
+	// us[0] asks for its status: its admission stays live; us[1] bought.
+	if err := q.Seen(ctx, ev, []string{us[0], us[11], "stranger"}, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.MarkUsed(ctx, ev, []string{us[1]}, base.Add(29*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	res = admit(t, q, ev, live(base.Add(31*time.Second)))
+	if len(res.Admitted) != 3 || res.Info.Live != 4 || res.Info.InFlight != 6 {
+		t.Fatalf("after the window: admitted %d, live %d, in flight %d; want 3, 4, 6", len(res.Admitted), res.Info.Live, res.Info.InFlight)
+	}
+	// Idle admissions are still admissions.
+	ens, _ := entries(t, q, ev, us[2], us[11])
+	if ens[0].State != boxoffice.QueueAdmitted || !ens[0].AdmittedUntil.Equal(until) {
+		t.Errorf("an idle admission = %+v, want admitted until %v", ens[0], until)
+	}
+	if ens[1].State != boxoffice.QueueWaiting {
+		t.Errorf("Seen admitted a waiting user: %+v", ens[1])
+	}
+	// Seeing idle holders makes their admissions count again; us[0]'s
+	// and the third round's windows have passed.
+	if err := q.Seen(ctx, ev, []string{us[2], us[3]}, base.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	res = admit(t, q, ev, live(base.Add(62*time.Second)))
+	if len(res.Admitted) != 2 || res.Info.Live != 4 {
+		t.Fatalf("after seeing two idle holders: admitted %d, live %d; want 2, 4", len(res.Admitted), res.Info.Live)
+	}
+	if _, info := entries(t, q, ev); info.Live != 4 {
+		t.Errorf("Entries' live = %d, want 4 (as of the last round)", info.Live)
+	}
+	_ = q.Resign(ctx, "c1")
 }
 
 func testLeave(t *testing.T, q boxoffice.Queue) {

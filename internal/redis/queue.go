@@ -31,6 +31,8 @@ var (
 	luaLeave string
 	//go:embed lua/queue_used.lua
 	luaUsed string
+	//go:embed lua/queue_seen.lua
+	luaSeen string
 	//go:embed lua/queue_release.lua
 	luaRelease string
 	//go:embed lua/queue_admit.lua
@@ -49,6 +51,7 @@ var (
 	scriptEntries = rueidis.NewLuaScriptReadOnly(luaCommon + luaEntries)
 	scriptLeave   = rueidis.NewLuaScript(luaCommon + luaLeave)
 	scriptUsed    = rueidis.NewLuaScript(luaCommon + luaUsed)
+	scriptSeen    = rueidis.NewLuaScript(luaCommon + luaSeen)
 	scriptRelease = rueidis.NewLuaScript(luaCommon + luaRelease)
 	scriptAdmit   = rueidis.NewLuaScript(luaCommon + luaAdmit)
 	scriptClose   = rueidis.NewLuaScript(luaCommon + luaClose)
@@ -60,7 +63,8 @@ var (
 // it keeps sorted sets for the pre-sale pool (scored by join time), the line
 // (scored by order: the drawn pool 1..n, then 2^40 + a join sequence, so
 // ZRANK is the exact position), the admitted, used and expired admissions
-// (scored by time), and a hash of counters and flags; a set lists the events
+// (scored by time), the live admissions (scored by when they stop counting
+// against the in-flight cap), and a hash of counters and flags; a set lists the events
 // with queues and one key is the coordinator lease. Every change that
 // touches several keys is one Lua script, so it is atomic; the scripts that
 // admit or draw check the lease inside the same script, so a coordinator
@@ -85,7 +89,7 @@ func NewQueue(c *Client, prefix string) *Queue { return &Queue{raw: c.raw, prefi
 // The event ID is a hash tag, so one event's keys share a cluster slot.
 func (q *Queue) keys(eventID string) []string {
 	p := q.prefix + "{" + eventID + "}:"
-	return []string{p + "pre", p + "wait", p + "adm", p + "used", p + "exp", p + "meta", q.prefix + "events", q.prefix + "lease"}
+	return []string{p + "pre", p + "wait", p + "adm", p + "used", p + "exp", p + "meta", p + "live", q.prefix + "events", q.prefix + "lease"}
 }
 
 func (q *Queue) leaseKey() []string { return []string{q.prefix + "lease"} }
@@ -105,7 +109,7 @@ func fail(ctx context.Context, op string, err error) error {
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // infoLen is the number of leading reply elements that describe the queue.
-const infoLen = 8
+const infoLen = 9
 
 // num reads a number sent as an integer or as a string.
 func num(m rueidis.RedisMessage) (float64, error) {
@@ -136,7 +140,7 @@ func parseInfo(a []rueidis.RedisMessage) (boxoffice.QueueInfo, error) {
 	}
 	return boxoffice.QueueInfo{
 		Opened: n[0] == 1, SoldOut: n[1] == 1, Pace: pace, Version: n[3],
-		Presale: int(n[4]), Waiting: int(n[5]), InFlight: int(n[6]), Admitted: int(n[6] + n[7]),
+		Presale: int(n[4]), Waiting: int(n[5]), InFlight: int(n[6]), Admitted: int(n[6] + n[7]), Live: int(n[8]),
 	}, nil
 }
 
@@ -238,6 +242,15 @@ func (q *Queue) MarkUsed(ctx context.Context, eventID string, userIDs []string, 
 	return fail(ctx, "mark used", scriptUsed.Exec(ctx, q.raw, q.keys(eventID), args).Error())
 }
 
+// Seen implements boxoffice.Queue.
+func (q *Queue) Seen(ctx context.Context, eventID string, userIDs []string, until time.Time) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	args := append([]string{ms(until)}, userIDs...)
+	return fail(ctx, "seen", scriptSeen.Exec(ctx, q.raw, q.keys(eventID), args).Error())
+}
+
 // Events implements boxoffice.Queue.
 func (q *Queue) Events(ctx context.Context) ([]string, error) {
 	ids, err := q.raw.Do(ctx, q.raw.B().Smembers().Key(q.prefix+"events").Build()).AsStrSlice()
@@ -271,7 +284,10 @@ func (q *Queue) Admit(ctx context.Context, eventID string, req boxoffice.AdmitRe
 	}
 	args := []string{
 		req.Owner, ms(req.Now), strconv.Itoa(max(req.Max, 0)), strconv.Itoa(req.Limit), ms(req.Until), soldOut,
-		strconv.FormatFloat(req.Pace, 'f', 3, 64), eventID, strconv.FormatInt(expiredRetention.Milliseconds(), 10),
+		strconv.FormatFloat(req.Pace, 'f', 3, 64), eventID, strconv.FormatInt(expiredRetention.Milliseconds(), 10), "0",
+	}
+	if !req.LiveUntil.IsZero() {
+		args[9] = ms(req.LiveUntil)
 	}
 	a, err := scriptAdmit.Exec(ctx, q.raw, q.keys(eventID), args).ToArray()
 	if err != nil {
@@ -311,8 +327,8 @@ func (q *Queue) Close(ctx context.Context, eventID string) error {
 func (q *Queue) Drop(ctx context.Context, eventID string) error {
 	k := q.keys(eventID)
 	cmds := rueidis.Commands{
-		q.raw.B().Del().Key(k[:6]...).Build(),
-		q.raw.B().Srem().Key(k[6]).Member(eventID).Build(),
+		q.raw.B().Del().Key(k[:7]...).Build(),
+		q.raw.B().Srem().Key(k[7]).Member(eventID).Build(),
 	}
 	for _, r := range q.raw.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {

@@ -90,6 +90,14 @@ type QueueInfo struct {
 	Version int64
 }
 
+// Revocation is an admission its holder gave up by leaving the queue before
+// it ended.
+type Revocation struct {
+	EventID, UserID string
+	// Until is when the admission would have ended.
+	Until time.Time
+}
+
 // AdmitRequest is one coordinator round for one event (Queue.Admit).
 type AdmitRequest struct {
 	// Owner is the coordinator's lease owner; the round is refused with
@@ -153,8 +161,14 @@ type Queue interface {
 	// latter.
 	Entries(ctx context.Context, eventID string, userIDs []string) ([]QueueEntry, QueueInfo, error)
 	// Leave removes userID from every part of the event's queue; leaving a
-	// queue one is not in is not an error.
+	// queue one is not in is not an error. An admission (used or not) that
+	// the user held is revoked: Revoked lists it until it would have ended
+	// or the user is admitted again.
 	Leave(ctx context.Context, eventID, userID string) error
+	// Revoked lists, across events, the admissions given up by leaving
+	// that would still be valid at now (their tokens still verify), except
+	// those of users admitted again since.
+	Revoked(ctx context.Context, now time.Time) ([]Revocation, error)
 	// MarkUsed records that the users presented their admissions to buy:
 	// unexpired admissions stop counting as in flight (their tickets now
 	// count in the inventory) but stay valid until they end.

@@ -9,6 +9,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -89,6 +90,12 @@ type WaitingRoom struct {
 	used   chan usedNote
 	hub    hub
 
+	// revoked holds the admissions given up by leaving (Queue.Revoked),
+	// as of this instance's last round, plus those left here since. It is
+	// replaced, never changed, so Admits reads it without a lock.
+	revoked   atomic.Pointer[map[admissionKey]struct{}]
+	revokedMu sync.Mutex // serializes the writers of revoked
+
 	// Coordinator state, touched only by Tick (one at a time).
 	tickMu  sync.Mutex
 	leading bool
@@ -103,6 +110,9 @@ type coordState struct {
 	pace   float64
 	last   time.Time
 }
+
+// admissionKey names one user's admission to one event.
+type admissionKey struct{ eventID, userID string }
 
 // usedNote says a user presented a valid admission token to buy.
 type usedNote struct{ eventID, userID string }
@@ -141,6 +151,7 @@ func NewWaitingRoom(cfg WaitingRoomConfig) *WaitingRoom {
 		w.owner = "wr-" + rand.Text()
 	}
 	w.events.entries = make(map[string]eventEntry)
+	w.revoked.Store(&map[admissionKey]struct{}{})
 	w.hub.room = w
 	w.hub.watchers = make(map[string]*watcher)
 	return w
@@ -246,7 +257,39 @@ func (w *WaitingRoom) Leave(ctx context.Context, c Caller, eventID string) error
 	}
 	qctx, cancel := opCtx(ctx)
 	defer cancel()
-	return w.queue.Leave(qctx, e.ID, c.UserID)
+	if err := w.queue.Leave(qctx, e.ID, c.UserID); err != nil {
+		return err
+	}
+	// The admission ends here at once; other instances learn it from the
+	// queue at their next round.
+	w.revokedMu.Lock()
+	defer w.revokedMu.Unlock()
+	old := w.revoked.Load()
+	next := make(map[admissionKey]struct{}, len(*old)+1)
+	for k := range *old {
+		next[k] = struct{}{}
+	}
+	next[admissionKey{e.ID, c.UserID}] = struct{}{}
+	w.revoked.Store(&next)
+	return nil
+}
+
+// syncRevoked replaces the revoked admissions with the queue's list.
+func (w *WaitingRoom) syncRevoked(ctx context.Context) error {
+	qctx, cancel := opCtx(ctx)
+	defer cancel()
+	rs, err := w.queue.Revoked(qctx, w.clock())
+	if err != nil {
+		return err
+	}
+	next := make(map[admissionKey]struct{}, len(rs))
+	for _, r := range rs {
+		next[admissionKey{r.EventID, r.UserID}] = struct{}{}
+	}
+	w.revokedMu.Lock()
+	w.revoked.Store(&next)
+	w.revokedMu.Unlock()
+	return nil
 }
 
 // Counts returns how many users wait in the event's queue (pre-sale pool
@@ -262,10 +305,16 @@ func (w *WaitingRoom) Counts(ctx context.Context, eventID string) (waiting, admi
 	return info.Presale + info.Waiting, info.Admitted, nil
 }
 
-// Admits reports whether token admits userID to buy for eventID. It needs no
-// round trip (the token is signed) and changes nothing.
+// Admits reports whether token admits userID to buy for eventID: it is
+// genuine and unexpired, and the user has not left the queue since (as of
+// this instance's last round, or at once when they left through this
+// instance). It needs no round trip and changes nothing.
 func (w *WaitingRoom) Admits(token, userID, eventID string) bool {
-	return w.tokens.Verify(token, userID, eventID)
+	if !w.tokens.Verify(token, userID, eventID) {
+		return false
+	}
+	_, gone := (*w.revoked.Load())[admissionKey{eventID, userID}]
+	return !gone
 }
 
 // AdmissionUsed notes, in the background, that userID's admission to eventID
@@ -354,14 +403,17 @@ func (w *WaitingRoom) Run(ctx context.Context) error {
 	}
 }
 
-// Tick runs one coordinator round: unless another instance holds the lease,
-// for every event with a queue it closes the queue when sales have ended,
-// draws the pre-sale pool once sales open, and admits users at the event's
-// pace within its inventory. Run calls it every tick; tests call it to step
+// Tick runs one round: every instance learns the admissions revoked by
+// leaving; then, unless another instance holds the lease, for every event
+// with a queue it closes the queue when sales have ended, draws the
+// pre-sale pool once sales open, and admits users at the event's pace
+// within its inventory. Run calls it every tick; tests call it to step
 // time.
 func (w *WaitingRoom) Tick(ctx context.Context) error {
 	w.tickMu.Lock()
 	defer w.tickMu.Unlock()
+	// A failure keeps the last list (and the leaves served here).
+	revErr := w.syncRevoked(ctx)
 	qctx, cancel := opCtx(ctx)
 	ok, err := w.queue.Lead(qctx, w.owner, w.leaseTTL)
 	cancel()
@@ -371,7 +423,7 @@ func (w *WaitingRoom) Tick(ctx context.Context) error {
 		}
 		w.leading = false
 		clear(w.coord)
-		return err
+		return errors.Join(err, revErr)
 	}
 	if !w.leading {
 		w.log.Info("waiting room: coordinating", "owner", w.owner)
@@ -381,15 +433,15 @@ func (w *WaitingRoom) Tick(ctx context.Context) error {
 	events, err := w.queue.Events(qctx)
 	cancel()
 	if err != nil {
-		return err
+		return errors.Join(err, revErr)
 	}
-	var errs []error
+	errs := []error{revErr}
 	for _, id := range events {
 		err := w.coordinate(ctx, id)
 		if errors.Is(err, ErrNotLeader) {
 			w.leading = false
 			clear(w.coord)
-			return nil
+			return revErr
 		}
 		if err != nil {
 			errs = append(errs, err)

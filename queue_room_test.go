@@ -626,3 +626,129 @@ func TestWaitingRoomAbandonedAdmissions(t *testing.T) {
 		t.Errorf("an abandoned holder after the admission ended: %+v", st)
 	}
 }
+
+// TestWaitingRoomLeaveEndsAdmission: an admission covers holds up to the
+// event's per-user limit until it ends; leaving the queue ends it, at once
+// on the instance that served the leave and from the next round on every
+// other. Joining again and being admitted again gives a working admission.
+func TestWaitingRoomLeaveEndsAdmission(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	q := memory.NewQueue()
+	a, b := h.room(q), h.room(q)
+	svcA, svcB := h.service(h.store, a), h.service(h.store, b)
+	e := h.queued(t, 100, 600, func(in *boxoffice.EventInput) { in.MaxTicketsPerUser = 2 })
+	u := callers(2)
+	for _, c := range u {
+		if _, err := a.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick(t, a)
+	h.clock.Advance(time.Second)
+	tick(t, a)
+	hold := func(svc *boxoffice.Service, c boxoffice.Caller, token string) error {
+		_, err := svc.CreateReservation(ctx, c, boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, AdmissionToken: token})
+		return err
+	}
+	st0, st1 := status(t, a, u[0], e.ID), status(t, a, u[1], e.ID)
+	if st0.Status != boxoffice.QueueAdmitted || st1.Status != boxoffice.QueueAdmitted {
+		t.Fatalf("not admitted: %+v, %+v", st0, st1)
+	}
+	// Holds up to the per-user limit, then no more.
+	for i := range 2 {
+		if err := hold(svcA, u[1], st1.AdmissionToken); err != nil {
+			t.Fatalf("hold %d within the per-user limit: %v", i+1, err)
+		}
+	}
+	if err := hold(svcA, u[1], st1.AdmissionToken); !errors.Is(err, boxoffice.ErrLimitExceeded) {
+		t.Errorf("hold beyond the per-user limit: %v", err)
+	}
+	// u[0] leaves on instance a: its token buys nothing on a at once, nor
+	// on b after b's next round.
+	if err := a.Leave(ctx, u[0], e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := hold(svcA, u[0], st0.AdmissionToken); !errors.Is(err, boxoffice.ErrNotAdmitted) {
+		t.Errorf("hold on the same instance after leaving: %v, want ErrNotAdmitted", err)
+	}
+	h.clock.Advance(time.Second)
+	tick(t, a)
+	tick(t, b)
+	if err := hold(svcB, u[0], st0.AdmissionToken); !errors.Is(err, boxoffice.ErrNotAdmitted) {
+		t.Errorf("hold on another instance after leaving: %v, want ErrNotAdmitted", err)
+	}
+	// Joining again: waiting, not admitted; then admitted again.
+	if st, err := a.Join(ctx, u[0], e.ID); err != nil || st.Status != boxoffice.QueueWaiting {
+		t.Fatalf("join again: %+v, %v", st, err)
+	}
+	if err := hold(svcA, u[0], st0.AdmissionToken); !errors.Is(err, boxoffice.ErrNotAdmitted) {
+		t.Errorf("hold with the old token while waiting again: %v, want ErrNotAdmitted", err)
+	}
+	h.clock.Advance(time.Second)
+	tick(t, a)
+	tick(t, b)
+	st := status(t, a, u[0], e.ID)
+	if st.Status != boxoffice.QueueAdmitted {
+		t.Fatalf("after joining again: %+v", st)
+	}
+	if err := hold(svcB, u[0], st.AdmissionToken); err != nil {
+		t.Errorf("hold with the new admission: %v", err)
+	}
+}
+
+// BenchmarkAdmits is the waiting room's cost on the hold path of a
+// queue-enabled event, with some admissions revoked.
+func BenchmarkAdmits(b *testing.B) {
+	tokens := auth.NewAdmissionTokens(auth.AdmissionSecret([]byte("test-secret-test-secret-test-secret!")))
+	var r *boxoffice.WaitingRoom
+	ev, user := boxoffice.NewID(), boxoffice.NewID()
+	token, err := tokens.Issue(user, ev, time.Now().Add(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A thousand admissions of the event revoked by leaving.
+	ctx := b.Context()
+	q := memory.NewQueue()
+	r = boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{Queue: q, Tokens: tokens, Owner: "bench"})
+	for _, c := range callers(1000) {
+		if _, _, err := q.Join(ctx, ev, c.UserID, false, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if ok, err := q.Lead(ctx, "other", time.Hour); !ok || err != nil {
+		b.Fatal(ok, err)
+	}
+	if _, err := q.Release(ctx, ev, "other", nil); err != nil {
+		b.Fatal(err)
+	}
+	res, err := q.Admit(ctx, ev, boxoffice.AdmitRequest{Owner: "other", Now: time.Now(), Max: 1000, Limit: -1, Until: time.Now().Add(time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, u := range res.Admitted {
+		if err := q.Leave(ctx, ev, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := r.Tick(ctx); err != nil { // not the coordinator; learns the revocations
+		b.Fatal(err)
+	}
+	// The token check alone, for comparison: the difference is what the
+	// revocation check adds to each hold.
+	for _, bc := range []struct {
+		name   string
+		admits func(token, userID, eventID string) bool
+	}{{"token", tokens.Verify}, {"room", r.Admits}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if !bc.admits(token, user, ev) {
+						b.Fatal("not admitted")
+					}
+				}
+			})
+		})
+	}
+}

@@ -24,8 +24,9 @@ const expiredRetention = 24 * time.Hour
 // cheap (binary searches and small copies), so it is not contended at the
 // rates one instance serves.
 type Queue struct {
-	mu     sync.Mutex
-	events map[string]*queueEvent
+	mu      sync.Mutex
+	events  map[string]*queueEvent
+	revoked map[[2]string]time.Time // (event, user) → when the revoked admission would have ended
 	lease  struct {
 		owner string
 		until time.Time
@@ -63,7 +64,7 @@ type lineItem struct {
 
 // NewQueue returns an empty Queue.
 func NewQueue() *Queue {
-	return &Queue{events: make(map[string]*queueEvent), now: time.Now}
+	return &Queue{events: make(map[string]*queueEvent), revoked: make(map[[2]string]time.Time), now: time.Now}
 }
 
 func (q *Queue) event(id string, create bool) *queueEvent {
@@ -168,6 +169,13 @@ func (q *Queue) Leave(_ context.Context, eventID, userID string) error {
 		return nil
 	}
 	changed := false
+	until, ok := e.adm[userID]
+	if !ok {
+		until, ok = e.used[userID]
+	}
+	if ok && until.After(q.revoked[[2]string{eventID, userID}]) {
+		q.revoked[[2]string{eventID, userID}] = until
+	}
 	if i := e.rank(userID); i >= 0 {
 		j := e.head + i
 		e.line = slices.Delete(e.line, j, j+1)
@@ -186,6 +194,21 @@ func (q *Queue) Leave(_ context.Context, eventID, userID string) error {
 		e.version++
 	}
 	return nil
+}
+
+// Revoked implements boxoffice.Queue.
+func (q *Queue) Revoked(_ context.Context, now time.Time) ([]boxoffice.Revocation, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []boxoffice.Revocation
+	for k, until := range q.revoked {
+		if !now.Before(until) {
+			delete(q.revoked, k)
+			continue
+		}
+		out = append(out, boxoffice.Revocation{EventID: k[0], UserID: k[1], Until: until})
+	}
+	return out, nil
 }
 
 // MarkUsed implements boxoffice.Queue.
@@ -341,6 +364,7 @@ func (q *Queue) Admit(_ context.Context, eventID string, req boxoffice.AdmitRequ
 			for _, it := range e.live()[:n] {
 				res.Admitted = append(res.Admitted, it.user)
 				e.adm[it.user] = req.Until
+				delete(q.revoked, [2]string{eventID, it.user})
 				e.seen[it.user] = liveUntil
 				delete(e.score, it.user)
 			}
@@ -382,6 +406,11 @@ func (q *Queue) Drop(_ context.Context, eventID string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.events, eventID)
+	for k := range q.revoked {
+		if k[0] == eventID {
+			delete(q.revoked, k)
+		}
+	}
 	return nil
 }
 

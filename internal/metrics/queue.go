@@ -69,6 +69,7 @@ const (
 	opJoin = iota
 	opEntries
 	opLeave
+	opRevoked
 	opMarkUsed
 	opSeen
 	opEvents
@@ -82,7 +83,7 @@ const (
 	numOps
 )
 
-var queueOps = [numOps]string{"join", "entries", "leave", "mark_used", "seen", "events", "pool", "release", "admit", "close", "drop", "lead", "resign"}
+var queueOps = [numOps]string{"join", "entries", "leave", "revoked", "mark_used", "seen", "events", "pool", "release", "admit", "close", "drop", "lead", "resign"}
 
 type opMetrics struct {
 	duration prometheus.Observer
@@ -142,6 +143,14 @@ func (q *queue) Leave(ctx context.Context, eventID, userID string) error {
 	err := q.next.Leave(ctx, eventID, userID)
 	q.end(ctx, opLeave, t, err)
 	return err
+}
+
+// Revoked passes through.
+func (q *queue) Revoked(ctx context.Context, now time.Time) ([]boxoffice.Revocation, error) {
+	t := q.begin()
+	rs, err := q.next.Revoked(ctx, now)
+	q.end(ctx, opRevoked, t, err)
+	return rs, err
 }
 
 // MarkUsed passes through.

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Queue) {
 		{"MarkUsed", testMarkUsed},
 		{"LiveAdmissions", testLiveAdmissions},
 		{"Leave", testLeave},
+		{"LeaveRevokes", testLeaveRevokes},
 		{"Lease", testLease},
 		{"NotLeader", testNotLeader},
 		{"EventsCloseDrop", testEventsCloseDrop},
@@ -428,6 +429,58 @@ func testLeave(t *testing.T, q boxoffice.Queue) {
 	if _, info := entries(t, q, ev2); info.Presale != 0 {
 		t.Errorf("pool after leave: %+v", info)
 	}
+}
+
+// revoked returns the revocations of ev listed at now, by user.
+func revoked(t *testing.T, q boxoffice.Queue, ev string, now time.Time) map[string]time.Time {
+	t.Helper()
+	rs, err := q.Revoked(t.Context(), now)
+	if err != nil {
+		t.Fatalf("Revoked: %v", err)
+	}
+	out := map[string]time.Time{}
+	for _, r := range rs {
+		if r.EventID == ev {
+			out[r.UserID] = r.Until
+		}
+	}
+	return out
+}
+
+// testLeaveRevokes: leaving revokes the admission one held (used or not)
+// until it would have ended or the user is admitted again.
+func testLeaveRevokes(t *testing.T, q boxoffice.Queue) {
+	ctx := t.Context()
+	ev, us := eventID(), users(4)
+	for _, u := range us {
+		mustJoin(t, q, ev, u, false)
+	}
+	mustLead(t, q, "c1")
+	openQueue(t, q, ev, "c1")
+	until := base.Add(time.Minute)
+	admit(t, q, ev, boxoffice.AdmitRequest{Max: 2, Limit: -1, Until: until})
+	if err := q.MarkUsed(ctx, ev, []string{us[1]}, base); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range us[:3] { // admitted, admitted and used, waiting
+		if err := q.Leave(ctx, ev, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := revoked(t, q, ev, base)
+	if len(got) != 2 || !got[us[0]].Equal(until) || !got[us[1]].Equal(until) {
+		t.Fatalf("revoked = %v, want %s and %s until %v", got, us[0], us[1], until)
+	}
+	// Admitted again: no longer revoked.
+	mustJoin(t, q, ev, us[0], false)
+	admit(t, q, ev, boxoffice.AdmitRequest{Max: 2, Limit: -1, Until: base.Add(2 * time.Minute)})
+	if got := revoked(t, q, ev, base); len(got) != 1 || got[us[0]] != (time.Time{}) {
+		t.Errorf("revoked after %s was admitted again = %v, want only %s", us[0], got, us[1])
+	}
+	if got := revoked(t, q, ev, until); len(got) != 0 {
+		t.Errorf("revoked once the admissions would have ended = %v", got)
+	}
+	_ = q.Resign(ctx, "c1")
 }
 
 func testLease(t *testing.T, q boxoffice.Queue) {

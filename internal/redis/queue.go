@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -89,7 +90,7 @@ func NewQueue(c *Client, prefix string) *Queue { return &Queue{raw: c.raw, prefi
 // The event ID is a hash tag, so one event's keys share a cluster slot.
 func (q *Queue) keys(eventID string) []string {
 	p := q.prefix + "{" + eventID + "}:"
-	return []string{p + "pre", p + "wait", p + "adm", p + "used", p + "exp", p + "meta", p + "live", q.prefix + "events", q.prefix + "lease"}
+	return []string{p + "pre", p + "wait", p + "adm", p + "used", p + "exp", p + "meta", p + "live", q.prefix + "events", q.prefix + "lease", q.prefix + "revoked"}
 }
 
 func (q *Queue) leaseKey() []string { return []string{q.prefix + "lease"} }
@@ -230,7 +231,25 @@ func (q *Queue) Entries(ctx context.Context, eventID string, userIDs []string) (
 
 // Leave implements boxoffice.Queue.
 func (q *Queue) Leave(ctx context.Context, eventID, userID string) error {
-	return fail(ctx, "leave", scriptLeave.Exec(ctx, q.raw, q.keys(eventID), []string{userID}).Error())
+	return fail(ctx, "leave", scriptLeave.Exec(ctx, q.raw, q.keys(eventID), []string{userID, eventID}).Error())
+}
+
+// Revoked implements boxoffice.Queue.
+func (q *Queue) Revoked(ctx context.Context, now time.Time) ([]boxoffice.Revocation, error) {
+	cmd := q.raw.B().Zrange().Key(q.prefix + "revoked").Min("(" + ms(now)).Max("+inf").Byscore().Withscores().Build()
+	zs, err := q.raw.Do(ctx, cmd).AsZScores()
+	if err != nil {
+		return nil, fail(ctx, "revoked", err)
+	}
+	out := make([]boxoffice.Revocation, 0, len(zs))
+	for _, z := range zs {
+		ev, u, ok := strings.Cut(z.Member, " ")
+		if !ok {
+			continue
+		}
+		out = append(out, boxoffice.Revocation{EventID: ev, UserID: u, Until: time.UnixMilli(int64(z.Score)).UTC()})
+	}
+	return out, nil
 }
 
 // MarkUsed implements boxoffice.Queue.

@@ -16,6 +16,7 @@ if #gone > 0 then
 end
 redis.call('ZREMRANGEBYSCORE', K_USED, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', K_EXP, '-inf', now - tonumber(ARGV[9]))
+redis.call('ZREMRANGEBYSCORE', K_REVOKED, '-inf', now)
 local so = ARGV[6]
 if (redis.call('HGET', K_META, 'soldout') or '0') ~= so then
   redis.call('HSET', K_META, 'soldout', so)
@@ -37,6 +38,7 @@ if redis.call('HGET', K_META, 'opened') == '1' and so == '0' then
       admitted[#admitted + 1] = popped[i]
       redis.call('ZADD', K_ADM, ARGV[5], popped[i])
       redis.call('ZADD', K_LIVE, liveUntil, popped[i])
+      redis.call('ZREM', K_REVOKED, ARGV[8] .. ' ' .. popped[i])
     end
     if tonumber(liveUntil) > now then live = live + #admitted end
     if #admitted > 0 then

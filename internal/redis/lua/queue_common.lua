@@ -4,9 +4,11 @@
 -- 5 expired admissions (zset user -> expiry ms), 6 meta (hash),
 -- 7 live admissions (zset user -> until when an unused admission counts
 -- against the in-flight cap, ms), 8 events with queues (set),
--- 9 coordinator lease (string). Keys 1-7 are the event's own.
+-- 9 coordinator lease (string), 10 admissions revoked by leaving, of every
+-- event (zset "event user" -> when the admission would have ended, ms).
+-- Keys 1-7 are the event's own.
 local K_PRE, K_WAIT, K_ADM, K_USED, K_EXP, K_META, K_LIVE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local K_EVENTS, K_LEASE = KEYS[8], KEYS[9]
+local K_EVENTS, K_LEASE, K_REVOKED = KEYS[8], KEYS[9], KEYS[10]
 local N_EVENT_KEYS = 7
 
 -- entry returns {state, n}: 0 absent; 1 pre-sale; 2 waiting, n = position;

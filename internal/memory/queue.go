@@ -27,7 +27,7 @@ type Queue struct {
 	mu      sync.Mutex
 	events  map[string]*queueEvent
 	revoked map[[2]string]time.Time // (event, user) → when the revoked admission would have ended
-	lease  struct {
+	lease   struct {
 		owner string
 		until time.Time
 	}

@@ -76,6 +76,11 @@ type QueueInfo struct {
 	// InFlight counts unused, unexpired admissions; Admitted also counts
 	// those already used to buy and not yet expired.
 	InFlight, Admitted int
+	// Live counts the admissions in flight that counted against the cap
+	// at the last coordinator round: those granted or whose holders were
+	// seen (Seen) recently enough. The others are idle: still valid, but
+	// no longer holding anyone back.
+	Live int
 	// Pace is the measured admission rate, in users per second (0 =
 	// unknown).
 	Pace float64
@@ -83,6 +88,14 @@ type QueueInfo struct {
 	// changed for users already in the queue (a draw, an admission, an
 	// expiry, a leave), so watchers can skip rounds when it did not.
 	Version int64
+}
+
+// Revocation is an admission its holder gave up by leaving the queue before
+// it ended.
+type Revocation struct {
+	EventID, UserID string
+	// Until is when the admission would have ended.
+	Until time.Time
 }
 
 // AdmitRequest is one coordinator round for one event (Queue.Admit).
@@ -94,11 +107,15 @@ type AdmitRequest struct {
 	Now time.Time
 	// Max is how many users may be admitted in this round.
 	Max int
-	// Limit caps the admissions in flight (unused and unexpired) after the
-	// round; negative means no cap.
+	// Limit caps the live admissions in flight (unused, unexpired, and
+	// live: see LiveUntil) after the round; negative means no cap.
 	Limit int
 	// Until is when the new admissions end.
 	Until time.Time
+	// LiveUntil is when the new admissions stop counting against Limit
+	// unless their holders are seen again (Queue.Seen); zero means they
+	// count until they end.
+	LiveUntil time.Time
 	// SoldOut sets the event's sold-out flag; nobody is admitted while it
 	// is set.
 	SoldOut bool
@@ -144,12 +161,22 @@ type Queue interface {
 	// latter.
 	Entries(ctx context.Context, eventID string, userIDs []string) ([]QueueEntry, QueueInfo, error)
 	// Leave removes userID from every part of the event's queue; leaving a
-	// queue one is not in is not an error.
+	// queue one is not in is not an error. An admission (used or not) that
+	// the user held is revoked: Revoked lists it until it would have ended
+	// or the user is admitted again.
 	Leave(ctx context.Context, eventID, userID string) error
+	// Revoked lists, across events, the admissions given up by leaving
+	// that would still be valid at now (their tokens still verify), except
+	// those of users admitted again since.
+	Revoked(ctx context.Context, now time.Time) ([]Revocation, error)
 	// MarkUsed records that the users presented their admissions to buy:
 	// unexpired admissions stop counting as in flight (their tickets now
 	// count in the inventory) but stay valid until they end.
 	MarkUsed(ctx context.Context, eventID string, userIDs []string, now time.Time) error
+	// Seen records that the users, if they hold unused admissions, were
+	// seen (they asked for their status): their admissions count against
+	// the in-flight cap until at least until.
+	Seen(ctx context.Context, eventID string, userIDs []string, until time.Time) error
 
 	// Events lists the events whose queues need a coordinator: those with
 	// users in them that have not been closed.
@@ -167,8 +194,8 @@ type Queue interface {
 	// expires ended admissions, sets the sold-out flag, and moves up to
 	// req.Max users from the head of the line to the admitted set (none
 	// while the queue is not open or sold out, and no more than req.Limit
-	// leaves in flight). It returns ErrNotLeader unless req.Owner holds the
-	// lease.
+	// leaves live in flight). It returns ErrNotLeader unless req.Owner
+	// holds the lease.
 	Admit(ctx context.Context, eventID string, req AdmitRequest) (AdmitResult, error)
 	// Close ends the event's waiting room when its sales end: it is marked
 	// sold out and no longer listed by Events; its state is kept for a

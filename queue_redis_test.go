@@ -3,9 +3,13 @@ package boxoffice_test
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
+	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -311,4 +315,111 @@ func TestCoordinatorSurvivesPartition(t *testing.T) {
 	waitUntil(t, "a coordinator round to work after the partition", 30*time.Second, func() bool {
 		return room.Tick(context.Background()) == nil
 	})
+}
+
+// startRedis starts a redis-server of the test's own, without persistence,
+// on a free port and in a temporary directory, and stops it when t ends.
+// It returns its URL. The test may flush or restart it freely.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("BOXOFFICE_TEST_REDIS_URL") == "" {
+		t.Skip("BOXOFFICE_TEST_REDIS_URL is not set; skipping the tests that run their own Redis")
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is needed to run this test: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--dir", t.TempDir(),
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	url := "redis://127.0.0.1:" + port + "/0"
+	waitUntil(t, "the test's redis-server to answer", 10*time.Second, func() bool {
+		c, err := redis.Open(t.Context(), url, redis.WithTimeout(200*time.Millisecond))
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	return url
+}
+
+// TestRedisWipedWhileCoordinating: Redis loses everything (FLUSHALL, as a
+// restart without persistence does) while three instances coordinate. The
+// users join again; admission resumes within a few ticks and the loss is
+// logged.
+func TestRedisWipedWhileCoordinating(t *testing.T) {
+	url := startRedis(t)
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	e := h.queued(t, 100_000, 60*100) // a hundred a second
+	var log admissionLog
+	var logs syncBuffer
+	var rooms []*boxoffice.WaitingRoom
+	var admin *redis.Client
+	for i := range 3 {
+		c, err := redis.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		admin = c
+		owner := string(rune('a' + i))
+		r := h.room(c.Queue(), func(cfg *boxoffice.WaitingRoomConfig) {
+			cfg.Now, cfg.Tick, cfg.LeaseTTL, cfg.Owner, cfg.OnAdmit = time.Now, 50*time.Millisecond, 500*time.Millisecond, owner, log.hook(owner)
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
+		rooms = append(rooms, r)
+		runRoom(t, r)
+	}
+	join := func(us []boxoffice.Caller) {
+		t.Helper()
+		for i, c := range us {
+			if _, err := rooms[i%3].Join(ctx, c, e.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	u := callers(2000)
+	join(u[:1000])
+	waitUntil(t, "first admissions", 10*time.Second, func() bool { return log.count() > 0 })
+	raw := admin.Raw()
+	if err := raw.Do(ctx, raw.B().Flushall().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	before := log.count()
+	join(u[1000:])
+	// A hundred a second: admissions after the wipe should show within a
+	// few ticks; the deadline only keeps a broken room from hanging.
+	waitUntil(t, "admissions after the wipe", 20*time.Second, func() bool { return log.count() > before+10 })
+	if !strings.Contains(logs.String(), "state was lost") {
+		t.Errorf("the loss was not logged; log:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a strings.Builder safe for concurrent writers (a log).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

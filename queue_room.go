@@ -9,6 +9,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,12 @@ type WaitingRoomConfig struct {
 	Now func() time.Time
 	// AdmissionTTL is how long an admission stays valid (default 10 min).
 	AdmissionTTL time.Duration
+	// AdmissionIdle is how long an unused admission counts against the
+	// in-flight cap after it was granted or its holder last asked for
+	// their status (default 30 s). After that it is idle: still valid
+	// until it ends, but no longer holding anyone back, so admissions
+	// whose holders went away stop blocking the line within seconds.
+	AdmissionIdle time.Duration
 	// Tick is how often the coordinator admits and stream watchers look
 	// for changes (default 1 s).
 	Tick time.Duration
@@ -35,8 +42,9 @@ type WaitingRoomConfig struct {
 	// (default 5 s, at least 2 ticks): after its holder dies, another
 	// instance takes over within about this long.
 	LeaseTTL time.Duration
-	// InFlightPerTicket caps the admissions in flight (admitted, not yet
-	// used, not expired) at this multiple of the tickets left (default 2).
+	// InFlightPerTicket caps the live admissions in flight (admitted, not
+	// yet used, not expired, not idle) at this multiple of the tickets left
+	// (default 2).
 	InFlightPerTicket int
 	// Owner names this instance in the coordinator lease (default random).
 	Owner string
@@ -48,9 +56,10 @@ type WaitingRoomConfig struct {
 
 // Defaults of WaitingRoomConfig.
 const (
-	DefaultAdmissionTTL = 10 * time.Minute
-	DefaultQueueTick    = time.Second
-	DefaultLeaseTTL     = 5 * time.Second
+	DefaultAdmissionTTL  = 10 * time.Minute
+	DefaultAdmissionIdle = 30 * time.Second
+	DefaultQueueTick     = time.Second
+	DefaultLeaseTTL      = 5 * time.Second
 )
 
 // queueOpTimeout bounds each call to the Queue, so a vanished Redis costs a
@@ -70,6 +79,7 @@ type WaitingRoom struct {
 	log       *slog.Logger
 	now       func() time.Time
 	ttl       time.Duration
+	idle      time.Duration
 	tick      time.Duration
 	leaseTTL  time.Duration
 	perTicket int
@@ -79,6 +89,12 @@ type WaitingRoom struct {
 	events eventCache
 	used   chan usedNote
 	hub    hub
+
+	// revoked holds the admissions given up by leaving (Queue.Revoked),
+	// as of this instance's last round, plus those left here since. It is
+	// replaced, never changed, so Admits reads it without a lock.
+	revoked   atomic.Pointer[map[admissionKey]struct{}]
+	revokedMu sync.Mutex // serializes the writers of revoked
 
 	// Coordinator state, touched only by Tick (one at a time).
 	tickMu  sync.Mutex
@@ -95,6 +111,9 @@ type coordState struct {
 	last   time.Time
 }
 
+// admissionKey names one user's admission to one event.
+type admissionKey struct{ eventID, userID string }
+
 // usedNote says a user presented a valid admission token to buy.
 type usedNote struct{ eventID, userID string }
 
@@ -102,7 +121,7 @@ type usedNote struct{ eventID, userID string }
 func NewWaitingRoom(cfg WaitingRoomConfig) *WaitingRoom {
 	w := &WaitingRoom{
 		queue: cfg.Queue, store: cfg.Store, tokens: cfg.Tokens, log: cfg.Logger, now: cfg.Now,
-		ttl: cfg.AdmissionTTL, tick: cfg.Tick, leaseTTL: cfg.LeaseTTL, perTicket: cfg.InFlightPerTicket,
+		ttl: cfg.AdmissionTTL, idle: cfg.AdmissionIdle, tick: cfg.Tick, leaseTTL: cfg.LeaseTTL, perTicket: cfg.InFlightPerTicket,
 		owner: cfg.Owner, onAdmit: cfg.OnAdmit,
 		used:  make(chan usedNote, 8192),
 		coord: make(map[string]*coordState),
@@ -115,6 +134,9 @@ func NewWaitingRoom(cfg WaitingRoomConfig) *WaitingRoom {
 	}
 	if w.ttl <= 0 {
 		w.ttl = DefaultAdmissionTTL
+	}
+	if w.idle <= 0 {
+		w.idle = DefaultAdmissionIdle
 	}
 	if w.tick <= 0 {
 		w.tick = DefaultQueueTick
@@ -129,6 +151,7 @@ func NewWaitingRoom(cfg WaitingRoomConfig) *WaitingRoom {
 		w.owner = "wr-" + rand.Text()
 	}
 	w.events.entries = make(map[string]eventEntry)
+	w.revoked.Store(&map[admissionKey]struct{}{})
 	w.hub.room = w
 	w.hub.watchers = make(map[string]*watcher)
 	return w
@@ -177,7 +200,11 @@ func (w *WaitingRoom) Join(ctx context.Context, c Caller, eventID string) (*Queu
 	if err != nil {
 		return nil, err
 	}
-	return w.status(e, c.UserID, en, info, now)
+	st, err := w.status(e, c.UserID, en, info, now)
+	if err == nil {
+		w.seen(qctx, e.ID, c.UserID, st, now)
+	}
+	return st, err
 }
 
 // Status returns the caller's status in the event's waiting room. It returns
@@ -200,8 +227,24 @@ func (w *WaitingRoom) lookup(ctx context.Context, e *Event, userID string) (*Que
 	if err != nil {
 		return nil, 0, err
 	}
-	st, err := w.status(e, userID, ens[0], info, w.clock())
+	now := w.clock()
+	st, err := w.status(e, userID, ens[0], info, now)
+	if err == nil {
+		w.seen(qctx, e.ID, userID, st, now)
+	}
 	return st, info.Version, err
+}
+
+// seen keeps an admitted user's admission live: its holder is still there
+// (it asked for its status), so it keeps counting against the in-flight
+// cap. A failure only lets the admission go idle sooner.
+func (w *WaitingRoom) seen(ctx context.Context, eventID, userID string, st *QueueStatus, now time.Time) {
+	if st.Status != QueueAdmitted {
+		return
+	}
+	if err := w.queue.Seen(ctx, eventID, []string{userID}, now.Add(w.idle)); err != nil && ctx.Err() == nil {
+		w.log.Debug("waiting room: recording a live admission", "err", err)
+	}
 }
 
 // Leave takes the caller out of the event's waiting room (their place, or
@@ -214,7 +257,39 @@ func (w *WaitingRoom) Leave(ctx context.Context, c Caller, eventID string) error
 	}
 	qctx, cancel := opCtx(ctx)
 	defer cancel()
-	return w.queue.Leave(qctx, e.ID, c.UserID)
+	if err := w.queue.Leave(qctx, e.ID, c.UserID); err != nil {
+		return err
+	}
+	// The admission ends here at once; other instances learn it from the
+	// queue at their next round.
+	w.revokedMu.Lock()
+	defer w.revokedMu.Unlock()
+	old := w.revoked.Load()
+	next := make(map[admissionKey]struct{}, len(*old)+1)
+	for k := range *old {
+		next[k] = struct{}{}
+	}
+	next[admissionKey{e.ID, c.UserID}] = struct{}{}
+	w.revoked.Store(&next)
+	return nil
+}
+
+// syncRevoked replaces the revoked admissions with the queue's list.
+func (w *WaitingRoom) syncRevoked(ctx context.Context) error {
+	qctx, cancel := opCtx(ctx)
+	defer cancel()
+	rs, err := w.queue.Revoked(qctx, w.clock())
+	if err != nil {
+		return err
+	}
+	next := make(map[admissionKey]struct{}, len(rs))
+	for _, r := range rs {
+		next[admissionKey{r.EventID, r.UserID}] = struct{}{}
+	}
+	w.revokedMu.Lock()
+	w.revoked.Store(&next)
+	w.revokedMu.Unlock()
+	return nil
 }
 
 // Counts returns how many users wait in the event's queue (pre-sale pool
@@ -230,10 +305,16 @@ func (w *WaitingRoom) Counts(ctx context.Context, eventID string) (waiting, admi
 	return info.Presale + info.Waiting, info.Admitted, nil
 }
 
-// Admits reports whether token admits userID to buy for eventID. It needs no
-// round trip (the token is signed) and changes nothing.
+// Admits reports whether token admits userID to buy for eventID: it is
+// genuine and unexpired, and the user has not left the queue since (as of
+// this instance's last round, or at once when they left through this
+// instance). It needs no round trip and changes nothing.
 func (w *WaitingRoom) Admits(token, userID, eventID string) bool {
-	return w.tokens.Verify(token, userID, eventID)
+	if !w.tokens.Verify(token, userID, eventID) {
+		return false
+	}
+	_, gone := (*w.revoked.Load())[admissionKey{eventID, userID}]
+	return !gone
 }
 
 // AdmissionUsed notes, in the background, that userID's admission to eventID
@@ -322,14 +403,17 @@ func (w *WaitingRoom) Run(ctx context.Context) error {
 	}
 }
 
-// Tick runs one coordinator round: unless another instance holds the lease,
-// for every event with a queue it closes the queue when sales have ended,
-// draws the pre-sale pool once sales open, and admits users at the event's
-// pace within its inventory. Run calls it every tick; tests call it to step
+// Tick runs one round: every instance learns the admissions revoked by
+// leaving; then, unless another instance holds the lease, for every event
+// with a queue it closes the queue when sales have ended, draws the
+// pre-sale pool once sales open, and admits users at the event's pace
+// within its inventory. Run calls it every tick; tests call it to step
 // time.
 func (w *WaitingRoom) Tick(ctx context.Context) error {
 	w.tickMu.Lock()
 	defer w.tickMu.Unlock()
+	// A failure keeps the last list (and the leaves served here).
+	revErr := w.syncRevoked(ctx)
 	qctx, cancel := opCtx(ctx)
 	ok, err := w.queue.Lead(qctx, w.owner, w.leaseTTL)
 	cancel()
@@ -339,7 +423,7 @@ func (w *WaitingRoom) Tick(ctx context.Context) error {
 		}
 		w.leading = false
 		clear(w.coord)
-		return err
+		return errors.Join(err, revErr)
 	}
 	if !w.leading {
 		w.log.Info("waiting room: coordinating", "owner", w.owner)
@@ -349,15 +433,15 @@ func (w *WaitingRoom) Tick(ctx context.Context) error {
 	events, err := w.queue.Events(qctx)
 	cancel()
 	if err != nil {
-		return err
+		return errors.Join(err, revErr)
 	}
-	var errs []error
+	errs := []error{revErr}
 	for _, id := range events {
 		err := w.coordinate(ctx, id)
 		if errors.Is(err, ErrNotLeader) {
 			w.leading = false
 			clear(w.coord)
-			return nil
+			return revErr
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -413,7 +497,7 @@ func (w *WaitingRoom) coordinate(ctx context.Context, eventID string) error {
 			held += t.Held
 		}
 	}
-	req := AdmitRequest{Owner: w.owner, Now: now, Until: now.Add(w.ttl), Limit: 0, Pace: st.pace}
+	req := AdmitRequest{Owner: w.owner, Now: now, Until: now.Add(w.ttl), LiveUntil: now.Add(w.idle), Limit: 0, Pace: st.pace}
 	// Nothing left and nothing held that could come back: sold out. With
 	// holds outstanding, pause: users keep waiting for expiries and
 	// cancellations.
@@ -428,14 +512,34 @@ func (w *WaitingRoom) coordinate(ctx context.Context, eventID string) error {
 	if dt < 0 || dt > 10*w.tick.Seconds() {
 		dt = w.tick.Seconds()
 	}
-	// Fractions accumulate (1/min admits one every 60 rounds); a paused
-	// room does not save up a burst beyond one round's worth.
-	st.credit = min(st.credit+rate*dt, max(rate*w.tick.Seconds(), 1))
+	// Credit is earned by the time that passed, however unevenly rounds
+	// come, and fractions carry over (1/min admits one every 60 rounds),
+	// so the pace over a minute is the configured one. What a round could
+	// not use (the room paused or the line was short) is not saved up
+	// beyond one admission: no burst after a pause.
+	st.credit = min(st.credit, 1) + rate*dt
 	req.Max = int(st.credit)
 
 	res, err := w.queue.Admit(ctx, eventID, req)
 	if err != nil {
 		return err
+	}
+	if !res.Info.Opened {
+		// The room was drawn (st.opened), yet the queue no longer knows it
+		// is open: its storage lost the event's state (a Redis restart
+		// without persistence, a failover to an empty replica). Nothing in
+		// memory here can be trusted; open it again, or nobody would ever
+		// be admitted.
+		w.log.Warn("waiting room: the queue's state was lost (did Redis restart empty?); opening the room again",
+			"event_id", eventID, "waiting", res.Info.Waiting, "presale", res.Info.Presale)
+		st.opened = false
+		if err := w.draw(ctx, e); err != nil {
+			return err
+		}
+		st.opened = true
+		if res, err = w.queue.Admit(ctx, eventID, req); err != nil {
+			return err
+		}
 	}
 	n := len(res.Admitted)
 	st.credit -= float64(n)

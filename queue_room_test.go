@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	mrand "math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -456,5 +458,297 @@ func testWaitingRoomStream(t *testing.T) {
 	s3.Close()
 	if _, _, err := r.Subscribe(ctx, late, e.ID); !errors.Is(err, boxoffice.ErrUnavailable) {
 		t.Errorf("Subscribe after CloseStreams: %v", err)
+	}
+}
+
+// TestWaitingRoomPaceJitter: over every minute the room admits
+// admit_per_minute (within 2 %, or one admission for slow rooms) although
+// the coordinator's rounds are not exactly a tick apart: on a fake clock
+// they come 0.97–1.03 s apart, with an occasional stall of 1.4 s.
+func TestWaitingRoomPaceJitter(t *testing.T) {
+	for _, perMinute := range []int{30, 60, 90, 600, 1200} {
+		t.Run(fmt.Sprint(perMinute), func(t *testing.T) {
+			h := newRoomHarness(t)
+			ctx := t.Context()
+			start := h.clock.Now()
+			var at []time.Duration
+			r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
+				c.OnAdmit = func(_ string, _ int64, us []string) {
+					for range us {
+						at = append(at, h.clock.Now().Sub(start))
+					}
+				}
+			})
+			const minutes = 5
+			e := h.queued(t, 100_000, perMinute)
+			for _, c := range callers(perMinute*minutes + 50) {
+				if _, err := r.Join(ctx, c, e.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rng := mrand.New(mrand.NewPCG(1, uint64(perMinute)))
+			for i := 0; h.clock.Now().Sub(start) < minutes*time.Minute+time.Second; i++ {
+				tick(t, r)
+				step := 970*time.Millisecond + time.Duration(rng.IntN(61))*time.Millisecond
+				if i%23 == 22 {
+					step = 1400 * time.Millisecond
+				}
+				h.clock.Advance(step)
+			}
+			tolerance := max(0.02*float64(perMinute), 1)
+			for m := range minutes {
+				n := 0
+				for _, d := range at {
+					if d >= time.Duration(m)*time.Minute && d < time.Duration(m+1)*time.Minute {
+						n++
+					}
+				}
+				if math.Abs(float64(n-perMinute)) > tolerance {
+					t.Errorf("minute %d: admitted %d, want %d ± %.0f", m+1, n, perMinute, tolerance)
+				}
+			}
+		})
+	}
+}
+
+// TestWaitingRoomQueueStateLost: the queue loses an open event's state
+// while a coordinator runs (here the memory Queue drops it; in production a
+// Redis restart without persistence). Users join again and the coordinator,
+// which remembers the room as open, must notice, say so in the log, open
+// the room again and keep admitting within a few rounds.
+func TestWaitingRoomQueueStateLost(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	q := memory.NewQueue()
+	var logs strings.Builder
+	var admitted []string
+	r := h.room(q, func(c *boxoffice.WaitingRoomConfig) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.OnAdmit = func(_ string, _ int64, us []string) { admitted = append(admitted, us...) }
+	})
+	e := h.queued(t, 1000, 60)
+	u := callers(20)
+	for _, c := range u[:10] {
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		tick(t, r)
+		h.clock.Advance(time.Second)
+	}
+	if len(admitted) == 0 {
+		t.Fatal("nobody admitted before the loss")
+	}
+	if err := q.Drop(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	before := len(admitted)
+	for _, c := range u[10:] {
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		tick(t, r)
+		h.clock.Advance(time.Second)
+	}
+	if len(admitted) == before {
+		t.Fatalf("nobody admitted in 3 rounds after the queue lost its state; %d waiting", len(u)-10)
+	}
+	if !strings.Contains(logs.String(), "state was lost") {
+		t.Errorf("the loss was not logged; log:\n%s", logs.String())
+	}
+}
+
+// TestWaitingRoomAbandonedAdmissions: 10 tickets, so at most 20 live
+// admissions. The admitted never come back (their instance died), except
+// five who keep asking for their status. Within seconds of the admission
+// window (30 s) the abandoned admissions stop holding the line back; the
+// five still count. An abandoned holder who does come back before the
+// admission ends finds it valid, and can buy.
+func TestWaitingRoomAbandonedAdmissions(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	var admitted []string
+	r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
+		c.OnAdmit = func(_ string, _ int64, us []string) { admitted = append(admitted, us...) }
+	})
+	h.svc = h.service(h.store, r)
+	e := h.queued(t, 10, 6000, func(in *boxoffice.EventInput) { in.MaxTicketsPerUser = 1 })
+	u := callers(200)
+	byID := map[string]boxoffice.Caller{}
+	for _, c := range u {
+		byID[c.UserID] = c
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		tick(t, r)
+		h.clock.Advance(time.Second)
+	}
+	if len(admitted) != 20 {
+		t.Fatalf("admitted %d with 10 tickets, want 20", len(admitted))
+	}
+	pollers := admitted[:5]
+	for range 4 { // 40 s, polling every 10 s
+		for _, id := range pollers {
+			if st := status(t, r, byID[id], e.ID); st.Status != boxoffice.QueueAdmitted {
+				t.Fatalf("a polling holder: %+v", st)
+			}
+		}
+		for range 10 {
+			tick(t, r)
+			h.clock.Advance(time.Second)
+		}
+	}
+	if len(admitted) != 35 {
+		t.Fatalf("admitted %d after the first admissions went idle, want 35 (20 + 15: the 5 who poll still count)", len(admitted))
+	}
+	// An abandoned holder comes back before the admission ends: it is
+	// still admitted, and the token buys.
+	back := byID[admitted[7]]
+	st := status(t, r, back, e.ID)
+	if st.Status != boxoffice.QueueAdmitted {
+		t.Fatalf("a holder back within the admission: %+v", st)
+	}
+	if _, err := h.svc.CreateReservation(ctx, back, boxoffice.HoldInput{
+		EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, AdmissionToken: st.AdmissionToken,
+	}); err != nil {
+		t.Fatalf("hold with an idle admission: %v", err)
+	}
+	// After the admission ends the holder is told it expired.
+	gone := byID[admitted[8]]
+	h.clock.Advance(boxoffice.DefaultAdmissionTTL)
+	tick(t, r)
+	if st := status(t, r, gone, e.ID); st.Status != boxoffice.QueueExpired {
+		t.Errorf("an abandoned holder after the admission ended: %+v", st)
+	}
+}
+
+// TestWaitingRoomLeaveEndsAdmission: an admission covers holds up to the
+// event's per-user limit until it ends; leaving the queue ends it, at once
+// on the instance that served the leave and from the next round on every
+// other. Joining again and being admitted again gives a working admission.
+func TestWaitingRoomLeaveEndsAdmission(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	q := memory.NewQueue()
+	a, b := h.room(q), h.room(q)
+	svcA, svcB := h.service(h.store, a), h.service(h.store, b)
+	e := h.queued(t, 100, 600, func(in *boxoffice.EventInput) { in.MaxTicketsPerUser = 2 })
+	u := callers(2)
+	for _, c := range u {
+		if _, err := a.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick(t, a)
+	h.clock.Advance(time.Second)
+	tick(t, a)
+	hold := func(svc *boxoffice.Service, c boxoffice.Caller, token string) error {
+		_, err := svc.CreateReservation(ctx, c, boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, AdmissionToken: token})
+		return err
+	}
+	st0, st1 := status(t, a, u[0], e.ID), status(t, a, u[1], e.ID)
+	if st0.Status != boxoffice.QueueAdmitted || st1.Status != boxoffice.QueueAdmitted {
+		t.Fatalf("not admitted: %+v, %+v", st0, st1)
+	}
+	// Holds up to the per-user limit, then no more.
+	for i := range 2 {
+		if err := hold(svcA, u[1], st1.AdmissionToken); err != nil {
+			t.Fatalf("hold %d within the per-user limit: %v", i+1, err)
+		}
+	}
+	if err := hold(svcA, u[1], st1.AdmissionToken); !errors.Is(err, boxoffice.ErrLimitExceeded) {
+		t.Errorf("hold beyond the per-user limit: %v", err)
+	}
+	// u[0] leaves on instance a: its token buys nothing on a at once, nor
+	// on b after b's next round.
+	if err := a.Leave(ctx, u[0], e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := hold(svcA, u[0], st0.AdmissionToken); !errors.Is(err, boxoffice.ErrNotAdmitted) {
+		t.Errorf("hold on the same instance after leaving: %v, want ErrNotAdmitted", err)
+	}
+	h.clock.Advance(time.Second)
+	tick(t, a)
+	tick(t, b)
+	if err := hold(svcB, u[0], st0.AdmissionToken); !errors.Is(err, boxoffice.ErrNotAdmitted) {
+		t.Errorf("hold on another instance after leaving: %v, want ErrNotAdmitted", err)
+	}
+	// Joining again: waiting, not admitted; then admitted again.
+	if st, err := a.Join(ctx, u[0], e.ID); err != nil || st.Status != boxoffice.QueueWaiting {
+		t.Fatalf("join again: %+v, %v", st, err)
+	}
+	if err := hold(svcA, u[0], st0.AdmissionToken); !errors.Is(err, boxoffice.ErrNotAdmitted) {
+		t.Errorf("hold with the old token while waiting again: %v, want ErrNotAdmitted", err)
+	}
+	h.clock.Advance(time.Second)
+	tick(t, a)
+	tick(t, b)
+	st := status(t, a, u[0], e.ID)
+	if st.Status != boxoffice.QueueAdmitted {
+		t.Fatalf("after joining again: %+v", st)
+	}
+	if err := hold(svcB, u[0], st.AdmissionToken); err != nil {
+		t.Errorf("hold with the new admission: %v", err)
+	}
+}
+
+// BenchmarkAdmits is the waiting room's cost on the hold path of a
+// queue-enabled event, with some admissions revoked.
+func BenchmarkAdmits(b *testing.B) {
+	tokens := auth.NewAdmissionTokens(auth.AdmissionSecret([]byte("test-secret-test-secret-test-secret!")))
+	var r *boxoffice.WaitingRoom
+	ev, user := boxoffice.NewID(), boxoffice.NewID()
+	token, err := tokens.Issue(user, ev, time.Now().Add(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A thousand admissions of the event revoked by leaving.
+	ctx := b.Context()
+	q := memory.NewQueue()
+	r = boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{Queue: q, Tokens: tokens, Owner: "bench"})
+	for _, c := range callers(1000) {
+		if _, _, err := q.Join(ctx, ev, c.UserID, false, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if ok, err := q.Lead(ctx, "other", time.Hour); !ok || err != nil {
+		b.Fatal(ok, err)
+	}
+	if _, err := q.Release(ctx, ev, "other", nil); err != nil {
+		b.Fatal(err)
+	}
+	res, err := q.Admit(ctx, ev, boxoffice.AdmitRequest{Owner: "other", Now: time.Now(), Max: 1000, Limit: -1, Until: time.Now().Add(time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, u := range res.Admitted {
+		if err := q.Leave(ctx, ev, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := r.Tick(ctx); err != nil { // not the coordinator; learns the revocations
+		b.Fatal(err)
+	}
+	// The token check alone, for comparison: the difference is what the
+	// revocation check adds to each hold.
+	for _, bc := range []struct {
+		name   string
+		admits func(token, userID, eventID string) bool
+	}{{"token", tokens.Verify}, {"room", r.Admits}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if !bc.admits(token, user, ev) {
+						b.Fatal("not admitted")
+					}
+				}
+			})
+		})
 	}
 }

@@ -24,9 +24,10 @@ const expiredRetention = 24 * time.Hour
 // cheap (binary searches and small copies), so it is not contended at the
 // rates one instance serves.
 type Queue struct {
-	mu     sync.Mutex
-	events map[string]*queueEvent
-	lease  struct {
+	mu      sync.Mutex
+	events  map[string]*queueEvent
+	revoked map[[2]string]time.Time // (event, user) → when the revoked admission would have ended
+	lease   struct {
 		owner string
 		until time.Time
 	}
@@ -43,6 +44,7 @@ type queueEvent struct {
 	head    int
 	score   map[string]int64 // user → score in line
 	adm     map[string]time.Time
+	seen    map[string]time.Time // unused admission → until when it counts against the cap
 	used    map[string]time.Time
 	exp     map[string]time.Time
 	seq     int64 // joins after the draw
@@ -51,6 +53,7 @@ type queueEvent struct {
 	soldOut bool
 	closed  bool
 	pace    float64
+	nlive   int // live admissions at the last round
 	version int64
 }
 
@@ -61,7 +64,7 @@ type lineItem struct {
 
 // NewQueue returns an empty Queue.
 func NewQueue() *Queue {
-	return &Queue{events: make(map[string]*queueEvent), now: time.Now}
+	return &Queue{events: make(map[string]*queueEvent), revoked: make(map[[2]string]time.Time), now: time.Now}
 }
 
 func (q *Queue) event(id string, create bool) *queueEvent {
@@ -69,7 +72,7 @@ func (q *Queue) event(id string, create bool) *queueEvent {
 	if e == nil && create {
 		e = &queueEvent{
 			pre: map[string]int64{}, score: map[string]int64{},
-			adm: map[string]time.Time{}, used: map[string]time.Time{}, exp: map[string]time.Time{},
+			adm: map[string]time.Time{}, seen: map[string]time.Time{}, used: map[string]time.Time{}, exp: map[string]time.Time{},
 		}
 		q.events[id] = e
 	}
@@ -92,7 +95,7 @@ func (e *queueEvent) info() boxoffice.QueueInfo {
 	return boxoffice.QueueInfo{
 		Opened: e.opened, SoldOut: e.soldOut,
 		Presale: len(e.pre), Waiting: len(e.live()),
-		InFlight: len(e.adm), Admitted: len(e.adm) + len(e.used),
+		InFlight: len(e.adm), Admitted: len(e.adm) + len(e.used), Live: e.nlive,
 		Pace: e.pace, Version: e.version,
 	}
 }
@@ -166,6 +169,13 @@ func (q *Queue) Leave(_ context.Context, eventID, userID string) error {
 		return nil
 	}
 	changed := false
+	until, ok := e.adm[userID]
+	if !ok {
+		until, ok = e.used[userID]
+	}
+	if ok && until.After(q.revoked[[2]string{eventID, userID}]) {
+		q.revoked[[2]string{eventID, userID}] = until
+	}
 	if i := e.rank(userID); i >= 0 {
 		j := e.head + i
 		e.line = slices.Delete(e.line, j, j+1)
@@ -174,6 +184,7 @@ func (q *Queue) Leave(_ context.Context, eventID, userID string) error {
 	}
 	if _, ok := e.adm[userID]; ok {
 		delete(e.adm, userID)
+		delete(e.seen, userID)
 		changed = true
 	}
 	delete(e.used, userID)
@@ -183,6 +194,21 @@ func (q *Queue) Leave(_ context.Context, eventID, userID string) error {
 		e.version++
 	}
 	return nil
+}
+
+// Revoked implements boxoffice.Queue.
+func (q *Queue) Revoked(_ context.Context, now time.Time) ([]boxoffice.Revocation, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []boxoffice.Revocation
+	for k, until := range q.revoked {
+		if !now.Before(until) {
+			delete(q.revoked, k)
+			continue
+		}
+		out = append(out, boxoffice.Revocation{EventID: k[0], UserID: k[1], Until: until})
+	}
+	return out, nil
 }
 
 // MarkUsed implements boxoffice.Queue.
@@ -196,7 +222,24 @@ func (q *Queue) MarkUsed(_ context.Context, eventID string, userIDs []string, no
 	for _, u := range userIDs {
 		if t, ok := e.adm[u]; ok && now.Before(t) {
 			delete(e.adm, u)
+			delete(e.seen, u)
 			e.used[u] = t
+		}
+	}
+	return nil
+}
+
+// Seen implements boxoffice.Queue.
+func (q *Queue) Seen(_ context.Context, eventID string, userIDs []string, until time.Time) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e := q.event(eventID, false)
+	if e == nil {
+		return nil
+	}
+	for _, u := range userIDs {
+		if _, ok := e.adm[u]; ok && until.After(e.seen[u]) {
+			e.seen[u] = until
 		}
 	}
 	return nil
@@ -283,6 +326,7 @@ func (q *Queue) Admit(_ context.Context, eventID string, req boxoffice.AdmitRequ
 	for u, t := range e.adm {
 		if !req.Now.Before(t) {
 			delete(e.adm, u)
+			delete(e.seen, u)
 			e.exp[u] = req.Now
 			res.Expired++
 		}
@@ -300,17 +344,32 @@ func (q *Queue) Admit(_ context.Context, eventID string, req boxoffice.AdmitRequ
 	changed := res.Expired > 0 || e.soldOut != req.SoldOut
 	e.soldOut = req.SoldOut
 	e.pace = req.Pace
+	live := 0
+	for _, t := range e.seen {
+		if req.Now.Before(t) {
+			live++
+		}
+	}
+	liveUntil := req.LiveUntil
+	if liveUntil.IsZero() {
+		liveUntil = req.Until
+	}
 	if e.opened && !e.soldOut {
 		n := min(req.Max, len(e.live()))
 		if req.Limit >= 0 {
-			n = min(n, req.Limit-len(e.adm))
+			n = min(n, req.Limit-live)
 		}
 		if n > 0 {
 			res.First = e.total + 1
 			for _, it := range e.live()[:n] {
 				res.Admitted = append(res.Admitted, it.user)
 				e.adm[it.user] = req.Until
+				delete(q.revoked, [2]string{eventID, it.user})
+				e.seen[it.user] = liveUntil
 				delete(e.score, it.user)
+			}
+			if req.Now.Before(liveUntil) {
+				live += n
 			}
 			e.head += n
 			e.total += int64(n)
@@ -324,6 +383,7 @@ func (q *Queue) Admit(_ context.Context, eventID string, req boxoffice.AdmitRequ
 	if changed {
 		e.version++
 	}
+	e.nlive = live
 	res.Info = e.info()
 	return res, nil
 }
@@ -346,6 +406,11 @@ func (q *Queue) Drop(_ context.Context, eventID string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.events, eventID)
+	for k := range q.revoked {
+		if k[0] == eventID {
+			delete(q.revoked, k)
+		}
+	}
 	return nil
 }
 

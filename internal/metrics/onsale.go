@@ -52,7 +52,8 @@ const (
 // most cfg.MaxEvents of them: tickets per tier (capacity and available,
 // and, from the periodic audit, held, confirmed and the drift between the
 // tier's counter and its reservations) and the waiting room (waiting,
-// admitted, in flight, pace, sold out). Series of events that leave the
+// admitted, in flight, live in flight, configured and measured pace, sold
+// out). Series of events that leave the
 // window disappear at the next refresh, so the number of series does not
 // grow with the number of events. Run refreshes them; call WatchOnSale
 // once, before Run.
@@ -77,6 +78,7 @@ type onSale struct {
 
 	eventInfo, capacity, available, held, confirmed, drift *prometheus.Desc
 	waiting, admitted, inFlight, pace, soldOut             *prometheus.Desc
+	live, perMinute                                        *prometheus.Desc
 	events, capped, refreshed, took                        *prometheus.Desc
 	errors                                                 prometheus.Counter
 	admissions                                             *prometheus.CounterVec
@@ -137,6 +139,8 @@ func newOnSale(cfg OnSaleConfig, admissions *prometheus.CounterVec) *onSale {
 	o.waiting = d("queue_waiting", "Users waiting in the waiting room of an event on sale (pre-sale pool included).", ev)
 	o.admitted = d("queue_admitted", "Users holding a valid admission for an event on sale (used or not).", ev)
 	o.inFlight = d("queue_in_flight", "Admissions not yet used to buy and not expired, for an event on sale.", ev)
+	o.live = d("queue_in_flight_live", "Admissions in flight that count against the in-flight cap: granted or whose holder asked for their status within the admission window (as of the coordinator's last round). The rest are idle.", ev)
+	o.perMinute = d("queue_admit_per_minute", "The admission pace an event on sale is configured with (admit_per_minute).", ev)
 	o.pace = d("queue_admission_pace", "Measured admission rate of an event's waiting room, in users per second.", ev)
 	o.soldOut = d("queue_sold_out", "1 while the waiting room of an event on sale tells everyone it is sold out.", ev)
 	o.events = d("onsale_events", "Events inside their sales window that the gauges follow (at most the cap).", nil)
@@ -154,7 +158,7 @@ func newOnSale(cfg OnSaleConfig, admissions *prometheus.CounterVec) *onSale {
 func (o *onSale) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		o.eventInfo, o.capacity, o.available, o.held, o.confirmed, o.drift,
-		o.waiting, o.admitted, o.inFlight, o.pace, o.soldOut,
+		o.waiting, o.admitted, o.inFlight, o.pace, o.soldOut, o.live, o.perMinute,
 		o.events, o.capped, o.refreshed, o.took,
 	} {
 		ch <- d
@@ -280,6 +284,8 @@ func (o *onSale) refresh(ctx context.Context) error {
 		gauge(o.waiting, float64(info.Presale+info.Waiting), e.ID)
 		gauge(o.admitted, float64(info.Admitted), e.ID)
 		gauge(o.inFlight, float64(info.InFlight), e.ID)
+		gauge(o.live, float64(info.Live), e.ID)
+		gauge(o.perMinute, float64(e.Queue.AdmitPerMinute), e.ID)
 		gauge(o.pace, info.Pace, e.ID)
 		gauge(o.soldOut, b2f(info.SoldOut), e.ID)
 	}

@@ -69,7 +69,9 @@ const (
 	opJoin = iota
 	opEntries
 	opLeave
+	opRevoked
 	opMarkUsed
+	opSeen
 	opEvents
 	opPool
 	opRelease
@@ -81,7 +83,7 @@ const (
 	numOps
 )
 
-var queueOps = [numOps]string{"join", "entries", "leave", "mark_used", "events", "pool", "release", "admit", "close", "drop", "lead", "resign"}
+var queueOps = [numOps]string{"join", "entries", "leave", "revoked", "mark_used", "seen", "events", "pool", "release", "admit", "close", "drop", "lead", "resign"}
 
 type opMetrics struct {
 	duration prometheus.Observer
@@ -143,11 +145,27 @@ func (q *queue) Leave(ctx context.Context, eventID, userID string) error {
 	return err
 }
 
+// Revoked passes through.
+func (q *queue) Revoked(ctx context.Context, now time.Time) ([]boxoffice.Revocation, error) {
+	t := q.begin()
+	rs, err := q.next.Revoked(ctx, now)
+	q.end(ctx, opRevoked, t, err)
+	return rs, err
+}
+
 // MarkUsed passes through.
 func (q *queue) MarkUsed(ctx context.Context, eventID string, userIDs []string, now time.Time) error {
 	t := q.begin()
 	err := q.next.MarkUsed(ctx, eventID, userIDs, now)
 	q.end(ctx, opMarkUsed, t, err)
+	return err
+}
+
+// Seen passes through.
+func (q *queue) Seen(ctx context.Context, eventID string, userIDs []string, until time.Time) error {
+	t := q.begin()
+	err := q.next.Seen(ctx, eventID, userIDs, until)
+	q.end(ctx, opSeen, t, err)
 	return err
 }
 

@@ -28,7 +28,9 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Queue) {
 		{"AdmitLimitAndSoldOut", testAdmitLimitAndSoldOut},
 		{"ExpiryAndRejoin", testExpiryAndRejoin},
 		{"MarkUsed", testMarkUsed},
+		{"LiveAdmissions", testLiveAdmissions},
 		{"Leave", testLeave},
+		{"LeaveRevokes", testLeaveRevokes},
 		{"Lease", testLease},
 		{"NotLeader", testNotLeader},
 		{"EventsCloseDrop", testEventsCloseDrop},
@@ -329,6 +331,62 @@ func testMarkUsed(t *testing.T, q boxoffice.Queue) {
 	}
 }
 
+// testLiveAdmissions: the in-flight cap counts only live admissions, those
+// granted or whose holders were seen within their window; idle ones stay
+// valid.
+func testLiveAdmissions(t *testing.T, q boxoffice.Queue) {
+	ctx := t.Context()
+	ev, us := eventID(), users(12)
+	for _, u := range us {
+		mustJoin(t, q, ev, u, false)
+	}
+	mustLead(t, q, "c1")
+	openQueue(t, q, ev, "c1")
+	until := base.Add(10 * time.Minute)
+	live := func(now time.Time) boxoffice.AdmitRequest {
+		return boxoffice.AdmitRequest{Now: now, Max: 10, Limit: 4, Until: until, LiveUntil: now.Add(30 * time.Second)}
+	}
+	res := admit(t, q, ev, live(base))
+	if len(res.Admitted) != 4 || res.Info.Live != 4 {
+		t.Fatalf("first round: admitted %d, live %d; want 4, 4", len(res.Admitted), res.Info.Live)
+	}
+	if res := admit(t, q, ev, live(base.Add(29*time.Second))); len(res.Admitted) != 0 || res.Info.Live != 4 {
+		t.Fatalf("within the window: admitted %d, live %d; want 0, 4", len(res.Admitted), res.Info.Live)
+	}
+	// us[0] asks for its status: its admission stays live; us[1] bought.
+	if err := q.Seen(ctx, ev, []string{us[0], us[11], "stranger"}, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.MarkUsed(ctx, ev, []string{us[1]}, base.Add(29*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	res = admit(t, q, ev, live(base.Add(31*time.Second)))
+	if len(res.Admitted) != 3 || res.Info.Live != 4 || res.Info.InFlight != 6 {
+		t.Fatalf("after the window: admitted %d, live %d, in flight %d; want 3, 4, 6", len(res.Admitted), res.Info.Live, res.Info.InFlight)
+	}
+	// Idle admissions are still admissions.
+	ens, _ := entries(t, q, ev, us[2], us[11])
+	if ens[0].State != boxoffice.QueueAdmitted || !ens[0].AdmittedUntil.Equal(until) {
+		t.Errorf("an idle admission = %+v, want admitted until %v", ens[0], until)
+	}
+	if ens[1].State != boxoffice.QueueWaiting {
+		t.Errorf("Seen admitted a waiting user: %+v", ens[1])
+	}
+	// Seeing idle holders makes their admissions count again; us[0]'s
+	// and the third round's windows have passed.
+	if err := q.Seen(ctx, ev, []string{us[2], us[3]}, base.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	res = admit(t, q, ev, live(base.Add(62*time.Second)))
+	if len(res.Admitted) != 2 || res.Info.Live != 4 {
+		t.Fatalf("after seeing two idle holders: admitted %d, live %d; want 2, 4", len(res.Admitted), res.Info.Live)
+	}
+	if _, info := entries(t, q, ev); info.Live != 4 {
+		t.Errorf("Entries' live = %d, want 4 (as of the last round)", info.Live)
+	}
+	_ = q.Resign(ctx, "c1")
+}
+
 func testLeave(t *testing.T, q boxoffice.Queue) {
 	ctx := t.Context()
 	ev, us := eventID(), users(4)
@@ -371,6 +429,58 @@ func testLeave(t *testing.T, q boxoffice.Queue) {
 	if _, info := entries(t, q, ev2); info.Presale != 0 {
 		t.Errorf("pool after leave: %+v", info)
 	}
+}
+
+// revoked returns the revocations of ev listed at now, by user.
+func revoked(t *testing.T, q boxoffice.Queue, ev string, now time.Time) map[string]time.Time {
+	t.Helper()
+	rs, err := q.Revoked(t.Context(), now)
+	if err != nil {
+		t.Fatalf("Revoked: %v", err)
+	}
+	out := map[string]time.Time{}
+	for _, r := range rs {
+		if r.EventID == ev {
+			out[r.UserID] = r.Until
+		}
+	}
+	return out
+}
+
+// testLeaveRevokes: leaving revokes the admission one held (used or not)
+// until it would have ended or the user is admitted again.
+func testLeaveRevokes(t *testing.T, q boxoffice.Queue) {
+	ctx := t.Context()
+	ev, us := eventID(), users(4)
+	for _, u := range us {
+		mustJoin(t, q, ev, u, false)
+	}
+	mustLead(t, q, "c1")
+	openQueue(t, q, ev, "c1")
+	until := base.Add(time.Minute)
+	admit(t, q, ev, boxoffice.AdmitRequest{Max: 2, Limit: -1, Until: until})
+	if err := q.MarkUsed(ctx, ev, []string{us[1]}, base); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range us[:3] { // admitted, admitted and used, waiting
+		if err := q.Leave(ctx, ev, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := revoked(t, q, ev, base)
+	if len(got) != 2 || !got[us[0]].Equal(until) || !got[us[1]].Equal(until) {
+		t.Fatalf("revoked = %v, want %s and %s until %v", got, us[0], us[1], until)
+	}
+	// Admitted again: no longer revoked.
+	mustJoin(t, q, ev, us[0], false)
+	admit(t, q, ev, boxoffice.AdmitRequest{Max: 2, Limit: -1, Until: base.Add(2 * time.Minute)})
+	if got := revoked(t, q, ev, base); len(got) != 1 || got[us[0]] != (time.Time{}) {
+		t.Errorf("revoked after %s was admitted again = %v, want only %s", us[0], got, us[1])
+	}
+	if got := revoked(t, q, ev, until); len(got) != 0 {
+		t.Errorf("revoked once the admissions would have ended = %v", got)
+	}
+	_ = q.Resign(ctx, "c1")
 }
 
 func testLease(t *testing.T, q boxoffice.Queue) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -31,6 +32,8 @@ var (
 	luaLeave string
 	//go:embed lua/queue_used.lua
 	luaUsed string
+	//go:embed lua/queue_seen.lua
+	luaSeen string
 	//go:embed lua/queue_release.lua
 	luaRelease string
 	//go:embed lua/queue_admit.lua
@@ -49,6 +52,7 @@ var (
 	scriptEntries = rueidis.NewLuaScriptReadOnly(luaCommon + luaEntries)
 	scriptLeave   = rueidis.NewLuaScript(luaCommon + luaLeave)
 	scriptUsed    = rueidis.NewLuaScript(luaCommon + luaUsed)
+	scriptSeen    = rueidis.NewLuaScript(luaCommon + luaSeen)
 	scriptRelease = rueidis.NewLuaScript(luaCommon + luaRelease)
 	scriptAdmit   = rueidis.NewLuaScript(luaCommon + luaAdmit)
 	scriptClose   = rueidis.NewLuaScript(luaCommon + luaClose)
@@ -60,7 +64,8 @@ var (
 // it keeps sorted sets for the pre-sale pool (scored by join time), the line
 // (scored by order: the drawn pool 1..n, then 2^40 + a join sequence, so
 // ZRANK is the exact position), the admitted, used and expired admissions
-// (scored by time), and a hash of counters and flags; a set lists the events
+// (scored by time), the live admissions (scored by when they stop counting
+// against the in-flight cap), and a hash of counters and flags; a set lists the events
 // with queues and one key is the coordinator lease. Every change that
 // touches several keys is one Lua script, so it is atomic; the scripts that
 // admit or draw check the lease inside the same script, so a coordinator
@@ -85,7 +90,7 @@ func NewQueue(c *Client, prefix string) *Queue { return &Queue{raw: c.raw, prefi
 // The event ID is a hash tag, so one event's keys share a cluster slot.
 func (q *Queue) keys(eventID string) []string {
 	p := q.prefix + "{" + eventID + "}:"
-	return []string{p + "pre", p + "wait", p + "adm", p + "used", p + "exp", p + "meta", q.prefix + "events", q.prefix + "lease"}
+	return []string{p + "pre", p + "wait", p + "adm", p + "used", p + "exp", p + "meta", p + "live", q.prefix + "events", q.prefix + "lease", q.prefix + "revoked"}
 }
 
 func (q *Queue) leaseKey() []string { return []string{q.prefix + "lease"} }
@@ -105,7 +110,7 @@ func fail(ctx context.Context, op string, err error) error {
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // infoLen is the number of leading reply elements that describe the queue.
-const infoLen = 8
+const infoLen = 9
 
 // num reads a number sent as an integer or as a string.
 func num(m rueidis.RedisMessage) (float64, error) {
@@ -136,7 +141,7 @@ func parseInfo(a []rueidis.RedisMessage) (boxoffice.QueueInfo, error) {
 	}
 	return boxoffice.QueueInfo{
 		Opened: n[0] == 1, SoldOut: n[1] == 1, Pace: pace, Version: n[3],
-		Presale: int(n[4]), Waiting: int(n[5]), InFlight: int(n[6]), Admitted: int(n[6] + n[7]),
+		Presale: int(n[4]), Waiting: int(n[5]), InFlight: int(n[6]), Admitted: int(n[6] + n[7]), Live: int(n[8]),
 	}, nil
 }
 
@@ -226,7 +231,25 @@ func (q *Queue) Entries(ctx context.Context, eventID string, userIDs []string) (
 
 // Leave implements boxoffice.Queue.
 func (q *Queue) Leave(ctx context.Context, eventID, userID string) error {
-	return fail(ctx, "leave", scriptLeave.Exec(ctx, q.raw, q.keys(eventID), []string{userID}).Error())
+	return fail(ctx, "leave", scriptLeave.Exec(ctx, q.raw, q.keys(eventID), []string{userID, eventID}).Error())
+}
+
+// Revoked implements boxoffice.Queue.
+func (q *Queue) Revoked(ctx context.Context, now time.Time) ([]boxoffice.Revocation, error) {
+	cmd := q.raw.B().Zrange().Key(q.prefix + "revoked").Min("(" + ms(now)).Max("+inf").Byscore().Withscores().Build()
+	zs, err := q.raw.Do(ctx, cmd).AsZScores()
+	if err != nil {
+		return nil, fail(ctx, "revoked", err)
+	}
+	out := make([]boxoffice.Revocation, 0, len(zs))
+	for _, z := range zs {
+		ev, u, ok := strings.Cut(z.Member, " ")
+		if !ok {
+			continue
+		}
+		out = append(out, boxoffice.Revocation{EventID: ev, UserID: u, Until: time.UnixMilli(int64(z.Score)).UTC()})
+	}
+	return out, nil
 }
 
 // MarkUsed implements boxoffice.Queue.
@@ -236,6 +259,15 @@ func (q *Queue) MarkUsed(ctx context.Context, eventID string, userIDs []string, 
 	}
 	args := append([]string{ms(now)}, userIDs...)
 	return fail(ctx, "mark used", scriptUsed.Exec(ctx, q.raw, q.keys(eventID), args).Error())
+}
+
+// Seen implements boxoffice.Queue.
+func (q *Queue) Seen(ctx context.Context, eventID string, userIDs []string, until time.Time) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	args := append([]string{ms(until)}, userIDs...)
+	return fail(ctx, "seen", scriptSeen.Exec(ctx, q.raw, q.keys(eventID), args).Error())
 }
 
 // Events implements boxoffice.Queue.
@@ -271,7 +303,10 @@ func (q *Queue) Admit(ctx context.Context, eventID string, req boxoffice.AdmitRe
 	}
 	args := []string{
 		req.Owner, ms(req.Now), strconv.Itoa(max(req.Max, 0)), strconv.Itoa(req.Limit), ms(req.Until), soldOut,
-		strconv.FormatFloat(req.Pace, 'f', 3, 64), eventID, strconv.FormatInt(expiredRetention.Milliseconds(), 10),
+		strconv.FormatFloat(req.Pace, 'f', 3, 64), eventID, strconv.FormatInt(expiredRetention.Milliseconds(), 10), "0",
+	}
+	if !req.LiveUntil.IsZero() {
+		args[9] = ms(req.LiveUntil)
 	}
 	a, err := scriptAdmit.Exec(ctx, q.raw, q.keys(eventID), args).ToArray()
 	if err != nil {
@@ -311,8 +346,8 @@ func (q *Queue) Close(ctx context.Context, eventID string) error {
 func (q *Queue) Drop(ctx context.Context, eventID string) error {
 	k := q.keys(eventID)
 	cmds := rueidis.Commands{
-		q.raw.B().Del().Key(k[:6]...).Build(),
-		q.raw.B().Srem().Key(k[6]).Member(eventID).Build(),
+		q.raw.B().Del().Key(k[:7]...).Build(),
+		q.raw.B().Srem().Key(k[7]).Member(eventID).Build(),
 	}
 	for _, r := range q.raw.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {

@@ -2,7 +2,7 @@
 local u = ARGV[1]
 redis.call('SADD', K_EVENTS, ARGV[4])
 if redis.call('HDEL', K_META, 'closed') == 1 then
-  for i = 1, 6 do redis.call('PERSIST', KEYS[i]) end
+  for i = 1, N_EVENT_KEYS do redis.call('PERSIST', KEYS[i]) end
 end
 local e = entry(u)
 if e[1] == 0 or e[1] == 4 then

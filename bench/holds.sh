@@ -18,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+. scripts/nolimits.sh
 REPS=${REPS:-3}
 DURATION=${DURATION:-15s}
 VUS=${VUS:-"64 512"}

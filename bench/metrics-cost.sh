@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+. scripts/nolimits.sh
 PAIRS=${PAIRS:-9}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-256}

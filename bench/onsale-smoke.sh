@@ -13,6 +13,7 @@
 # $REDIS_URL. It creates and drops the database bo_onsale_smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/nolimits.sh
 USERS=${USERS:-6000}
 CAPACITY=${CAPACITY:-1500}
 RATE=${RATE:-400}                # buyers arriving per second

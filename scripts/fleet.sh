@@ -23,6 +23,7 @@
 # apt-get when neither is and we are root), FLEET_INSTANCES (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/nolimits.sh
 
 FLEET_DIR=${FLEET_DIR:-/tmp/boxoffice-fleet}
 FLEET_PORT=${FLEET_PORT:-18080}

@@ -184,3 +184,91 @@ func TestStreamsPerUser(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSybilOneAddress replays the throwaway-account attack with the default
+// limits: one actor at one address signs up as fast as it can, every
+// account joins the waiting room and holds 2 of 100 tickets. Within the
+// hour it gets 20 accounts, so at most 40 tickets; the test logs the
+// figures.
+func TestSybilOneAddress(t *testing.T) {
+	in := limitedInstance(t)
+	hc := from("127.0.0.6")
+	admin := signIn(t, in.url, "admin@example.com", "admin-secret-pw")
+	now := time.Now().UTC()
+	var ev struct {
+		ID    string
+		Tiers []struct{ ID string }
+	}
+	if resp, body := send(t, hc, "POST", in.url+"/api/v1/events", admin, map[string]any{
+		"title": "Sybil Show", "venue": "Arena", "starts_at": now.Add(48 * time.Hour),
+		"sales_start_at": now.Add(-time.Minute), "sales_end_at": now.Add(24 * time.Hour), "max_tickets_per_user": 2,
+		"queue": map[string]any{"enabled": true, "admit_per_minute": 6000},
+		"tiers": []any{map[string]any{"name": "GA", "price": map[string]any{"amount": 5000, "currency": "USD"}, "capacity": 100}},
+	}); resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &ev) != nil {
+		t.Fatalf("create event: %d %s", resp.StatusCode, body)
+	}
+	start := time.Now()
+	var tokens []string
+	refused := 0
+	for i := range 40 {
+		email := fmt.Sprintf("sybil%d@example.com", i)
+		resp, _ := send(t, hc, "POST", in.url+"/api/v1/users", "", map[string]string{"email": email, "password": "password-123", "name": "Sybil"})
+		if resp.StatusCode != http.StatusCreated {
+			refused++
+			continue
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		resp, body := send(t, hc, "POST", in.url+"/api/v1/auth/token", "", map[string]string{"email": email, "password": "password-123"})
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil {
+			t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
+		}
+		tokens = append(tokens, tok.AccessToken)
+	}
+	for _, tok := range tokens {
+		if resp, body := send(t, hc, "POST", in.url+"/api/v1/events/"+ev.ID+"/queue", tok, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("join: %d %s", resp.StatusCode, body)
+		}
+	}
+	// Poll every account's status, a round at a time, until each is
+	// admitted; each admitted account holds 2.
+	held := 0
+	admitted := make([]bool, len(tokens))
+	for left, deadline := len(tokens), time.Now().Add(30*time.Second); left > 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d accounts not admitted (a hang guard)", left)
+		}
+		for i, tok := range tokens {
+			if admitted[i] {
+				continue
+			}
+			var st queueStatus
+			resp, body := send(t, hc, "GET", in.url+"/api/v1/events/"+ev.ID+"/queue", tok, nil)
+			if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &st) != nil {
+				t.Fatalf("status: %d %s", resp.StatusCode, body)
+			}
+			if st.AdmissionToken == "" {
+				continue
+			}
+			admitted[i], left = true, left-1
+			req, _ := http.NewRequestWithContext(t.Context(), "POST", in.url+"/api/v1/events/"+ev.ID+"/reservations",
+				strings.NewReader(fmt.Sprintf(`{"tier_id":%q,"quantity":2}`, ev.Tiers[0].ID)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Admission-Token", st.AdmissionToken)
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				held += 2
+			}
+		}
+	}
+	t.Logf("one address: %d sign-ups accepted, %d refused (429); %d of 100 tickets held in %v", len(tokens), refused, held, time.Since(start).Round(time.Millisecond))
+	if held > 40 {
+		t.Fatalf("one address held %d tickets, want at most 40 (20 accounts an hour)", held)
+	}
+}

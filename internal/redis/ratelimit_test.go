@@ -108,10 +108,18 @@ func TestRateCounterErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkRateCounter measures a shared check of two keys (one round trip).
+// BenchmarkRateCounter measures a shared check of two keys (one round
+// trip): "serial" is its latency from 2 goroutines, "concurrent" the cost
+// per check when 64 goroutines share the connection (as requests do).
 func BenchmarkRateCounter(b *testing.B) {
+	b.Run("serial", func(b *testing.B) { benchmarkRateCounter(b, 1) })
+	b.Run("concurrent", func(b *testing.B) { benchmarkRateCounter(b, 32) })
+}
+
+func benchmarkRateCounter(b *testing.B, parallelism int) {
 	c := openTest(b, testURL(b))
 	l := testRateCounter(b, c)
+	b.SetParallelism(parallelism)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0

@@ -14,7 +14,7 @@ import (
 type Accounts struct {
 	store  Store
 	hasher PasswordHasher
-	logins LoginLimiter
+	limits *Limiter
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -24,10 +24,16 @@ type Accounts struct {
 
 func (s *Accounts) clock() time.Time { return normTime(s.now()) }
 
-// SignUp creates a user with role user. It returns a *ValidationError for bad
-// input, ErrEmailTaken, or ErrRateLimited when the password hashers are busy.
-func (s *Accounts) SignUp(ctx context.Context, in SignUp) (*User, error) {
+// SignUp creates a user with role user for c (whose address counts). It
+// returns a *ValidationError for bad input, ErrEmailTaken, a
+// *RetryAfterError (ErrRateLimited) when c's address or the fleet has
+// signed up too many accounts lately, or ErrRateLimited when the password
+// hashers are busy.
+func (s *Accounts) SignUp(ctx context.Context, c Caller, in SignUp) (*User, error) {
 	if err := validateSignUp(&in); err != nil {
+		return nil, err
+	}
+	if err := s.limits.SignUp(ctx, c); err != nil {
 		return nil, err
 	}
 	if s.hasher.Saturated() {
@@ -47,31 +53,21 @@ func (s *Accounts) SignUp(ctx context.Context, in SignUp) (*User, error) {
 	return u, nil
 }
 
-// Authenticate returns the user with the email and password, or
-// ErrInvalidCredentials (the same for an unknown email and a wrong password),
-// or ErrRateLimited when the password hashers are busy. With a LoginLimiter,
-// an email (in any case) with too many recent failures gets a
-// *RetryAfterError (ErrRateLimited) before any lookup or hashing, failures
-// are counted and a success resets the count. When the limiter fails or does
-// not answer within a second (Redis is away) sign-ins go on without a limit,
-// with a warning: losing the limiter must not lock every user out.
-func (s *Accounts) Authenticate(ctx context.Context, email, password string) (*User, error) {
+// Authenticate returns the user with the email and password, signing in
+// from c's address, or ErrInvalidCredentials (the same for an unknown email
+// and a wrong password), or ErrRateLimited when the password hashers are
+// busy. Failures are counted per (address, email) and per address, never
+// per email alone, so that nobody can lock an owner out of their account
+// from elsewhere: an address with too many recent failures as this email,
+// or at all, gets a *RetryAfterError (ErrRateLimited) before any lookup or
+// hashing, and a success forgets the failures of its (address, email).
+func (s *Accounts) Authenticate(ctx context.Context, c Caller, email, password string) (*User, error) {
 	email = strings.TrimSpace(email)
 	if email == "" || password == "" || len(email) > 254 || len(password) > 128 {
 		return nil, ErrInvalidCredentials
 	}
-	if s.logins == nil {
-		return s.authenticate(ctx, email, password)
-	}
-	key := loginKey(email)
-	bctx, cancel := context.WithTimeout(ctx, limiterTimeout)
-	wait, err := s.logins.Blocked(bctx, key)
-	cancel()
-	switch {
-	case err != nil:
-		s.log.Warn("sign-in rate limiter failed; allowing the sign-in", "err", err)
-	case wait > 0:
-		return nil, errTooManySignIns(wait)
+	if err := s.limits.SignInAllowed(ctx, c, email); err != nil {
+		return nil, err
 	}
 	u, err := s.authenticate(ctx, email, password)
 	// Record even when the client has gone away, so that hanging up after
@@ -80,19 +76,16 @@ func (s *Accounts) Authenticate(ctx context.Context, email, password string) (*U
 	defer cancel()
 	switch {
 	case err == nil:
-		if err := s.logins.Reset(lctx, key); err != nil {
-			s.log.Warn("sign-in rate limiter failed to reset", "err", err)
-		}
+		s.limits.SignInSucceeded(lctx, c, email)
 	case errors.Is(err, ErrInvalidCredentials):
-		if err := s.logins.Failed(lctx, key); err != nil {
-			s.log.Warn("sign-in rate limiter failed to count a failure", "err", err)
-		}
+		s.limits.SignInFailed(lctx, c, email)
 	}
 	return u, err
 }
 
-// limiterTimeout bounds each call to the LoginLimiter: one that does not
-// answer in time counts as failed, and the sign-in goes on.
+// limiterTimeout bounds each call to a shared RateCounter: one that does
+// not answer in time counts as failed (the Limiter then counts in process),
+// and the request goes on.
 const limiterTimeout = time.Second
 
 func (s *Accounts) authenticate(ctx context.Context, email, password string) (*User, error) {

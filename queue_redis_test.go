@@ -397,11 +397,21 @@ func TestRedisWipedWhileCoordinating(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := log.count()
+	log.mu.Lock()
+	roundsBefore := len(log.rounds)
+	log.mu.Unlock()
 	join(u[1000:])
 	// A hundred a second: admissions after the wipe should show within a
 	// few ticks; the deadline only keeps a broken room from hanging.
 	waitUntil(t, "admissions after the wipe", 20*time.Second, func() bool { return log.count() > before+10 })
-	if !strings.Contains(logs.String(), "state was lost") {
+	// The coordinator that knew the room open logs the loss. When the lease
+	// moved meanwhile (a loaded machine can let a 500 ms lease lapse), the
+	// new coordinator never knew the room open and opens it as new.
+	log.mu.Lock()
+	rs := slices.Clone(log.rounds)
+	log.mu.Unlock()
+	moved := rs[roundsBefore-1].owner != rs[len(rs)-1].owner
+	if !strings.Contains(logs.String(), "state was lost") && !moved {
 		t.Errorf("the loss was not logged; log:\n%s", logs.String())
 	}
 }

@@ -52,6 +52,10 @@ type WaitingRoomConfig struct {
 	// admitted someone, with the sequence number of the first (for
 	// metrics and audits).
 	OnAdmit func(eventID string, first int64, userIDs []string)
+	// Limits enforces the rate limits of joins, status requests and
+	// streams, and the cap on each user's open streams; nil limits
+	// nothing.
+	Limits *Limiter
 }
 
 // Defaults of WaitingRoomConfig.
@@ -85,6 +89,7 @@ type WaitingRoom struct {
 	perTicket int
 	owner     string
 	onAdmit   func(string, int64, []string)
+	limits    *Limiter
 
 	events eventCache
 	used   chan usedNote
@@ -122,7 +127,7 @@ func NewWaitingRoom(cfg WaitingRoomConfig) *WaitingRoom {
 	w := &WaitingRoom{
 		queue: cfg.Queue, store: cfg.Store, tokens: cfg.Tokens, log: cfg.Logger, now: cfg.Now,
 		ttl: cfg.AdmissionTTL, idle: cfg.AdmissionIdle, tick: cfg.Tick, leaseTTL: cfg.LeaseTTL, perTicket: cfg.InFlightPerTicket,
-		owner: cfg.Owner, onAdmit: cfg.OnAdmit,
+		owner: cfg.Owner, onAdmit: cfg.OnAdmit, limits: cfg.Limits,
 		used:  make(chan usedNote, 8192),
 		coord: make(map[string]*coordState),
 	}
@@ -184,8 +189,13 @@ func (w *WaitingRoom) event(ctx context.Context, id string) (*Event, error) {
 // when they are in it already, and returns their status. Before sales open
 // the caller joins the pre-sale pool, which is drawn at random when they do.
 // It returns ErrNotFound (event), ErrQueueDisabled, ErrSalesClosed (sales
-// ended), or a *RetryableError when the queue cannot be reached.
+// ended), a *RetryAfterError (ErrRateLimited) when c's address or user has
+// joined too often lately, or a *RetryableError when the queue cannot be
+// reached.
 func (w *WaitingRoom) Join(ctx context.Context, c Caller, eventID string) (*QueueStatus, error) {
+	if err := w.limits.QueueJoin(ctx, c); err != nil {
+		return nil, err
+	}
 	e, err := w.event(ctx, eventID)
 	if err != nil {
 		return nil, err
@@ -209,8 +219,12 @@ func (w *WaitingRoom) Join(ctx context.Context, c Caller, eventID string) (*Queu
 
 // Status returns the caller's status in the event's waiting room. It returns
 // ErrNotFound when the event does not exist or the caller is not in its
-// queue, ErrQueueDisabled, or a *RetryableError.
+// queue, ErrQueueDisabled, a *RetryAfterError (ErrRateLimited) when c's
+// address or user asks too often, or a *RetryableError.
 func (w *WaitingRoom) Status(ctx context.Context, c Caller, eventID string) (*QueueStatus, error) {
+	if err := w.limits.QueueStatus(ctx, c); err != nil {
+		return nil, err
+	}
 	e, err := w.event(ctx, eventID)
 	if err != nil {
 		return nil, err

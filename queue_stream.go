@@ -39,6 +39,8 @@ type hub struct {
 	mu       sync.Mutex
 	watchers map[string]*watcher
 	closed   bool
+	// perUser counts each user's subscriptions.
+	perUser map[string]int
 }
 
 // watcher serves the subscribers of one event.
@@ -54,8 +56,13 @@ type watcher struct {
 // final (admitted, sold out or expired), a Subscription for the changes
 // after it. It returns ErrNotFound (no such event, or the caller is not in
 // its queue), ErrQueueDisabled, ErrUnavailable when the room no longer
-// streams (shutdown), or a *RetryableError.
+// streams (shutdown), a *RetryAfterError (ErrRateLimited) when c's address
+// or user opens streams too often or the user has as many open on this
+// instance as the Limiter allows, or a *RetryableError.
 func (w *WaitingRoom) Subscribe(ctx context.Context, c Caller, eventID string) (*QueueStatus, *Subscription, error) {
+	if err := w.limits.StreamOpen(ctx, c); err != nil {
+		return nil, nil, err
+	}
 	e, err := w.event(ctx, eventID)
 	if err != nil {
 		return nil, nil, err
@@ -72,6 +79,9 @@ func (w *WaitingRoom) Subscribe(ctx context.Context, c Caller, eventID string) (
 	if h.closed {
 		return nil, nil, ErrUnavailable
 	}
+	if n := w.limits.StreamsPerUser(); n > 0 && h.perUser[c.UserID] >= n {
+		return nil, nil, errTooManyStreams(n)
+	}
 	wt := h.watchers[e.ID]
 	if wt == nil {
 		wt = &watcher{hub: h, id: e.ID, event: e, subs: make(map[*Subscription]struct{}), stop: make(chan struct{})}
@@ -80,7 +90,29 @@ func (w *WaitingRoom) Subscribe(ctx context.Context, c Caller, eventID string) (
 	}
 	s.w = wt
 	wt.subs[s] = struct{}{}
+	if h.perUser == nil {
+		h.perUser = make(map[string]int)
+	}
+	h.perUser[c.UserID]++
 	return st, s, nil
+}
+
+// errTooManyStreams is the failure of a stream beyond a user's n open ones.
+// Closing one makes room at once; the client need not wait long.
+func errTooManyStreams(n int) error {
+	return &RetryAfterError{
+		Err:        Errorf(CodeRateLimited, "at most %d waiting-room streams may be open at once; close one first", n),
+		RetryAfter: time.Second,
+	}
+}
+
+// forget uncounts s from its user's subscriptions. h.mu is held.
+func (h *hub) forget(s *Subscription) {
+	if n := h.perUser[s.userID]; n > 1 {
+		h.perUser[s.userID] = n - 1
+	} else {
+		delete(h.perUser, s.userID)
+	}
 }
 
 // CloseStreams ends every status stream of this instance (their channels
@@ -93,6 +125,7 @@ func (w *WaitingRoom) CloseStreams() {
 	for id, wt := range h.watchers {
 		for s := range wt.subs {
 			close(s.ch)
+			h.forget(s)
 		}
 		close(wt.stop)
 		delete(h.watchers, id)
@@ -116,6 +149,7 @@ func (h *hub) unsubscribe(s *Subscription) {
 	defer h.mu.Unlock()
 	if _, ok := s.w.subs[s]; ok {
 		delete(s.w.subs, s)
+		h.forget(s)
 		s.w.stopIfIdle()
 	}
 }
@@ -123,6 +157,7 @@ func (h *hub) unsubscribe(s *Subscription) {
 // drop ends s's stream (its channel closes). h.mu is held.
 func (wt *watcher) drop(s *Subscription) {
 	delete(wt.subs, s)
+	wt.hub.forget(s)
 	close(s.ch)
 	wt.stopIfIdle()
 }

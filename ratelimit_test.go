@@ -1,8 +1,11 @@
 package boxoffice_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,183 +29,284 @@ func (h *countingHasher) Compare(ctx context.Context, hash []byte, password stri
 	return h.PasswordHasher.Compare(ctx, hash, password)
 }
 
-// countingStore counts the user lookups by email of the store it wraps.
-type countingStore struct {
-	boxoffice.Store
-	lookups atomic.Int64
+// failingCounter is a RateCounter whose backend is away.
+type failingCounter struct{ calls atomic.Int64 }
+
+func (f *failingCounter) Add(context.Context, []boxoffice.Hit) error {
+	f.calls.Add(1)
+	return errors.New("redis is away")
 }
+func (f *failingCounter) Reset(context.Context, ...string) error { return errors.New("redis is away") }
 
-func (s *countingStore) UserByEmail(ctx context.Context, email string) (*boxoffice.User, error) {
-	s.lookups.Add(1)
-	return s.Store.UserByEmail(ctx, email)
-}
+var (
+	owner    = boxoffice.Caller{Addr: netip.MustParseAddr("198.51.100.7")}
+	attacker = boxoffice.Caller{Addr: netip.MustParseAddr("203.0.113.9")}
+)
 
-// failingLimiter is a LoginLimiter whose backend is away.
-type failingLimiter struct{}
-
-func (failingLimiter) Blocked(context.Context, string) (time.Duration, error) {
-	return 0, errors.New("redis is away")
-}
-func (failingLimiter) Failed(context.Context, string) error { return errors.New("redis is away") }
-func (failingLimiter) Reset(context.Context, string) error  { return errors.New("redis is away") }
-
-// TestSignInRateLimit runs in a synctest bubble: the limiter's window is on
-// the bubble's fake clock, which stands still while bcrypt and SQLite work,
-// so the window's length and the time left are exact, and waiting the window
-// out costs no real time.
-func TestSignInRateLimit(t *testing.T) {
-	synctest.Test(t, testSignInRateLimit)
-}
-
-func testSignInRateLimit(t *testing.T) {
-	ctx := t.Context()
-	store := &countingStore{Store: testdb.SQLite(t)}
-	hasher := &countingHasher{PasswordHasher: auth.NewHasher(4, 0, 0, 0)}
-	const window = time.Minute
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store: store, Hasher: hasher, Logins: memory.NewLoginLimiter(10, window, 0),
-	})
-	if _, err := svc.SignUp(ctx, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
-		t.Fatal(err)
+// retryAfter returns err's RetryAfter, failing unless err is a
+// *RetryAfterError.
+func retryAfter(t *testing.T, err error) time.Duration {
+	t.Helper()
+	var ra *boxoffice.RetryAfterError
+	if !errors.Is(err, boxoffice.ErrRateLimited) || !errors.As(err, &ra) {
+		t.Fatalf("%v, want a *RetryAfterError (ErrRateLimited)", err)
 	}
-	wrong := func(n int) {
-		t.Helper()
-		for i := range n {
-			// Any case of the email counts against the same account.
+	return ra.RetryAfter
+}
+
+// TestSignInCannotLockOutTheOwner runs in a synctest bubble: the counters'
+// windows are on the bubble's fake clock, which stands still while bcrypt
+// and SQLite work, so the waits are exact and cost no real time.
+func TestSignInCannotLockOutTheOwner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		hasher := &countingHasher{PasswordHasher: auth.NewHasher(4, 0, 0, 0)}
+		limits := boxoffice.DefaultRateLimits()
+		svc := boxoffice.NewService(boxoffice.ServiceConfig{
+			Store: testdb.SQLite(t), Hasher: hasher,
+			Limits: boxoffice.NewLimiter(limits, nil, memory.NewRateCounter(0), nil),
+		})
+		if _, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+			t.Fatal(err)
+		}
+		guess := func(c boxoffice.Caller, email string) error {
+			_, err := svc.Authenticate(ctx, c, email, "wrong-password")
+			return err
+		}
+		right := func(c boxoffice.Caller) error {
+			_, err := svc.Authenticate(ctx, c, "ann@example.com", "stage-door-123")
+			return err
+		}
+
+		// 5 guesses a minute from one address at one email (in any case),
+		// then that address waits for the minute to end.
+		for i := range 5 {
 			email := "ann@example.com"
 			if i%2 == 1 {
 				email = "ANN@Example.COM"
 			}
-			if _, err := svc.Authenticate(ctx, email, "wrong-password"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
-				t.Fatalf("wrong password %d: %v, want ErrInvalidCredentials", i+1, err)
+			if err := guess(attacker, email); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
+				t.Fatalf("guess %d: %v", i+1, err)
 			}
 		}
-	}
-	right := func() error {
-		t.Helper()
-		_, err := svc.Authenticate(ctx, "ann@example.com", "stage-door-123")
-		return err
-	}
-
-	// A success resets the count: 9 + 9 failures around it block nothing.
-	wrong(9)
-	if err := right(); err != nil {
-		t.Fatalf("sign-in after 9 failures: %v", err)
-	}
-	wrong(9)
-	if err := right(); err != nil {
-		t.Fatalf("sign-in after a success and 9 failures: %v", err)
-	}
-
-	// The 10th failure blocks the email, even with the right password,
-	// without hashing or looking anything up.
-	wrong(10)
-	compares, lookups := hasher.compares.Load(), store.lookups.Load()
-	err := right()
-	var ra *boxoffice.RetryAfterError
-	if !errors.Is(err, boxoffice.ErrRateLimited) || !errors.As(err, &ra) {
-		t.Fatalf("11th attempt: %v, want a *RetryAfterError (ErrRateLimited)", err)
-	}
-	// No fake time has passed since the window began with the first of
-	// these 10 failures.
-	if ra.RetryAfter != window {
-		t.Fatalf("RetryAfter = %v, want %v", ra.RetryAfter, window)
-	}
-	if _, err := svc.Authenticate(ctx, "ANN@EXAMPLE.COM", "wrong-password"); !errors.Is(err, boxoffice.ErrRateLimited) {
-		t.Fatalf("blocked email in another case: %v, want ErrRateLimited", err)
-	}
-	if c, l := hasher.compares.Load()-compares, store.lookups.Load()-lookups; c != 0 || l != 0 {
-		t.Fatalf("blocked sign-ins ran %d comparisons and %d lookups, want none", c, l)
-	}
-	// Other emails are not affected.
-	if _, err := svc.Authenticate(ctx, "bob@example.com", "stage-door-123"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
-		t.Fatalf("other email: %v, want ErrInvalidCredentials", err)
-	}
-
-	// Up to the window's end the email stays blocked; once it ends, the
-	// right password works again.
-	time.Sleep(ra.RetryAfter - time.Nanosecond)
-	if err := right(); !errors.Is(err, boxoffice.ErrRateLimited) {
-		t.Fatalf("sign-in a moment before the window ends: %v, want ErrRateLimited", err)
-	}
-	time.Sleep(time.Nanosecond)
-	if err := right(); err != nil {
-		t.Fatalf("sign-in after the window: %v", err)
-	}
-}
-
-func TestSignInRateLimiterFailsOpen(t *testing.T) {
-	ctx := t.Context()
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0), Logins: failingLimiter{},
-	})
-	if _, err := svc.SignUp(ctx, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
-		t.Fatal(err)
-	}
-	for range 12 {
-		if _, err := svc.Authenticate(ctx, "ann@example.com", "wrong-password"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
-			t.Fatalf("wrong password with the limiter away: %v, want ErrInvalidCredentials", err)
+		compares := hasher.compares.Load()
+		if d := retryAfter(t, guess(attacker, "ann@example.com")); d != time.Minute {
+			t.Fatalf("6th guess: retry after %v, want 1m", d)
 		}
-	}
-	if _, err := svc.Authenticate(ctx, "ann@example.com", "stage-door-123"); err != nil {
-		t.Fatalf("sign-in with the limiter away: %v", err)
-	}
+		if hasher.compares.Load() != compares {
+			t.Fatal("a throttled sign-in compared a password")
+		}
+		// The owner, from their own address, signs in all along.
+		if err := right(owner); err != nil {
+			t.Fatalf("owner while the attacker is throttled: %v", err)
+		}
+
+		// The waits grow: 20 guesses an hour, then the hour must end.
+		for range 3 {
+			time.Sleep(time.Minute)
+			for range 5 {
+				if err := guess(attacker, "ann@example.com"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
+					t.Fatalf("guess after the minute: %v", err)
+				}
+			}
+		}
+		time.Sleep(time.Minute)
+		if d := retryAfter(t, guess(attacker, "ann@example.com")); d != 56*time.Minute {
+			t.Fatalf("21st guess: retry after %v, want the 56 min left of the hour", d)
+		}
+		if err := right(owner); err != nil {
+			t.Fatalf("owner after 20 guesses from elsewhere: %v", err)
+		}
+
+		// Spreading guesses over emails meets the address's budget.
+		for i := range 300 - 20 {
+			if err := guess(attacker, "someone"+string(rune('a'+i%26))+strings.Repeat("x", i/26)+"@example.com"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
+				t.Fatalf("spread guess %d: %v", i+1, err)
+			}
+		}
+		retryAfter(t, guess(attacker, "nobody@example.com"))
+		if err := right(owner); err != nil {
+			t.Fatalf("owner after the attacker's address ran out: %v", err)
+		}
+	})
 }
 
-// hangingLimiter is a LoginLimiter whose backend never answers: each call
-// waits for its context, or for stop.
-type hangingLimiter struct{ stop chan struct{} }
+// TestSignInSuccessForgetsItsFailures: a success forgets the failures of
+// its (address, email), not the address's failures as other emails.
+func TestSignInSuccessForgetsItsFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		limits := boxoffice.DefaultRateLimits()
+		limits.Set(boxoffice.SignInFailuresPerAddress, boxoffice.Limit{Max: 6, Window: time.Hour})
+		svc := boxoffice.NewService(boxoffice.ServiceConfig{
+			Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0),
+			Limits: boxoffice.NewLimiter(limits, nil, memory.NewRateCounter(0), nil),
+		})
+		if _, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			_, _ = svc.Authenticate(ctx, owner, "ann@example.com", "wrong-password")
+		}
+		if _, err := svc.Authenticate(ctx, owner, "ann@example.com", "stage-door-123"); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := svc.Authenticate(ctx, owner, "bob@example.com", "wrong-password"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
+				t.Fatalf("guess at bob: %v", err)
+			}
+		}
+		// 6 failures from the address in all: its budget is spent.
+		retryAfter(t, func() error { _, err := svc.Authenticate(ctx, owner, "carl@example.com", "x"); return err }())
+	})
+}
 
-func (l hangingLimiter) wait(ctx context.Context) error {
+// TestLimiterFallsBackToLocal: while the shared counter fails, the limits
+// hold in process (logged once), rather than going away.
+func TestLimiterFallsBackToLocal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		var logs bytes.Buffer
+		shared := &failingCounter{}
+		svc := boxoffice.NewService(boxoffice.ServiceConfig{
+			Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0),
+			Limits: boxoffice.NewLimiter(boxoffice.DefaultRateLimits(), shared, memory.NewRateCounter(0),
+				slog.New(slog.NewTextHandler(&logs, nil))),
+		})
+		if _, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			if _, err := svc.Authenticate(ctx, attacker, "ann@example.com", "wrong-password"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
+				t.Fatal(err)
+			}
+		}
+		if _, err := svc.Authenticate(ctx, attacker, "ann@example.com", "stage-door-123"); !errors.Is(err, boxoffice.ErrRateLimited) {
+			t.Fatalf("6th attempt with the shared counter away: %v, want ErrRateLimited", err)
+		}
+		if _, err := svc.Authenticate(ctx, owner, "ann@example.com", "stage-door-123"); err != nil {
+			t.Fatalf("owner with the shared counter away: %v", err)
+		}
+		if shared.calls.Load() == 0 {
+			t.Fatal("the shared counter was never asked")
+		}
+		if n := strings.Count(logs.String(), "shared rate limits failed"); n != 1 {
+			t.Fatalf("logged the failure %d times, want once:\n%s", n, logs.String())
+		}
+	})
+}
+
+func TestSignUpLimits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		limits := boxoffice.DefaultRateLimits()
+		limits.Set(boxoffice.SignUpFleet, boxoffice.Limit{Max: 26, Window: time.Minute}) // the refused 21st counts too
+		svc := boxoffice.NewService(boxoffice.ServiceConfig{
+			Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0),
+			Limits: boxoffice.NewLimiter(limits, nil, memory.NewRateCounter(0), nil),
+		})
+		signUp := func(c boxoffice.Caller, i int) error {
+			_, err := svc.SignUp(ctx, c, boxoffice.SignUp{Email: "fan" + string(rune('a'+i%26)) + strings.Repeat("x", i/26) + "@example.com", Password: "stage-door-123", Name: "Fan"})
+			return err
+		}
+		for i := range 20 {
+			if err := signUp(attacker, i); err != nil {
+				t.Fatalf("sign-up %d: %v", i+1, err)
+			}
+		}
+		if d := retryAfter(t, signUp(attacker, 20)); d != time.Hour {
+			t.Fatalf("21st sign-up from one address: retry after %v, want 1h", d)
+		}
+		// An IPv6 client counts by its /64.
+		v6 := func(s string) boxoffice.Caller { return boxoffice.Caller{Addr: netip.MustParseAddr(s)} }
+		for i := range 5 {
+			if err := signUp(v6("2001:db8:1:2::"+string(rune('1'+i))), 100+i); err != nil {
+				t.Fatalf("IPv6 sign-up %d: %v", i+1, err)
+			}
+		}
+		// The fleet's cap (26 a minute here) is reached by now.
+		retryAfter(t, signUp(owner, 200))
+		// The command line (no address) is not limited by address.
+		time.Sleep(time.Minute)
+		if err := signUp(boxoffice.Caller{}, 300); err != nil {
+			t.Fatalf("sign-up without an address: %v", err)
+		}
+	})
+}
+
+// BenchmarkHoldLimit measures the hold path's limit check in process: two
+// counters (address and user), the keys built per request; "allowed" never
+// reaches the limits, "refused" is over them nearly always.
+func BenchmarkHoldLimit(b *testing.B) {
+	high := boxoffice.DefaultRateLimits()
+	high.Set(boxoffice.HoldPerAddress, boxoffice.Limit{Max: 1e9, Window: time.Minute})
+	high.Set(boxoffice.HoldPerUser, boxoffice.Limit{Max: 1e9, Window: time.Minute})
+	b.Run("allowed", func(b *testing.B) { benchmarkHoldLimit(b, high) })
+	b.Run("refused", func(b *testing.B) { benchmarkHoldLimit(b, boxoffice.DefaultRateLimits()) })
+}
+
+func benchmarkHoldLimit(b *testing.B, limits boxoffice.RateLimits) {
+	l := boxoffice.NewLimiter(limits, nil, memory.NewRateCounter(0), nil)
+	callers := make([]boxoffice.Caller, 10_000)
+	for i := range callers {
+		callers[i] = boxoffice.Caller{UserID: boxoffice.NewID(), Addr: netip.AddrFrom4([4]byte{10, 0, byte(i / 256 % 4), byte(i)})}
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			_ = l.Hold(context.Background(), callers[i%len(callers)])
+			i++
+		}
+	})
+}
+
+// hangingCounter is a shared RateCounter whose backend never answers: each
+// call waits for its context, or for stop.
+type hangingCounter struct{ stop chan struct{} }
+
+func (c hangingCounter) wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-l.stop:
+	case <-c.stop:
 		return errors.New("the test is over")
 	}
 }
 
-func (l hangingLimiter) Blocked(ctx context.Context, _ string) (time.Duration, error) {
-	return 0, l.wait(ctx)
-}
-func (l hangingLimiter) Failed(ctx context.Context, _ string) error { return l.wait(ctx) }
-func (l hangingLimiter) Reset(ctx context.Context, _ string) error  { return l.wait(ctx) }
+func (c hangingCounter) Add(ctx context.Context, _ []boxoffice.Hit) error { return c.wait(ctx) }
+func (c hangingCounter) Reset(ctx context.Context, _ ...string) error     { return c.wait(ctx) }
 
-// TestSignInRateLimiterHangs: a limiter that never answers delays a sign-in
-// by its deadlines only, also when the caller has none (the failure is
-// counted on a context detached from the request's). On the bubble's fake
-// clock an hour passes at once if the sign-in waits for good.
+// TestSignInRateLimiterHangs: shared limits that never answer delay a
+// sign-in by their deadlines only, also when the caller has none (failures
+// are counted on a context detached from the request's), and the limits are
+// then counted in process. On the bubble's fake clock an hour passes at once
+// if the sign-in waits for good.
 func TestSignInRateLimiterHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		limiter := hangingLimiter{stop: make(chan struct{})}
-		defer close(limiter.stop)
+		shared := hangingCounter{stop: make(chan struct{})}
+		defer close(shared.stop)
 		svc := boxoffice.NewService(boxoffice.ServiceConfig{
-			Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0), Logins: limiter,
+			Store: testdb.SQLite(t), Hasher: auth.NewHasher(4, 0, 0, 0),
+			Limits: boxoffice.NewLimiter(boxoffice.DefaultRateLimits(), shared, memory.NewRateCounter(0), nil),
 		})
-		if _, err := svc.SignUp(t.Context(), boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+		if _, err := svc.SignUp(t.Context(), owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, password := range []string{"wrong-password", "stage-door-123"} {
 			done := make(chan error, 1)
 			go func() {
-				_, err := svc.Authenticate(context.Background(), "ann@example.com", password)
+				_, err := svc.Authenticate(context.Background(), owner, "ann@example.com", password)
 				done <- err
 			}()
 			select {
 			case err := <-done:
 				if want := password == "wrong-password"; errors.Is(err, boxoffice.ErrInvalidCredentials) != want {
-					t.Fatalf("sign-in with %q and the limiter hanging: %v", password, err)
+					t.Fatalf("sign-in with %q and the shared limits hanging: %v", password, err)
 				}
 			case <-time.After(time.Hour):
-				t.Fatalf("sign-in with %q still waits for the limiter after an hour", password)
+				t.Fatalf("sign-in with %q still waits for the shared limits after an hour", password)
 			}
 		}
 	})
-}
-
-func TestRetryAfterErrorCode(t *testing.T) {
-	err := error(&boxoffice.RetryAfterError{Err: boxoffice.ErrRateLimited, RetryAfter: time.Second})
-	if !errors.Is(err, boxoffice.ErrRateLimited) || boxoffice.CodeOf(err) != boxoffice.CodeRateLimited || !strings.Contains(err.Error(), "rate_limited") {
-		t.Fatalf("RetryAfterError: Is=%v CodeOf=%q Error=%q", errors.Is(err, boxoffice.ErrRateLimited), boxoffice.CodeOf(err), err)
-	}
 }

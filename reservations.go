@@ -38,6 +38,7 @@ type Reservations struct {
 	holds        *holdEngine
 	events       *eventCache
 	inflight     inflightKeys
+	limits       *Limiter
 }
 
 func (s *Reservations) clock() time.Time { return normTime(s.now()) }
@@ -48,8 +49,13 @@ func (s *Reservations) clock() time.Time { return normTime(s.now()) }
 // ErrRequestInProgress. With an idempotency key that already succeeded it
 // returns the first reservation as it was answered then, and creates nothing.
 // On an event with a waiting room the hold needs in.AdmissionToken; the
-// admission is noted as used only when the hold is granted.
+// admission is noted as used only when the hold is granted. Every request
+// counts against the hold limits of c's address and user in this instance,
+// and one over them gets a *RetryAfterError (ErrRateLimited).
 func (s *Reservations) CreateReservation(ctx context.Context, c Caller, in HoldInput) (*Reservation, error) {
+	if err := s.limits.Hold(ctx, c); err != nil {
+		return nil, err
+	}
 	if !ValidID(in.EventID) {
 		return nil, ErrNotFound
 	}

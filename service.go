@@ -10,7 +10,9 @@ import (
 type ServiceConfig struct {
 	Store  Store
 	Hasher PasswordHasher
-	Logins LoginLimiter // failed sign-ins per email; nil = no limit
+	// Limits enforces the rate limits of sign-up, sign-in and holds; nil
+	// limits nothing. Give the WaitingRoom the same one.
+	Limits *Limiter
 	// Payments charges and refunds. When nil, every confirmation answers
 	// ErrUnavailable: there is no built-in provider.
 	Payments Payments
@@ -92,12 +94,12 @@ func NewService(cfg ServiceConfig) *Service {
 	events := &eventCache{entries: make(map[string]eventEntry)}
 	return &Service{
 		store:     cfg.Store,
-		Accounts:  &Accounts{store: cfg.Store, hasher: cfg.Hasher, logins: cfg.Logins, log: cfg.Logger, now: cfg.Now},
+		Accounts:  &Accounts{store: cfg.Store, hasher: cfg.Hasher, limits: cfg.Limits, log: cfg.Logger, now: cfg.Now},
 		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events},
 		Reservations: &Reservations{
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
 			now: cfg.Now, sweep: cfg.SweepInterval, sweepTimeout: cfg.SweepTimeout, onSweep: cfg.OnSweep, events: events,
-			holds: newHoldEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
+			holds: newHoldEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout), limits: cfg.Limits,
 		},
 	}
 }

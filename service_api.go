@@ -2,6 +2,7 @@ package boxoffice
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -9,6 +10,10 @@ import (
 type Caller struct {
 	UserID string
 	Role   Role
+	// Addr is the client's address, as the HTTP layer determined it (the
+	// zero Addr when there is none, as on the command line). Rate limits
+	// count by it.
+	Addr netip.Addr
 }
 
 // IsAdmin reports whether the caller has the admin role.

@@ -18,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+. scripts/nolimits.sh
 REPS=${REPS:-3}
 DURATION=${DURATION:-15s}
 VUS=${VUS:-"64 512"}
@@ -43,14 +44,14 @@ event=$(sed -n 's/^hot_event_id=//p' <<<"$seed")
 tier=$(sed -n 's/^hot_tier_id=//p' <<<"$seed")
 
 BOXOFFICE_ADDR=127.0.0.1:$PORT BOXOFFICE_LOG_LEVEL=warn BOXOFFICE_ADMIN_EMAIL=admin@bench.test \
-	BOXOFFICE_ADMIN_PASSWORD=admin-password-123 "$work/boxoffice" >"$work/server.log" 2>&1 &
+	BOXOFFICE_ADMIN_PASSWORD=admin-stage-door-123 "$work/boxoffice" >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 
 
 hold_args=(-scenario hold -targets "http://127.0.0.1:$PORT" -event "$event" -tier "$tier" -users 200000
-	-admin-email admin@bench.test -admin-password admin-password-123 -quiet -fail-on-unexpected)
+	-admin-email admin@bench.test -admin-password admin-stage-door-123 -quiet -fail-on-unexpected)
 # A short warm-up, which also writes the users' tokens for wrk.
 "$work/loadgen" "${hold_args[@]}" -vus 8 -duration 2s -tokens-out "$work/tokens.txt" >/dev/null
 

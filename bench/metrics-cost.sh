@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+. scripts/nolimits.sh
 PAIRS=${PAIRS:-9}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-256}
@@ -45,7 +46,7 @@ for m in on off; do
 	enabled=true
 	[ "$m" = off ] && enabled=false
 	BOXOFFICE_METRICS=$enabled BOXOFFICE_ADDR=127.0.0.1:${port[$m]} BOXOFFICE_LOG_LEVEL=warn \
-		BOXOFFICE_ADMIN_EMAIL=admin@bench.test BOXOFFICE_ADMIN_PASSWORD=admin-password-123 \
+		BOXOFFICE_ADMIN_EMAIL=admin@bench.test BOXOFFICE_ADMIN_PASSWORD=admin-stage-door-123 \
 		"$work/boxoffice" >"$work/server-$m.log" 2>&1 &
 	pid[$m]=$!
 	pids+=($!)
@@ -57,7 +58,7 @@ grep -q '^boxoffice_' <<<"$(curl -sf "http://127.0.0.1:${port[on]}/metrics")" ||
 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port[off]}/metrics" | grep -q 404 || { echo "metrics are not off at :${port[off]}"; exit 1; }
 
 check_args=(-scenario hold -event "$event" -tier "$tier" -users 200000 -admin-email admin@bench.test
-	-admin-password admin-password-123 -quiet -fail-on-unexpected)
+	-admin-password admin-stage-door-123 -quiet -fail-on-unexpected)
 # A warm-up of each server, which also writes the users' tokens for wrk.
 for m in on off; do
 	"$work/loadgen" "${check_args[@]}" -targets "http://127.0.0.1:${port[$m]}" -vus 8 -duration 2s \

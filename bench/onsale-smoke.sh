@@ -13,6 +13,7 @@
 # $REDIS_URL. It creates and drops the database bo_onsale_smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/nolimits.sh
 USERS=${USERS:-6000}
 CAPACITY=${CAPACITY:-1500}
 RATE=${RATE:-400}                # buyers arriving per second
@@ -41,7 +42,7 @@ redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null
 
 export BOXOFFICE_DATABASE_URL=$MYSQL_URL BOXOFFICE_REDIS_URL=$REDIS_URL
 export BOXOFFICE_JWT_SECRET=onsale-smoke-secret-0123456789abcdefghij
-export BOXOFFICE_ADMIN_EMAIL=admin@onsale.test BOXOFFICE_ADMIN_PASSWORD=admin-password-123
+export BOXOFFICE_ADMIN_EMAIL=admin@onsale.test BOXOFFICE_ADMIN_PASSWORD=admin-stage-door-123
 export BOXOFFICE_LOG_LEVEL=warn
 seed=$("$work/boxoffice" seed -users "$USERS" -events 2000 -hot-capacity "$CAPACITY" -hot-max-per-user 4 \
 	-hot-queue -hot-admit-per-minute "$ADMIT" 2>"$work/seed.log")

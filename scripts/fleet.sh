@@ -23,6 +23,7 @@
 # apt-get when neither is and we are root), FLEET_INSTANCES (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/nolimits.sh
 
 FLEET_DIR=${FLEET_DIR:-/tmp/boxoffice-fleet}
 FLEET_PORT=${FLEET_PORT:-18080}
@@ -33,7 +34,7 @@ FLEET_INSTANCES=${FLEET_INSTANCES:-3}
 FLEET_KEEP=${FLEET_KEEP:-0}
 export BOXOFFICE_JWT_SECRET=${BOXOFFICE_JWT_SECRET:-fleet-secret-shared-by-every-instance-0123}
 export BOXOFFICE_ADMIN_EMAIL=${BOXOFFICE_ADMIN_EMAIL:-admin@fleet.test}
-export BOXOFFICE_ADMIN_PASSWORD=${BOXOFFICE_ADMIN_PASSWORD:-admin-password-123}
+export BOXOFFICE_ADMIN_PASSWORD=${BOXOFFICE_ADMIN_PASSWORD:-admin-stage-door-123}
 
 say() { printf 'fleet: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }

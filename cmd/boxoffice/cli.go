@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"boxoffice"
 )
 
 // exitError is an error with the exit status it gives the process: 2 for a
@@ -145,8 +147,8 @@ var envDoc = map[string]string{
 	"BOXOFFICE_MIGRATE":            "apply the migrations first (true)",
 	"BOXOFFICE_TOKEN_TTL":          "access token lifetime (1h)",
 	"BOXOFFICE_BCRYPT_COST":        "bcrypt cost of new password hashes, 4 to 16 (10)",
-	"BOXOFFICE_LOGIN_MAX_FAILURES": "failed sign-ins per email within the window before sign-ins answer 429 (10)",
-	"BOXOFFICE_LOGIN_WINDOW":       "the window of those failures (15m)",
+	"BOXOFFICE_STREAMS_PER_USER":   "waiting-room streams one user may keep open on one instance; 0: no cap (3)",
+	"BOXOFFICE_TRUSTED_PROXIES":    "comma-separated CIDRs of the proxies whose X-Forwarded-For gives the client address (none)",
 	"BOXOFFICE_SHUTDOWN_TIMEOUT":   "how long in-flight requests may take to finish on SIGTERM (20s)",
 	"BOXOFFICE_REQUEST_TIMEOUT":    "most time a request may take before a 503; 0s: no bound (5s)",
 	"BOXOFFICE_DRAIN_DELAY":        "on SIGTERM, how long /readyz answers 503 before the listener closes (0s)",
@@ -157,6 +159,21 @@ var envDoc = map[string]string{
 	"BOXOFFICE_METRICS_INTERVAL":   "how often the gauges of the events on sale are refreshed (15s)",
 	"BOXOFFICE_METRICS_MAX_EVENTS": "most events on sale those gauges follow (50)",
 	"GOGC":                         "unset: the server trades memory for less GC work (GC target 400%, GOMEMLIMIT still applies)",
+}
+
+func init() {
+	for _, spec := range boxoffice.LimitSpecs() {
+		envDoc[limitEnv(spec)] = spec.About + ", as MAX/WINDOW; 0: no limit (" + spec.Default.String() + ")"
+	}
+}
+
+// limitEnvs are the variables of the rate limits.
+func limitEnvs() []string {
+	var names []string
+	for _, spec := range boxoffice.LimitSpecs() {
+		names = append(names, limitEnv(spec))
+	}
+	return append(names, "BOXOFFICE_STREAMS_PER_USER", "BOXOFFICE_TRUSTED_PROXIES")
 }
 
 // storeEnv are the variables that matter to the commands that only use the

@@ -30,14 +30,14 @@ Serve the HTTP API on BOXOFFICE_ADDR until SIGINT or SIGTERM, then drain:
 /readyz answers 503, in-flight requests finish (up to BOXOFFICE_SHUTDOWN_TIMEOUT),
 background work stops and the stores close. The migrations are applied first
 unless BOXOFFICE_MIGRATE=false. serve is the command when none is given.`,
-	env: []string{
+	env: append([]string{
 		"BOXOFFICE_ADDR", "BOXOFFICE_DATABASE_URL", "BOXOFFICE_REDIS_URL", "BOXOFFICE_JWT_SECRET",
 		"BOXOFFICE_ADMIN_EMAIL", "BOXOFFICE_ADMIN_PASSWORD", "BOXOFFICE_LOG_LEVEL", "BOXOFFICE_LOG_FORMAT",
-		"BOXOFFICE_MIGRATE", "BOXOFFICE_TOKEN_TTL", "BOXOFFICE_BCRYPT_COST", "BOXOFFICE_LOGIN_MAX_FAILURES",
-		"BOXOFFICE_LOGIN_WINDOW", "BOXOFFICE_SHUTDOWN_TIMEOUT", "BOXOFFICE_REQUEST_TIMEOUT", "BOXOFFICE_DRAIN_DELAY",
+		"BOXOFFICE_MIGRATE", "BOXOFFICE_TOKEN_TTL", "BOXOFFICE_BCRYPT_COST",
+		"BOXOFFICE_SHUTDOWN_TIMEOUT", "BOXOFFICE_REQUEST_TIMEOUT", "BOXOFFICE_DRAIN_DELAY",
 		"BOXOFFICE_PPROF_ADDR", "BOXOFFICE_HOLD_BATCH", "BOXOFFICE_HOLD_PARALLEL", "BOXOFFICE_METRICS",
 		"BOXOFFICE_METRICS_INTERVAL", "BOXOFFICE_METRICS_MAX_EVENTS", "GOGC",
-	},
+	}, limitEnvs()...),
 }
 
 func (c *cli) serve(ctx context.Context, args []string) error {
@@ -180,7 +180,7 @@ func (c *cli) userCreate(ctx context.Context, args []string) error {
 	if *admin {
 		u, err = svc.EnsureAdmin(ctx, *email, password, *name)
 	} else {
-		u, err = svc.SignUp(ctx, boxoffice.SignUp{Email: *email, Password: password, Name: *name})
+		u, err = svc.SignUp(ctx, boxoffice.Caller{}, boxoffice.SignUp{Email: *email, Password: password, Name: *name})
 	}
 	if err != nil {
 		return err

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"boxoffice"
 )
 
 // config is boxoffice's configuration, read from the environment (see the
@@ -41,11 +44,15 @@ type config struct {
 	Metrics          bool
 	MetricsInterval  time.Duration
 	MetricsMaxEvents int
-	// LoginMaxFailures failed sign-ins per email within LoginWindow block
-	// that email's sign-ins until the window ends.
-	LoginMaxFailures int
-	LoginWindow      time.Duration
+	// RateLimits are the rate limits in force (BOXOFFICE_LIMIT_*,
+	// BOXOFFICE_STREAMS_PER_USER).
+	RateLimits boxoffice.RateLimits
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
+
+// limitEnv returns the variable that sets a rate limit.
+func limitEnv(s boxoffice.LimitSpec) string { return "BOXOFFICE_LIMIT_" + strings.ToUpper(s.Key) }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	var errs []error
@@ -128,9 +135,33 @@ func loadConfig(getenv func(string) string) (config, error) {
 	intVar("BOXOFFICE_HOLD_BATCH", &c.HoldBatch, 1, 5000)
 	intVar("BOXOFFICE_HOLD_PARALLEL", &c.HoldParallel, 1, 64)
 	intVar("BOXOFFICE_METRICS_MAX_EVENTS", &c.MetricsMaxEvents, 1, 1000)
-	c.LoginMaxFailures = 10
-	intVar("BOXOFFICE_LOGIN_MAX_FAILURES", &c.LoginMaxFailures, 1, 1_000_000)
-	c.LoginWindow = dur("BOXOFFICE_LOGIN_WINDOW", 15*time.Minute, time.Second)
+	c.RateLimits = boxoffice.DefaultRateLimits()
+	for _, spec := range boxoffice.LimitSpecs() {
+		name := limitEnv(spec)
+		if v := getenv(name); v != "" {
+			l, ok := boxoffice.ParseLimit(v)
+			if !ok {
+				bad(name, "must be MAX/WINDOW with a window from 1s to 168h, like %s, or 0 for no limit", spec.Default)
+			}
+			c.RateLimits.Set(spec.Name, l)
+		}
+	}
+	intVar("BOXOFFICE_STREAMS_PER_USER", &c.RateLimits.StreamsPerUser, 0, 1000)
+	if v := getenv("BOXOFFICE_TRUSTED_PROXIES"); v != "" {
+		for f := range strings.SplitSeq(v, ",") {
+			f = strings.TrimSpace(f)
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				a, aerr := netip.ParseAddr(f)
+				if aerr != nil {
+					bad("BOXOFFICE_TRUSTED_PROXIES", "%q is neither a CIDR like 10.0.0.0/8 nor an address", f)
+					continue
+				}
+				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+	}
 	if v := getenv("BOXOFFICE_METRICS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

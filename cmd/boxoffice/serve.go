@@ -88,7 +88,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 
 	var cache boxoffice.Cache = memory.NewCache(100_000)
 	var queue boxoffice.Queue = memory.NewQueue()
-	var logins boxoffice.LoginLimiter = memory.NewLoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow, 0)
+	// Rate limits count in this process, or in Redis when the fleet
+	// shares one; the local counter also serves the per-instance limits
+	// (holds) and stands in while Redis is away.
+	localCounts := memory.NewRateCounter(0)
+	var sharedCounts boxoffice.RateCounter
 	ready := store.Ping
 	if cfg.RedisURL != "" {
 		rc, err := redis.Open(ctx, cfg.RedisURL)
@@ -98,7 +102,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		defer rc.Close()
 		cache = rc.Cache()
 		queue = rc.Queue()
-		logins = rc.LoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow)
+		sharedCounts = rc.RateCounter()
 		if m != nil {
 			m.WatchRedisCacheErrors(rc.Cache().Errors)
 		}
@@ -127,12 +131,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	}
 	// Admission tokens are signed with a key derived from the JWT secret,
 	// so every instance that shares it verifies them without Redis.
+	limits := boxoffice.NewLimiter(cfg.RateLimits, sharedCounts, localCounts, log)
 	room := boxoffice.NewWaitingRoom(boxoffice.WaitingRoomConfig{
 		Queue: queue, Store: store, Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret(secret)), Logger: log,
-		OnAdmit: onAdmit,
+		OnAdmit: onAdmit, Limits: limits,
 	})
 	svcCfg := boxoffice.ServiceConfig{
-		Store: svcStore, Hasher: hasher, Logins: logins, Payments: testpay.Provider{}, Admissions: room, Logger: log,
+		Store: svcStore, Hasher: hasher, Limits: limits, Payments: testpay.Provider{}, Admissions: room, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel, RequestTimeout: cfg.RequestTimeout,
 	}
 	if m != nil {
@@ -158,6 +163,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		},
 		Draining:       &draining,
 		RequestTimeout: cfg.RequestTimeout,
+		TrustedProxies: cfg.TrustedProxies,
 	}
 	if m != nil {
 		m.WatchStreams(room.Streams)

@@ -41,8 +41,8 @@ func TestTokensRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if diff := cmp.Diff(boxoffice.Caller{UserID: u.ID, Role: role}, got); diff != "" {
-				t.Errorf("Verify mismatch (-want +got):\n%s", diff)
+			if want := (boxoffice.Caller{UserID: u.ID, Role: role}); got != want {
+				t.Errorf("Verify = %+v, want %+v", got, want)
 			}
 		})
 	}

@@ -84,7 +84,7 @@ type signUpRequest struct {
 	Name     string `json:"name"`
 }
 
-func (s *server) handleSignUp(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+func (s *server) handleSignUp(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
 	body, err := readBody(w, r, false)
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func (s *server) handleSignUp(w http.ResponseWriter, r *http.Request, _ boxoffic
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	u, err := s.accounts.SignUp(r.Context(), boxoffice.SignUp(in))
+	u, err := s.accounts.SignUp(r.Context(), c, boxoffice.SignUp(in))
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ type tokenResponse struct {
 	ExpiresIn   int64  `json:"expires_in"`
 }
 
-func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
 	body, err := readBody(w, r, false)
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, _ box
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	u, err := s.accounts.Authenticate(r.Context(), in.Email, in.Password)
+	u, err := s.accounts.Authenticate(r.Context(), c, in.Email, in.Password)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,11 @@ type Config struct {
 	// (the database saturated, say) is answered 503 unavailable with
 	// Retry-After rather than left to hang past the client's patience.
 	RequestTimeout time.Duration
+	// TrustedProxies are the proxies (load balancers) whose
+	// X-Forwarded-For is believed when they connect: the client's address,
+	// which rate limits count by, is then the right-most entry that is not
+	// one of them. Empty: the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Observer receives a measurement of every request. internal/metrics
@@ -89,6 +95,7 @@ type server struct {
 	metrics      http.Handler
 	obs          Observer
 	timeout      time.Duration
+	proxies      []netip.Prefix
 	mux          *http.ServeMux
 }
 
@@ -105,6 +112,7 @@ func New(cfg Config) http.Handler {
 		metrics:  cfg.Metrics,
 		obs:      cfg.Observer,
 		timeout:  cfg.RequestTimeout,
+		proxies:  cfg.TrustedProxies,
 		mux:      http.NewServeMux(),
 	}
 	if s.log == nil {

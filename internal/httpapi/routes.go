@@ -23,7 +23,8 @@ const (
 // handlerFunc is a route's handler. It writes a successful response itself
 // and returns an error, without having written anything, for every failure;
 // the error becomes a problem response in one place (writeError). c is the
-// authenticated caller on authed routes and the zero Caller on public ones.
+// authenticated caller on authed routes and a Caller with only the client's
+// address on public ones.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error
 
 // route is one line of the API: a ServeMux pattern ("METHOD /path/{wildcard}"),
@@ -113,6 +114,7 @@ func (s *server) wrap(rt route) http.Handler {
 			// no shared cache may keep it.
 			w.Header().Set("Cache-Control", "no-store")
 		}
+		c.Addr = clientAddr(r, s.proxies)
 		if err := rt.handle(w, r, c); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -8,37 +8,39 @@ import (
 	"boxoffice"
 )
 
-// DefaultMaxLoginKeys is how many emails a LoginLimiter made with a
+// DefaultMaxRateKeys is how many keys a RateCounter made with a
 // non-positive bound tracks.
-const DefaultMaxLoginKeys = 100_000
+const DefaultMaxRateKeys = 1_000_000
 
-// LoginLimiter is a boxoffice.LoginLimiter in process memory: a fixed window
-// per key that starts at the key's first failure. It tracks at most a bounded
-// number of keys. Every window has the same length, so windows end in the
-// order they started: a queue in that order lets each failure drop the
-// expired windows at its head, with no goroutine and no full scans. When it
-// is full of live windows it forgets, among a few sampled, the one with the
-// fewest failures, so a flood of distinct emails costs bounded memory and
-// is unlikely to free an email that was guessed at many times. It never
-// fails. It is safe for concurrent use.
-type LoginLimiter struct {
-	max     int64
-	window  time.Duration
+// RateCounter is a boxoffice.RateCounter in process memory: a fixed window
+// per key that starts at the key's first event. It tracks at most a bounded
+// number of keys. Windows of one length end in the order they started, so
+// one queue per window length, in that order, lets each new window drop the
+// expired windows at the heads, with no goroutine and no full scans. When
+// it is full of live windows it forgets, among a few sampled, the one with
+// the lowest count, so a flood of distinct keys costs bounded memory and is
+// unlikely to free a key that was used many times. It never fails. It is
+// safe for concurrent use.
+type RateCounter struct {
 	maxKeys int
 
 	mu      sync.Mutex
-	windows map[string]loginWindow
-	// order lists windows by start from order[head] on; entries whose
-	// window was reset, replaced or evicted are skipped.
-	order []queuedWindow
-	head  int
+	windows map[string]rateWindow
+	queues  map[time.Duration]*windowQueue
 }
 
-var _ boxoffice.LoginLimiter = (*LoginLimiter)(nil)
+var _ boxoffice.RateCounter = (*RateCounter)(nil)
 
-type loginWindow struct {
-	failures int64
-	ends     time.Time
+type rateWindow struct {
+	count int64
+	ends  time.Time
+}
+
+// windowQueue lists the windows of one length by start from order[head] on;
+// entries whose window was reset, replaced or evicted are skipped.
+type windowQueue struct {
+	order []queuedWindow
+	head  int
 }
 
 type queuedWindow struct {
@@ -46,112 +48,128 @@ type queuedWindow struct {
 	ends time.Time
 }
 
-// NewLoginLimiter returns a LoginLimiter that blocks a key after maxFailures
-// failures within window, until that window ends, tracking at most maxKeys
-// keys (DefaultMaxLoginKeys when maxKeys is not positive).
-func NewLoginLimiter(maxFailures int, window time.Duration, maxKeys int) *LoginLimiter {
+// NewRateCounter returns a RateCounter that tracks at most maxKeys keys
+// (DefaultMaxRateKeys when maxKeys is not positive).
+func NewRateCounter(maxKeys int) *RateCounter {
 	if maxKeys <= 0 {
-		maxKeys = DefaultMaxLoginKeys
+		maxKeys = DefaultMaxRateKeys
 	}
-	return &LoginLimiter{
-		max: int64(maxFailures), window: window, maxKeys: maxKeys,
-		windows: make(map[string]loginWindow),
-	}
+	return &RateCounter{maxKeys: maxKeys, windows: make(map[string]rateWindow), queues: make(map[time.Duration]*windowQueue)}
 }
 
-// Blocked implements boxoffice.LoginLimiter.
-func (l *LoginLimiter) Blocked(_ context.Context, key string) (time.Duration, error) {
-	now := time.Now()
-	l.mu.Lock()
-	w, ok := l.windows[key]
-	l.mu.Unlock()
-	if !ok || w.failures < l.max || !now.Before(w.ends) {
-		return 0, nil
-	}
-	return w.ends.Sub(now), nil
-}
-
-// Failed implements boxoffice.LoginLimiter.
-func (l *LoginLimiter) Failed(_ context.Context, key string) error {
+// Add implements boxoffice.RateCounter.
+func (l *RateCounter) Add(_ context.Context, hits []boxoffice.Hit) error {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w, ok := l.windows[key]; ok && now.Before(w.ends) {
-		w.failures++
-		l.windows[key] = w
-		return nil
-	}
-	l.dropExpired(now)
-	if _, ok := l.windows[key]; !ok && len(l.windows) >= l.maxKeys {
-		l.evict()
-	}
-	w := loginWindow{failures: 1, ends: now.Add(l.window)}
-	l.windows[key] = w
-	l.order = append(l.order, queuedWindow{key: key, ends: w.ends})
-	if len(l.order)-l.head > 2*l.maxKeys {
-		l.compact()
+	for i := range hits {
+		h := &hits[i]
+		w, ok := l.windows[h.Key]
+		switch {
+		case ok && now.Before(w.ends):
+			if h.N != 0 {
+				w.count += h.N
+				l.windows[h.Key] = w
+			}
+		case h.N == 0:
+			w = rateWindow{}
+		default:
+			w = l.start(h.Key, h.Window, h.N, now)
+		}
+		h.Count = w.count
+		h.ResetIn = 0
+		if w.count > 0 {
+			h.ResetIn = w.ends.Sub(now)
+		}
 	}
 	return nil
 }
 
-// Reset implements boxoffice.LoginLimiter.
-func (l *LoginLimiter) Reset(_ context.Context, key string) error {
+// start opens a window for key. The caller holds l.mu.
+func (l *RateCounter) start(key string, window time.Duration, n int64, now time.Time) rateWindow {
+	q := l.queues[window]
+	if q == nil {
+		q = &windowQueue{}
+		l.queues[window] = q
+	}
+	l.dropExpired(q, now)
+	if _, ok := l.windows[key]; !ok && len(l.windows) >= l.maxKeys {
+		for _, q := range l.queues {
+			l.dropExpired(q, now)
+		}
+		if len(l.windows) >= l.maxKeys {
+			l.evict()
+		}
+	}
+	w := rateWindow{count: n, ends: now.Add(window)}
+	l.windows[key] = w
+	q.order = append(q.order, queuedWindow{key: key, ends: w.ends})
+	if len(q.order)-q.head > 2*l.maxKeys {
+		l.compact(q)
+	}
+	return w
+}
+
+// Reset implements boxoffice.RateCounter.
+func (l *RateCounter) Reset(_ context.Context, keys ...string) error {
 	l.mu.Lock()
-	delete(l.windows, key)
+	for _, k := range keys {
+		delete(l.windows, k)
+	}
 	l.mu.Unlock()
 	return nil
 }
 
-// Len returns how many keys the LoginLimiter tracks, counting expired
+// Len returns how many keys the RateCounter tracks, counting expired
 // windows not yet dropped.
-func (l *LoginLimiter) Len() int {
+func (l *RateCounter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.windows)
 }
 
-// dropExpired forgets the windows that ended by now. The caller holds l.mu.
-func (l *LoginLimiter) dropExpired(now time.Time) {
-	for l.head < len(l.order) {
-		q := l.order[l.head]
-		if now.Before(q.ends) {
+// dropExpired forgets the windows of q that ended by now. The caller holds
+// l.mu.
+func (l *RateCounter) dropExpired(q *windowQueue, now time.Time) {
+	for q.head < len(q.order) {
+		e := q.order[q.head]
+		if now.Before(e.ends) {
 			break
 		}
-		if w, ok := l.windows[q.key]; ok && w.ends.Equal(q.ends) {
-			delete(l.windows, q.key)
+		if w, ok := l.windows[e.key]; ok && w.ends.Equal(e.ends) {
+			delete(l.windows, e.key)
 		}
-		l.order[l.head] = queuedWindow{}
-		l.head++
+		q.order[q.head] = queuedWindow{}
+		q.head++
 	}
-	if l.head >= 64 && l.head > len(l.order)/2 {
-		l.order = append([]queuedWindow(nil), l.order[l.head:]...)
-		l.head = 0
+	if q.head >= 64 && q.head > len(q.order)/2 {
+		q.order = append([]queuedWindow(nil), q.order[q.head:]...)
+		q.head = 0
 	}
 }
 
-// compact removes the queue entries of windows that were reset, replaced or
-// evicted, which Reset and evict leave behind. Called once the queue is
-// twice the bound, it costs O(1) per failure on average. The caller holds
-// l.mu.
-func (l *LoginLimiter) compact() {
+// compact removes the entries of q whose windows were reset, replaced or
+// evicted, which Reset and evict leave behind. Called once a queue is twice
+// the bound, it costs O(1) per window on average. The caller holds l.mu.
+func (l *RateCounter) compact(q *windowQueue) {
 	live := make([]queuedWindow, 0, len(l.windows))
-	for _, q := range l.order[l.head:] {
-		if w, ok := l.windows[q.key]; ok && w.ends.Equal(q.ends) {
-			live = append(live, q)
+	for _, e := range q.order[q.head:] {
+		if w, ok := l.windows[e.key]; ok && w.ends.Equal(e.ends) {
+			live = append(live, e)
 		}
 	}
-	l.order, l.head = live, 0
+	q.order, q.head = live, 0
 }
 
 // evict makes room for one window: among a few windows (map iteration
-// starts at a random place) it forgets the one with the fewest failures,
-// the soonest to end among equals. The caller holds l.mu.
-func (l *LoginLimiter) evict() {
+// starts at a random place) it forgets the one with the lowest count, the
+// soonest to end among equals. The caller holds l.mu.
+func (l *RateCounter) evict() {
 	var victim string
-	var best loginWindow
+	var best rateWindow
 	seen := 0
 	for k, w := range l.windows {
-		if seen == 0 || w.failures < best.failures || (w.failures == best.failures && w.ends.Before(best.ends)) {
+		if seen == 0 || w.count < best.count || (w.count == best.count && w.ends.Before(best.ends)) {
 			victim, best = k, w
 		}
 		if seen++; seen >= evictionSample {

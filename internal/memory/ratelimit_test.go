@@ -5,104 +5,122 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"boxoffice"
 )
 
-func TestLoginLimiterWindow(t *testing.T) {
+// add adds n to key's count in a window of w and returns the count and the
+// time left.
+func add(t *testing.T, l *RateCounter, key string, w time.Duration, n int64) (int64, time.Duration) {
+	t.Helper()
+	h := []boxoffice.Hit{{Key: key, Window: w, N: n}}
+	if err := l.Add(t.Context(), h); err != nil {
+		t.Fatal(err)
+	}
+	return h[0].Count, h[0].ResetIn
+}
+
+func TestRateCounterWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := t.Context()
-		l := NewLoginLimiter(3, time.Minute, 0)
-		blocked := func(key string) time.Duration {
-			t.Helper()
-			d, err := l.Blocked(ctx, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return d
-		}
+		l := NewRateCounter(0)
 		for i := range 3 {
-			if d := blocked("ann"); d != 0 {
-				t.Fatalf("blocked after %d failures: %v", i, d)
-			}
-			if err := l.Failed(ctx, "ann"); err != nil {
-				t.Fatal(err)
+			if n, _ := add(t, l, "ann", time.Minute, 1); n != int64(i+1) {
+				t.Fatalf("count = %d, want %d", n, i+1)
 			}
 			time.Sleep(10 * time.Second)
 		}
-		// The window started at the first failure, 30 s ago.
-		if d := blocked("ann"); d != 30*time.Second {
-			t.Fatalf("Blocked after 3 failures = %v, want 30s", d)
+		// The window started at the first event, 30 s ago.
+		if n, d := add(t, l, "ann", time.Minute, 0); n != 3 || d != 30*time.Second {
+			t.Fatalf("read = %d, %v; want 3, 30s", n, d)
 		}
-		if d := blocked("bob"); d != 0 {
-			t.Fatalf("another key is blocked: %v", d)
+		if n, d := add(t, l, "bob", time.Minute, 0); n != 0 || d != 0 {
+			t.Fatalf("another key: %d, %v; want 0, 0", n, d)
 		}
 		time.Sleep(30 * time.Second)
-		if d := blocked("ann"); d != 0 {
-			t.Fatalf("still blocked after the window: %v", d)
+		if n, d := add(t, l, "ann", time.Minute, 0); n != 0 || d != 0 {
+			t.Fatalf("after the window: %d, %v; want 0, 0", n, d)
 		}
-		// A new window starts with the next failure.
-		for range 2 {
-			if err := l.Failed(ctx, "ann"); err != nil {
-				t.Fatal(err)
-			}
+		// A new window starts with the next event.
+		if n, d := add(t, l, "ann", time.Minute, 1); n != 1 || d != time.Minute {
+			t.Fatalf("new window: %d, %v; want 1, 1m", n, d)
 		}
-		if d := blocked("ann"); d != 0 {
-			t.Fatalf("blocked after 2 failures in a new window: %v", d)
+		// Windows of other lengths live side by side.
+		if n, d := add(t, l, "ann-hour", time.Hour, 2); n != 2 || d != time.Hour {
+			t.Fatalf("hour window: %d, %v; want 2, 1h", n, d)
 		}
 	})
 }
 
-func TestLoginLimiterReset(t *testing.T) {
+func TestRateCounterReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := t.Context()
-		l := NewLoginLimiter(2, time.Minute, 0)
-		for range 2 {
-			_ = l.Failed(ctx, "ann")
-		}
-		if d, _ := l.Blocked(ctx, "ann"); d != time.Minute {
-			t.Fatalf("Blocked = %v, want 1m", d)
-		}
-		if err := l.Reset(ctx, "ann"); err != nil {
+		l := NewRateCounter(0)
+		add(t, l, "ann", time.Minute, 2)
+		add(t, l, "bob", time.Minute, 2)
+		if err := l.Reset(t.Context(), "ann", "bob"); err != nil {
 			t.Fatal(err)
 		}
-		if d, _ := l.Blocked(ctx, "ann"); d != 0 {
-			t.Fatalf("blocked after Reset: %v", d)
+		if n, _ := add(t, l, "ann", time.Minute, 0); n != 0 {
+			t.Fatalf("count after Reset = %d", n)
 		}
-		_ = l.Failed(ctx, "ann")
-		if d, _ := l.Blocked(ctx, "ann"); d != 0 {
-			t.Fatalf("blocked after 1 failure since Reset: %v", d)
+		if n, _ := add(t, l, "ann", time.Minute, 1); n != 1 {
+			t.Fatalf("count after Reset and 1 = %d", n)
 		}
 	})
 }
 
-func TestLoginLimiterBounded(t *testing.T) {
+func TestRateCounterBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := t.Context()
 		const maxKeys = 100
-		l := NewLoginLimiter(3, time.Minute, maxKeys)
-		for range 3 {
-			_ = l.Failed(ctx, "target")
-		}
+		l := NewRateCounter(maxKeys)
+		add(t, l, "target", time.Minute, 3)
 		for i := range 10 * maxKeys {
-			_ = l.Failed(ctx, fmt.Sprint("k", i))
+			w := time.Minute
+			if i%2 == 1 {
+				w = time.Hour
+			}
+			add(t, l, fmt.Sprint("k", i), w, 1)
 			if n := l.Len(); n > maxKeys {
 				t.Fatalf("after %d keys, tracking %d > %d", i+1, n, maxKeys)
 			}
 		}
-		// A flood of single failures does not free a key guessed at more.
-		if d, _ := l.Blocked(ctx, "target"); d != time.Minute {
-			t.Fatalf("target: Blocked = %v, want 1m", d)
+		// A flood of single events does not free a key counted more.
+		if n, _ := add(t, l, "target", time.Minute, 0); n != 3 {
+			t.Fatalf("target: count = %d, want 3", n)
 		}
 		// Once their windows end, keys are dropped as new ones come.
-		time.Sleep(time.Minute)
+		time.Sleep(time.Hour)
 		for i := range maxKeys {
-			for range 3 {
-				_ = l.Failed(ctx, fmt.Sprint("new", i))
-			}
+			add(t, l, fmt.Sprint("new", i), time.Minute, 3)
 		}
 		for i := range maxKeys {
-			if d, _ := l.Blocked(ctx, fmt.Sprint("new", i)); d != time.Minute {
-				t.Fatalf("new%d: Blocked = %v, want 1m (a live window was evicted while expired ones remained)", i, d)
+			if n, _ := add(t, l, fmt.Sprint("new", i), time.Minute, 0); n != 3 {
+				t.Fatalf("new%d: count = %d, want 3 (a live window was evicted while expired ones remained)", i, n)
 			}
+		}
+	})
+}
+
+// BenchmarkRateCounter measures the in-process cost of a hold's check: two
+// keys, one of 10,000 users and one of 100 addresses.
+func BenchmarkRateCounter(b *testing.B) {
+	l := NewRateCounter(0)
+	users := make([]string, 10_000)
+	for i := range users {
+		users[i] = fmt.Sprint("h:u:user-", i)
+	}
+	addrs := make([]string, 100)
+	for i := range addrs {
+		addrs[i] = fmt.Sprint("h:a:10.0.", i/256, ".", i%256)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		var hits [2]boxoffice.Hit
+		for pb.Next() {
+			hits[0] = boxoffice.Hit{Key: addrs[i%len(addrs)], Window: time.Minute, N: 1}
+			hits[1] = boxoffice.Hit{Key: users[i%len(users)], Window: time.Minute, N: 1}
+			_ = l.Add(b.Context(), hits[:])
+			i++
 		}
 	})
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // testURL returns the Redis of BOXOFFICE_TEST_REDIS_URL or skips the test.
-func testURL(t *testing.T) string {
+func testURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("BOXOFFICE_TEST_REDIS_URL")
 	if u == "" {
@@ -26,7 +26,7 @@ func testURL(t *testing.T) string {
 }
 
 // openTest opens a Client on url with opts and closes it when t ends.
-func openTest(t *testing.T, rawURL string, opts ...Option) *Client {
+func openTest(t testing.TB, rawURL string, opts ...Option) *Client {
 	t.Helper()
 	c, err := Open(t.Context(), rawURL, opts...)
 	if err != nil {

@@ -13,6 +13,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../../scripts/nolimits.sh"
 root=$(cd "$here/../.." && pwd)
 
 mode=run

@@ -1,0 +1,10 @@
+# Sourced by the load scripts: their simulated clients all come from
+# 127.0.0.1, so the per-address and per-user rate limits are turned off
+# (a variable already set keeps its value).
+for _v in SIGNUP_PER_ADDRESS SIGNUP_FLEET SIGNIN_FAILURES_PER_ADDRESS_EMAIL SIGNIN_FAILURES_PER_ADDRESS_EMAIL_LONG \
+	SIGNIN_FAILURES_PER_ADDRESS QUEUE_JOIN_PER_ADDRESS QUEUE_JOIN_PER_USER QUEUE_STATUS_PER_ADDRESS \
+	QUEUE_STATUS_PER_USER STREAM_OPEN_PER_ADDRESS STREAM_OPEN_PER_USER HOLD_PER_ADDRESS HOLD_PER_USER; do
+	eval "export BOXOFFICE_LIMIT_$_v=\${BOXOFFICE_LIMIT_$_v:-0}"
+done
+export BOXOFFICE_STREAMS_PER_USER=${BOXOFFICE_STREAMS_PER_USER:-0}
+unset _v

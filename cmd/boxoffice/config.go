@@ -54,6 +54,14 @@ type config struct {
 // limitEnv returns the variable that sets a rate limit.
 func limitEnv(s boxoffice.LimitSpec) string { return "BOXOFFICE_LIMIT_" + strings.ToUpper(s.Key) }
 
+// retiredSettings are variables earlier releases read, with what replaces
+// them: loadConfig refuses them rather than let a server silently run
+// without what its operator meant.
+var retiredSettings = map[string]string{
+	"BOXOFFICE_LOGIN_MAX_FAILURES": "the BOXOFFICE_LIMIT_SIGNIN_* limits",
+	"BOXOFFICE_LOGIN_WINDOW":       "the BOXOFFICE_LIMIT_SIGNIN_* limits",
+}
+
 func loadConfig(getenv func(string) string) (config, error) {
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -64,6 +72,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return v
 		}
 		return def
+	}
+	for name, instead := range retiredSettings {
+		if getenv(name) != "" {
+			bad(name, "is no longer read; set %s instead (README, Rate limits)", instead)
+		}
 	}
 	dur := func(name string, def time.Duration, minimum time.Duration) time.Duration {
 		v := getenv(name)

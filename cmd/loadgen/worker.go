@@ -58,7 +58,7 @@ type Worker struct {
 	buf    bytes.Buffer
 	keyBuf []byte
 	seq    uint64
-	next   int // round-robin position among the targets
+	next   int // the next target's index, round-robin (mod the number of targets)
 }
 
 // newWorker returns worker id bound to ctx.
@@ -70,14 +70,14 @@ func newWorker(ctx context.Context, id int, env *Env) *Worker {
 	}
 }
 
-// Target returns the index of the next target, round-robin.
+// Target returns the index of the next target, round-robin. Worker id
+// starts at target id mod n, so that workers which pick a target once
+// (an on-sale buyer keeps one for its journey) spread evenly too.
 func (w *Worker) Target() int {
 	n := len(w.Env.Cfg.Targets)
-	w.next++
-	if w.next >= n {
-		w.next = 0
-	}
-	return w.next
+	t := w.next % n
+	w.next = t + 1
+	return t
 }
 
 // Request builds a request without parsing a URL or allocating a body:

@@ -51,6 +51,9 @@ type Worker struct {
 	// Header is the header of the answer the last Send got (nil when it
 	// got none); valid until the next Send.
 	Header http.Header
+	// Err is the transport error of the last Send (nil when it got an
+	// answer or the run ended); valid until the next Send.
+	Err error
 
 	base   *http.Request // carries the run's context; copied for each request
 	body   bytes.Reader
@@ -130,7 +133,7 @@ func (w *Worker) Send(op string, req *http.Request) (status int, body []byte) {
 	rec.inflight.Add(1)
 	defer rec.inflight.Add(-1)
 	start := time.Now()
-	w.Header = nil
+	w.Header, w.Err = nil, nil
 	resp, err := w.Env.Client.Do(req)
 	if err == nil {
 		w.Header = resp.Header
@@ -147,6 +150,7 @@ func (w *Worker) Send(op string, req *http.Request) (status int, body []byte) {
 			rec.Abort()
 			return 0, nil
 		}
+		w.Err = err
 		rec.Record(op, 0, errorKind(err), 0, []byte(err.Error()))
 		return 0, nil
 	}

@@ -28,8 +28,8 @@ type onsaleConfig struct {
 	Qty           int
 	Confirm       bool
 	ExpectSellout bool
-	Conns         int // pooled connections per target
-	Streams       int // SSE streams open at once; 0 = derived from the open-files limit
+	Conns         int     // pooled connections per target
+	Streams       int     // SSE streams open at once; 0 = derived from the open-files limit
 	Abandon       float64 // the share of buyers who, once admitted, never buy
 }
 
@@ -82,12 +82,12 @@ type journeyEnd uint8
 
 // The ends of a journey.
 const (
-	journeyCutOff  journeyEnd = iota // not ended: the run ended first
-	journeyBought                    // held and (with -onsale-confirm) confirmed
-	journeySoldOut                   // told sold_out by the queue or the hold
-	journeyLimit                     // the hold was refused with limit_exceeded
-	journeyFailed                    // an unexpected answer ended it
-	journeyAbandoned                 // admitted, then left without buying (-onsale-abandon)
+	journeyCutOff    journeyEnd = iota // not ended: the run ended first
+	journeyBought                      // held and (with -onsale-confirm) confirmed
+	journeySoldOut                     // told sold_out by the queue or the hold
+	journeyLimit                       // the hold was refused with limit_exceeded
+	journeyFailed                      // an unexpected answer ended it
+	journeyAbandoned                   // admitted, then left without buying (-onsale-abandon)
 )
 
 // journey is what one buyer got, for the check.

@@ -409,7 +409,8 @@ func (s *onsale) join(ctx context.Context, w *Worker, u int, t *int) (int, []byt
 // abandons says whether buyer u is one of the -onsale-abandon share who
 // leave once admitted; they are spread evenly over the arrivals.
 func (s *onsale) abandons(u int) bool {
-	return s.o.Abandon > 0 && float64(u%1000) < s.o.Abandon*1000
+	a := s.o.Abandon
+	return int(float64(u+1)*a) > int(float64(u)*a)
 }
 
 // failover moves *t to the next target when err says the instance there

@@ -93,5 +93,8 @@ func (s *onsale) stream(ctx context.Context, w *Worker, t, u int) (status, token
 		}
 		rec.Record("stream_end", 0, code, 0, nil)
 	}
+	if errors.Is(err, io.EOF) {
+		err = nil // the server ended the stream: not a sign that it is gone
+	}
 	return status, token, err
 }

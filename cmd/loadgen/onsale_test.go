@@ -297,3 +297,16 @@ func TestOnsaleBuyersRejoinAfterNotInQueue(t *testing.T) {
 		})
 	}
 }
+
+func TestOnsaleAbandonersAreSpreadOverArrivals(t *testing.T) {
+	s := &onsale{o: &onsaleConfig{Abandon: 0.3}}
+	n := 0
+	for u := range 10 {
+		if s.abandons(u) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d of the first 10 buyers abandon, want 3", n)
+	}
+}

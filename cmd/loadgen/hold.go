@@ -215,7 +215,11 @@ func verifyReservations(ctx context.Context, env *Env, targets []*url.URL, holds
 					return
 				}
 				r := holds[i]
-				status, err := getReservation(ctx, env, targets[i%len(targets)], r)
+				var status int
+				err := onAnyTarget(targets, i, func(t *url.URL) (err error) {
+					status, err = getReservation(ctx, env, t, r)
+					return err
+				})
 				mu.Lock()
 				switch {
 				case err == nil && status == http.StatusOK:
@@ -231,6 +235,20 @@ func verifyReservations(ctx context.Context, env *Env, targets []*url.URL, holds
 	}
 	wg.Wait()
 	return found, lost, unverified
+}
+
+// onAnyTarget calls f with targets[first mod n], then with the next
+// targets in turn while f's error says the instance is gone (a check after
+// a run that killed an instance reads from the others). It returns f's
+// last error.
+func onAnyTarget(targets []*url.URL, first int, f func(*url.URL) error) error {
+	var err error
+	for k := range len(targets) {
+		if err = f(targets[(first+k)%len(targets)]); !instanceGone(err) {
+			return err
+		}
+	}
+	return err
 }
 
 // getReservation fetches one reservation and checks that it is the one

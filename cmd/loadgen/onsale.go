@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,8 +28,9 @@ type onsaleConfig struct {
 	Qty           int
 	Confirm       bool
 	ExpectSellout bool
-	Conns         int // pooled connections per target
-	Streams       int // SSE streams open at once; 0 = derived from the open-files limit
+	Conns         int     // pooled connections per target
+	Streams       int     // SSE streams open at once; 0 = derived from the open-files limit
+	Abandon       float64 // the share of buyers who, once admitted, never buy
 }
 
 // addOnsaleFlags declares the onsale flags on fs.
@@ -39,6 +41,7 @@ func addOnsaleFlags(fs *flag.FlagSet, o *onsaleConfig) {
 	fs.BoolVar(&o.Confirm, "onsale-confirm", true, "onsale: pay for (confirm) every hold")
 	fs.BoolVar(&o.ExpectSellout, "onsale-expect-sellout", false, "onsale: fail the check when tickets are left unsold while buyers were told sold_out (needs -admin-email)")
 	fs.IntVar(&o.Conns, "onsale-conns", 2048, "onsale: pooled connections per target at most; requests beyond wait for one (SSE streams have their own)")
+	fs.Float64Var(&o.Abandon, "onsale-abandon", 0, "onsale: the share of buyers (0 to 1) who leave once admitted, never holding: their admissions stay unused until they expire")
 	fs.IntVar(&o.Streams, "onsale-streams", 0, "onsale: SSE streams open at once at most; a buyer who finds none free polls instead (0: what the open-files limit leaves after the pool)")
 }
 
@@ -56,6 +59,9 @@ func checkOnsaleFlags(c *config, set map[string]bool) error {
 	}
 	if o.Poll <= 0 || o.Qty < 1 || o.Conns < 1 || o.Streams < 0 {
 		errs = append(errs, errors.New("-onsale-poll, -onsale-qty and -onsale-conns must be positive, -onsale-streams not negative"))
+	}
+	if o.Abandon < 0 || o.Abandon > 1 {
+		errs = append(errs, fmt.Errorf("-onsale-abandon %g: want a share from 0 to 1", o.Abandon))
 	}
 	if o.ExpectSellout && c.AdminEmail == "" {
 		errs = append(errs, errors.New("-onsale-expect-sellout needs -admin-email and -admin-password (the check reads the sales view)"))
@@ -76,11 +82,12 @@ type journeyEnd uint8
 
 // The ends of a journey.
 const (
-	journeyCutOff  journeyEnd = iota // not ended: the run ended first
-	journeyBought                    // held and (with -onsale-confirm) confirmed
-	journeySoldOut                   // told sold_out by the queue or the hold
-	journeyLimit                     // the hold was refused with limit_exceeded
-	journeyFailed                    // an unexpected answer ended it
+	journeyCutOff    journeyEnd = iota // not ended: the run ended first
+	journeyBought                      // held and (with -onsale-confirm) confirmed
+	journeySoldOut                     // told sold_out by the queue or the hold
+	journeyLimit                       // the hold was refused with limit_exceeded
+	journeyFailed                      // an unexpected answer ended it
+	journeyAbandoned                   // admitted, then left without buying (-onsale-abandon)
 )
 
 // journey is what one buyer got, for the check.
@@ -123,6 +130,8 @@ type onsale struct {
 	viaPoll       atomic.Int64 // waits answered by polling
 	noSlot        atomic.Int64 // SSE waits that found no stream slot and polled
 	fallbacks     atomic.Int64 // streams that failed or ended early, then polled
+	failedOver    atomic.Int64 // moves to another target after finding an instance gone
+	rejoined      atomic.Int64 // joins again after the status answered 404 (not in the queue)
 	soldOutQueue  atomic.Int64
 	soldOutHold   atomic.Int64
 	lastSale      atomic.Int64 // unix ns of the last successful hold/confirm
@@ -267,7 +276,9 @@ func (s *onsale) Iterate(ctx context.Context, w *Worker) {
 	}
 }
 
-// journey is buyer u's way from the list to a paid ticket.
+// journey is buyer u's way from the list to a paid ticket. Like the
+// clients docs/api.md describes, a buyer whose instance is gone
+// (connection refused, reset or cut off) carries on at the next target.
 func (s *onsale) journey(ctx context.Context, w *Worker, u int) journeyEnd {
 	auth := w.Env.Auth[u]
 	t := w.Target()
@@ -281,6 +292,7 @@ func (s *onsale) journey(ctx context.Context, w *Worker, u int) journeyEnd {
 			return journeyCutOff
 		}
 		if status != http.StatusOK {
+			s.failover(ctx, w.Err, &t)
 			break // browsing is not needed to buy
 		}
 		cursor := jsonStringField(body, "next_cursor")
@@ -293,16 +305,17 @@ func (s *onsale) journey(ctx context.Context, w *Worker, u int) journeyEnd {
 	}
 
 	// 2. Open the hot event.
-	w.Send("event", w.Request(http.MethodGet, s.events[t], nil))
+	if status, _ := w.Send("event", w.Request(http.MethodGet, s.events[t], nil)); status == 0 {
+		s.failover(ctx, w.Err, &t)
+	}
 	if ctx.Err() != nil {
 		return journeyCutOff
 	}
 
-	// 3. Join its queue.
+	// 3. Join its queue (joining again keeps the place, so a join is
+	// retried like a hold).
 	joined := time.Now()
-	req := w.Request(http.MethodPost, s.queues[t], nil)
-	req.Header["Authorization"] = auth
-	status, body := w.Send("join", req)
+	status, body := s.join(ctx, w, u, &t)
 	token := ""
 	switch {
 	case status == http.StatusOK:
@@ -311,7 +324,7 @@ func (s *onsale) journey(ctx context.Context, w *Worker, u int) journeyEnd {
 		eta := jsonIntField(body, "eta_seconds")
 		// 4. Wait for admission.
 		if st == "waiting" {
-			st, token = s.wait(ctx, w, t, u, eta)
+			st, token = s.wait(ctx, w, &t, u, eta)
 		}
 		if st == "" {
 			return journeyFailed // the failure is recorded by the poll or stream
@@ -319,6 +332,9 @@ func (s *onsale) journey(ctx context.Context, w *Worker, u int) journeyEnd {
 		recordWait(w.Env.Rec, st, time.Since(joined))
 		switch st {
 		case "admitted":
+			if s.abandons(u) {
+				return journeyAbandoned
+			}
 		case "sold_out":
 			s.soldOutQueue.Add(1)
 			s.noteSoldOut()
@@ -334,7 +350,7 @@ func (s *onsale) journey(ctx context.Context, w *Worker, u int) journeyEnd {
 
 	// 5. Hold.
 	key := w.IdempotencyKey()
-	status, body = sendRetrying(ctx, w, "hold", func() *http.Request {
+	status, body = s.sendRetrying(ctx, w, "hold", &t, func() *http.Request {
 		req := w.Request(http.MethodPost, s.holds[t], s.holdBody)
 		req.Header["Authorization"] = auth
 		req.Header["Idempotency-Key"] = key
@@ -367,9 +383,8 @@ func (s *onsale) journey(ctx context.Context, w *Worker, u int) journeyEnd {
 
 	// 6. Pay.
 	key = w.IdempotencyKey()
-	confirm := endpoint(s.reservations[t], id, "confirm")
-	status, body = sendRetrying(ctx, w, "confirm", func() *http.Request {
-		req := w.Request(http.MethodPost, confirm, s.confirmBody)
+	status, body = s.sendRetrying(ctx, w, "confirm", &t, func() *http.Request {
+		req := w.Request(http.MethodPost, endpoint(s.reservations[t], id, "confirm"), s.confirmBody)
 		req.Header["Authorization"] = auth
 		req.Header["Idempotency-Key"] = key
 		return req
@@ -380,6 +395,42 @@ func (s *onsale) journey(ctx context.Context, w *Worker, u int) journeyEnd {
 	s.journeys[u].confirmed = true
 	s.sold()
 	return journeyBought
+}
+
+// join joins buyer u to the queue at target *t, retried like a hold.
+func (s *onsale) join(ctx context.Context, w *Worker, u int, t *int) (int, []byte) {
+	return s.sendRetrying(ctx, w, "join", t, func() *http.Request {
+		req := w.Request(http.MethodPost, s.queues[*t], nil)
+		req.Header["Authorization"] = w.Env.Auth[u]
+		return req
+	})
+}
+
+// abandons says whether buyer u is one of the -onsale-abandon share who
+// leave once admitted; they are spread evenly over the arrivals.
+func (s *onsale) abandons(u int) bool {
+	a := s.o.Abandon
+	return int(float64(u+1)*a) > int(float64(u)*a)
+}
+
+// failover moves *t to the next target when err says the instance there
+// is gone: the connection was refused, reset or cut off mid-answer. It
+// reports whether it moved.
+func (s *onsale) failover(ctx context.Context, err error, t *int) bool {
+	n := len(s.cfg.Targets)
+	if n < 2 || ctx.Err() != nil || !instanceGone(err) {
+		return false
+	}
+	*t = (*t + 1) % n
+	s.failedOver.Add(1)
+	return true
+}
+
+// instanceGone says whether a transport error means the instance went
+// away (as opposed to a slow one: a timeout is not a reason to move).
+func instanceGone(err error) bool {
+	return err != nil && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
 }
 
 // sold counts the tickets of a finished purchase and notes the time.
@@ -405,14 +456,15 @@ func recordWait(rec *Recorder, final string, d time.Duration) {
 	rec.opHistogram("wait").Record(max(d, time.Microsecond))
 }
 
-// wait waits for buyer u's admission; eta is the join's eta_seconds. It
-// returns the final status and the admission token, or "" when it failed
-// (or the run ended).
-func (s *onsale) wait(ctx context.Context, w *Worker, t, u, eta int) (status, token string) {
+// wait waits for buyer u's admission at target *t; eta is the join's
+// eta_seconds. It returns the final status and the admission token, or ""
+// when it failed (or the run ended).
+func (s *onsale) wait(ctx context.Context, w *Worker, t *int, u, eta int) (status, token string) {
 	if s.o.Wait == "sse" {
 		select {
 		case s.slots <- struct{}{}:
-			status, token = s.stream(ctx, w, t, u)
+			var err error
+			status, token, err = s.stream(ctx, w, *t, u)
 			<-s.slots
 			if status != "" || ctx.Err() != nil {
 				if status != "" {
@@ -421,6 +473,7 @@ func (s *onsale) wait(ctx context.Context, w *Worker, t, u, eta int) (status, to
 				return status, token
 			}
 			s.fallbacks.Add(1)
+			s.failover(ctx, err, t)
 			eta = 0
 		default:
 			s.noSlot.Add(1)
@@ -433,13 +486,18 @@ func (s *onsale) wait(ctx context.Context, w *Worker, t, u, eta int) (status, to
 	return status, token
 }
 
-// poll polls buyer u's queue status until it is final. The pause between
-// polls is -onsale-poll, stretched to half the eta (at most 5×) while the
-// eta is long, with ±10 % jitter so buyers do not poll in lockstep. Five
-// failed polls in a row give up.
-func (s *onsale) poll(ctx context.Context, w *Worker, t, u, eta int) (status, token string) {
+// maxRejoins bounds how often one buyer joins again after a 404.
+const maxRejoins = 5
+
+// poll polls buyer u's queue status at target *t until it is final. The
+// pause between polls is -onsale-poll, stretched to half the eta (at most
+// 5×) while the eta is long, with ±10 % jitter so buyers do not poll in
+// lockstep. A poll that finds the instance gone moves to the next target;
+// a 404 (the waiting room no longer knows the buyer: its state was lost)
+// joins again, at most maxRejoins times. Five failed polls in a row give up.
+func (s *onsale) poll(ctx context.Context, w *Worker, t *int, u, eta int) (status, token string) {
 	interval := s.o.Poll
-	fails := 0
+	fails, rejoins := 0, 0
 	for {
 		pause := interval
 		if eta > 0 {
@@ -450,12 +508,21 @@ func (s *onsale) poll(ctx context.Context, w *Worker, t, u, eta int) (status, to
 		if ctx.Err() != nil {
 			return "", ""
 		}
-		req := w.Request(http.MethodGet, s.queues[t], nil)
+		req := w.Request(http.MethodGet, s.queues[*t], nil)
 		req.Header["Authorization"] = w.Env.Auth[u]
 		code, body := w.Send("poll", req)
+		if code == http.StatusNotFound && rejoins < maxRejoins {
+			rejoins++
+			s.rejoined.Add(1)
+			code, body = s.join(ctx, w, u, t)
+		}
 		if code != http.StatusOK {
 			if ctx.Err() != nil {
 				return "", ""
+			}
+			if code == 0 && s.failover(ctx, w.Err, t) {
+				eta = 0
+				continue // a new instance, a new count
 			}
 			if fails++; fails >= 5 {
 				return "", ""
@@ -482,10 +549,18 @@ func retryable(status int, body []byte) bool {
 // sendRetrying sends the request mk builds, up to three times while the
 // answer is retryable, pausing 200 ms, then 400 ms (or what Retry-After
 // says, at most 2 s). mk must reuse one Idempotency-Key, so a retry can
-// never make a second reservation. It returns the last answer.
-func sendRetrying(ctx context.Context, w *Worker, op string, mk func() *http.Request) (int, []byte) {
+// never make a second reservation, and must address target *t: when the
+// instance there is gone, the retry goes at once to the next target (an
+// attempt that does not count). It returns the last answer.
+func (s *onsale) sendRetrying(ctx context.Context, w *Worker, op string, t *int, mk func() *http.Request) (int, []byte) {
+	moves := 0
 	for attempt := 1; ; attempt++ {
 		status, body := w.Send(op, mk())
+		if status == 0 && moves < len(s.cfg.Targets) && s.failover(ctx, w.Err, t) {
+			moves++
+			attempt--
+			continue
+		}
 		if attempt == 3 || ctx.Err() != nil || !retryable(status, body) {
 			return status, body
 		}

@@ -51,7 +51,11 @@ func checkSale(ctx context.Context, env *Env, eventID string, holds, confirmed [
 		rep.Lines = append(rep.Lines, "sales view: skipped (no -admin-email)")
 		return rep, nil, len(lost)
 	}
-	sv, err := fetchSales(ctx, env, targets[0], eventID)
+	var sv *sales
+	err := onAnyTarget(targets, 0, func(t *url.URL) (err error) {
+		sv, err = fetchSales(ctx, env, t, eventID)
+		return err
+	})
 	if err != nil {
 		rep.Inconclusive = true
 		rep.Lines = append(rep.Lines, "sales view: "+err.Error())
@@ -88,7 +92,14 @@ func reservationStatuses(ctx context.Context, env *Env, rs []heldReservation, wa
 					return
 				}
 				r := rs[i]
-				status, got, err := reservationStatus(ctx, env, targets[i%len(targets)], r)
+				var (
+					status int
+					got    string
+				)
+				err := onAnyTarget(targets, i, func(t *url.URL) (err error) {
+					status, got, err = reservationStatus(ctx, env, t, r)
+					return err
+				})
 				mu.Lock()
 				switch {
 				case err == nil && status == http.StatusOK && got == want:
@@ -149,6 +160,7 @@ type onsaleReport struct {
 	SoldOutAtHold  int64   `json:"told_sold_out_at_hold"`
 	LimitExceeded  int     `json:"journeys_limit_exceeded"`
 	Failed         int     `json:"journeys_failed"`
+	Abandoned      int     `json:"journeys_abandoned"`
 	CutOff         int     `json:"journeys_cut_off"`
 	Tickets        int64   `json:"tickets_bought"`
 	Capacity       int     `json:"capacity"`
@@ -164,6 +176,8 @@ type onsaleReport struct {
 	WaitsPolled    int64   `json:"waits_polled"`
 	NoStreamSlot   int64   `json:"waits_without_stream_slot"`
 	StreamFailed   int64   `json:"streams_failed_then_polled"`
+	FailedOver     int64   `json:"failed_over"`
+	Rejoined       int64   `json:"rejoined"`
 }
 
 // Check verifies the sale (checkSale) and sums up the journeys: tickets
@@ -175,7 +189,8 @@ func (s *onsale) Check(ctx context.Context, env *Env) (*CheckReport, error) {
 	var holds, confirmed []heldReservation
 	r := onsaleReport{Buyers: len(s.journeys), Tickets: s.ticketsBought.Load(),
 		SoldOutInQueue: s.soldOutQueue.Load(), SoldOutAtHold: s.soldOutHold.Load(),
-		WaitsSSE: s.viaStream.Load(), WaitsPolled: s.viaPoll.Load(), NoStreamSlot: s.noSlot.Load(), StreamFailed: s.fallbacks.Load()}
+		WaitsSSE: s.viaStream.Load(), WaitsPolled: s.viaPoll.Load(), NoStreamSlot: s.noSlot.Load(), StreamFailed: s.fallbacks.Load(),
+		FailedOver: s.failedOver.Load(), Rejoined: s.rejoined.Load()}
 	for u, j := range s.journeys {
 		switch j.end {
 		case journeyBought:
@@ -186,6 +201,8 @@ func (s *onsale) Check(ctx context.Context, env *Env) (*CheckReport, error) {
 			r.LimitExceeded++
 		case journeyFailed:
 			r.Failed++
+		case journeyAbandoned:
+			r.Abandoned++
 		default:
 			r.CutOff++
 		}
@@ -207,10 +224,10 @@ func (s *onsale) Check(ctx context.Context, env *Env) (*CheckReport, error) {
 	}
 	r.LastSaleS, r.FirstSoldOutS = since(s.lastSale.Load()), since(s.firstSoldOut.Load())
 	rep.Lines = append(rep.Lines,
-		fmt.Sprintf("journeys: %d buyers: %d bought %d tickets, %d told sold_out (%d by the queue, %d at the hold), %d limit_exceeded, %d failed, %d cut off by the end of the run",
-			r.Buyers, r.Bought, r.Tickets, r.SoldOut, r.SoldOutInQueue, r.SoldOutAtHold, r.LimitExceeded, r.Failed, r.CutOff),
-		fmt.Sprintf("waits: %d answered over SSE, %d by polling (%d found no free stream slot, %d streams failed first)",
-			r.WaitsSSE, r.WaitsPolled, r.NoStreamSlot, r.StreamFailed))
+		fmt.Sprintf("journeys: %d buyers: %d bought %d tickets, %d told sold_out (%d by the queue, %d at the hold), %d limit_exceeded, %d abandoned once admitted, %d failed, %d cut off by the end of the run",
+			r.Buyers, r.Bought, r.Tickets, r.SoldOut, r.SoldOutInQueue, r.SoldOutAtHold, r.LimitExceeded, r.Abandoned, r.Failed, r.CutOff),
+		fmt.Sprintf("waits: %d answered over SSE, %d by polling (%d found no free stream slot, %d streams failed first); %d moves to another instance, %d joins again after a 404",
+			r.WaitsSSE, r.WaitsPolled, r.NoStreamSlot, r.StreamFailed, r.FailedOver, r.Rejoined))
 	if sv == nil {
 		rep.Details = r
 		return rep, nil

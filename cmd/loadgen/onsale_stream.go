@@ -11,15 +11,16 @@ import (
 
 // stream follows buyer u's queue status stream (GET …/queue/stream) until
 // a final status and returns it with the admission token, or "" when the
-// stream could not be opened or ended without one (the caller then polls).
+// stream could not be opened or ended without one (the caller then polls)
+// with the transport error that ended it, if one did.
 // Like the queue-stream scenario it speaks HTTP/1.1 on its own connection,
 // outside the pool: a stream holds its connection for the whole wait, and
 // thousands of them would starve the pool's requests.
-func (s *onsale) stream(ctx context.Context, w *Worker, t, u int) (status, token string) {
+func (s *onsale) stream(ctx context.Context, w *Worker, t, u int) (status, token string, err error) {
 	select {
 	case s.opening <- struct{}{}:
 	case <-ctx.Done():
-		return "", ""
+		return "", "", nil
 	}
 	opening := true
 	opened := func() {
@@ -43,7 +44,7 @@ func (s *onsale) stream(ctx context.Context, w *Worker, t, u int) (status, token
 	conn, err := s.dialer.DialContext(ctx, "tcp", hostPort(target))
 	if err != nil {
 		fail(0, errorKind(err), []byte(err.Error()))
-		return "", ""
+		return "", "", err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -59,18 +60,18 @@ func (s *onsale) stream(ctx context.Context, w *Worker, t, u int) (status, token
 	req = append(req, "\r\nAccept: text/event-stream\r\nUser-Agent: boxoffice-loadgen\r\n\r\n"...)
 	if _, err := conn.Write(req); err != nil {
 		fail(0, errorKind(err), []byte(err.Error()))
-		return "", ""
+		return "", "", err
 	}
 	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), nil)
 	if err != nil {
 		fail(0, errorKind(err), []byte(err.Error()))
-		return "", ""
+		return "", "", err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		fail(resp.StatusCode, problemCode(body), body)
-		return "", ""
+		return "", "", nil
 	}
 	rec.Record("stream", http.StatusOK, "", time.Since(start), nil)
 	opened()
@@ -92,5 +93,8 @@ func (s *onsale) stream(ctx context.Context, w *Worker, t, u int) (status, token
 		}
 		rec.Record("stream_end", 0, code, 0, nil)
 	}
-	return status, token
+	if errors.Is(err, io.EOF) {
+		err = nil // the server ended the stream: not a sign that it is gone
+	}
+	return status, token, err
 }

@@ -3,8 +3,12 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,5 +171,142 @@ func TestOnsaleAndMixedFlags(t *testing.T) {
 		if cfg.Workers != tc.workers || cfg.Mixed.Buyers != tc.buyers {
 			t.Errorf("%v: workers %d buyers %d, want %d and %d", tc.args, cfg.Workers, cfg.Mixed.Buyers, tc.workers, tc.buyers)
 		}
+	}
+}
+
+// countingServers serves h at n addresses and counts each one's queue joins.
+func countingServers(t *testing.T, h http.Handler, closeStreams func(), n int) (targets []string, joins []*atomic.Int64) {
+	t.Helper()
+	for range n {
+		c := new(atomic.Int64)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/queue") {
+				c.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(func() {
+			closeStreams()
+			srv.Close()
+		})
+		targets = append(targets, srv.URL)
+		joins = append(joins, c)
+	}
+	return targets, joins
+}
+
+// deadTarget returns the URL of a loopback port nobody listens on.
+func deadTarget(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+func TestOnsaleSpreadsBuyersOverTargets(t *testing.T) {
+	h, event, closeStreams := queueHandler(t, 300, 50*time.Millisecond)
+	targets, joins := countingServers(t, h, closeStreams, 3)
+	rep, _, err := runLoadgen(t, "-scenario", "onsale", "-targets", strings.Join(targets, ","), "-event", event,
+		"-jwt-secret", testSecret, "-users", "300", "-rate", "1000", "-duration", "30s", "-quiet",
+		"-onsale-wait", "poll", "-onsale-poll", "50ms", "-fail-on-unexpected")
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var got []int64
+	for _, c := range joins {
+		got = append(got, c.Load())
+	}
+	for i, c := range got {
+		if c < 70 || c > 130 {
+			t.Errorf("target %d got %d of 300 joins, want about 100 each: %v", i, c, got)
+		}
+	}
+	if d := onsaleDetails(t, rep); d.Bought != 100 || d.Failed != 0 {
+		t.Fatalf("details: %+v", d)
+	}
+}
+
+func TestOnsaleBuyersFailOverToAnotherTarget(t *testing.T) {
+	for _, wait := range []string{"sse", "poll"} {
+		t.Run(wait, func(t *testing.T) {
+			h, event, closeStreams := queueHandler(t, 300, 50*time.Millisecond)
+			live, _ := countingServers(t, h, closeStreams, 2)
+			// The dead instance is not first: the setup reads the event
+			// from the first target.
+			targets := []string{live[0], deadTarget(t), live[1]}
+			rep, _, err := runLoadgen(t, "-scenario", "onsale", "-targets", strings.Join(targets, ","), "-event", event,
+				"-jwt-secret", testSecret, "-users", "300", "-rate", "1000", "-duration", "30s", "-quiet",
+				"-onsale-wait", wait, "-onsale-poll", "50ms",
+				"-admin-email", "admin@example.test", "-admin-password", "admin-password", "-onsale-expect-sellout")
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			d := onsaleDetails(t, rep)
+			if d.Bought != 100 || d.SoldOut != 200 || d.Failed != 0 || d.CutOff != 0 || !d.AllSold {
+				t.Fatalf("a dead instance failed journeys: %+v", d)
+			}
+			if d.FailedOver == 0 {
+				t.Fatalf("no buyer failed over: %+v", d)
+			}
+		})
+	}
+}
+
+func TestOnsaleBuyersRejoinAfterNotInQueue(t *testing.T) {
+	for _, wait := range []string{"poll", "sse"} {
+		t.Run(wait, func(t *testing.T) {
+			h, event, closeStreams := queueHandler(t, 60, 50*time.Millisecond)
+			// The first join of each buyer is answered "waiting" without
+			// reaching the waiting room, as if it had lost its state (a
+			// Redis restart without persistence): the buyer's status then
+			// answers 404.
+			var mu sync.Mutex
+			seen := map[string]bool{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/queue") {
+					mu.Lock()
+					first := !seen[r.Header.Get("Authorization")]
+					seen[r.Header.Get("Authorization")] = true
+					mu.Unlock()
+					if first {
+						w.Header().Set("Content-Type", "application/json")
+						_, _ = io.WriteString(w, `{"status":"waiting","position":1,"eta_seconds":0}`)
+						return
+					}
+				}
+				h.ServeHTTP(w, r)
+			}))
+			t.Cleanup(func() {
+				closeStreams()
+				srv.Close()
+			})
+			rep, _, err := runLoadgen(t, "-scenario", "onsale", "-targets", srv.URL, "-event", event,
+				"-jwt-secret", testSecret, "-users", "60", "-rate", "1000", "-duration", "30s", "-quiet",
+				"-onsale-wait", wait, "-onsale-poll", "50ms")
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			d := onsaleDetails(t, rep)
+			if d.Bought != 60 || d.Failed != 0 || d.Rejoined < 60 {
+				t.Fatalf("buyers did not rejoin after a 404: %+v", d)
+			}
+		})
+	}
+}
+
+func TestOnsaleAbandonersAreSpreadOverArrivals(t *testing.T) {
+	s := &onsale{o: &onsaleConfig{Abandon: 0.3}}
+	n := 0
+	for u := range 10 {
+		if s.abandons(u) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d of the first 10 buyers abandon, want 3", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -191,6 +192,21 @@ func TestQueueStreamFlags(t *testing.T) {
 // tick on the hot event, which admits admitPerMinute.
 func startQueueServer(t *testing.T, users int, tick time.Duration) (base, eventID string) {
 	t.Helper()
+	h, eventID, closeStreams := queueHandler(t, users, tick)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		closeStreams() // else Close waits for the open streams
+		srv.Close()
+	})
+	return srv.URL, eventID
+}
+
+// queueHandler is startQueueServer's API without a listener, for tests
+// that serve it behind several addresses (instances of one deployment).
+// closeStreams ends the open status streams; call it before closing a
+// server that serves h.
+func queueHandler(t *testing.T, users int, tick time.Duration) (h http.Handler, eventID string, closeStreams func()) {
+	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "boxoffice.db"))
 	if err != nil {
@@ -228,16 +244,15 @@ func startQueueServer(t *testing.T, users int, tick time.Duration) (base, eventI
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = svc.Run(runCtx) })
 	wg.Go(func() { _ = room.Run(runCtx) })
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{
+	h = httpapi.New(httpapi.Config{
 		Service: svc, Tokens: auth.NewTokens([]byte(testSecret), time.Hour), Queue: room,
-	}))
+	})
 	t.Cleanup(func() {
 		room.CloseStreams()
-		srv.Close()
 		stop()
 		wg.Wait()
 	})
-	return srv.URL, hot.ID
+	return h, hot.ID, room.CloseStreams
 }
 
 func TestQueueStreamAgainstRealServer(t *testing.T) {

@@ -51,6 +51,9 @@ type Worker struct {
 	// Header is the header of the answer the last Send got (nil when it
 	// got none); valid until the next Send.
 	Header http.Header
+	// Err is the transport error of the last Send (nil when it got an
+	// answer or the run ended); valid until the next Send.
+	Err error
 
 	base   *http.Request // carries the run's context; copied for each request
 	body   bytes.Reader
@@ -58,7 +61,7 @@ type Worker struct {
 	buf    bytes.Buffer
 	keyBuf []byte
 	seq    uint64
-	next   int // round-robin position among the targets
+	next   int // the next target's index, round-robin (mod the number of targets)
 }
 
 // newWorker returns worker id bound to ctx.
@@ -70,14 +73,14 @@ func newWorker(ctx context.Context, id int, env *Env) *Worker {
 	}
 }
 
-// Target returns the index of the next target, round-robin.
+// Target returns the index of the next target, round-robin. Worker id
+// starts at target id mod n, so that workers which pick a target once
+// (an on-sale buyer keeps one for its journey) spread evenly too.
 func (w *Worker) Target() int {
 	n := len(w.Env.Cfg.Targets)
-	w.next++
-	if w.next >= n {
-		w.next = 0
-	}
-	return w.next
+	t := w.next % n
+	w.next = t + 1
+	return t
 }
 
 // Request builds a request without parsing a URL or allocating a body:
@@ -130,7 +133,7 @@ func (w *Worker) Send(op string, req *http.Request) (status int, body []byte) {
 	rec.inflight.Add(1)
 	defer rec.inflight.Add(-1)
 	start := time.Now()
-	w.Header = nil
+	w.Header, w.Err = nil, nil
 	resp, err := w.Env.Client.Do(req)
 	if err == nil {
 		w.Header = resp.Header
@@ -147,6 +150,7 @@ func (w *Worker) Send(op string, req *http.Request) (status int, body []byte) {
 			rec.Abort()
 			return 0, nil
 		}
+		w.Err = err
 		rec.Record(op, 0, errorKind(err), 0, []byte(err.Error()))
 		return 0, nil
 	}

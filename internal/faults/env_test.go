@@ -19,6 +19,8 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+
+	"boxoffice"
 )
 
 // The toxiproxy server the suite runs when BOXOFFICE_TOXIPROXY does not
@@ -305,6 +307,7 @@ func (s *suite) startInstances(t *testing.T, db string, n int) []*instance {
 			"BOXOFFICE_JWT_SECRET=" + jwtSecret, "BOXOFFICE_ADMIN_EMAIL=" + adminEmail, "BOXOFFICE_ADMIN_PASSWORD=" + adminPassword,
 			"BOXOFFICE_MIGRATE=false", "BOXOFFICE_LOG_LEVEL=warn", "BOXOFFICE_SHUTDOWN_TIMEOUT=10s", "BOXOFFICE_METRICS=false",
 		}
+		env = append(env, noRateLimits()...)
 		p := start(t, fmt.Sprintf("boxoffice-%d", i), filepath.Join(s.dir, fmt.Sprintf("%s-bo%d.log", db, i)), env, s.boxoffice, "serve")
 		out = append(out, &instance{url: fmt.Sprintf("http://127.0.0.1:%d", port), p: p})
 	}
@@ -379,4 +382,14 @@ func onLive(ins []*instance, f func(base string) error) error {
 		}
 	}
 	return err
+}
+
+// noRateLimits turns every rate limit off: the suite's buyers all come from
+// 127.0.0.1, where the per-address limits would stop them as one crowd.
+func noRateLimits() []string {
+	env := []string{"BOXOFFICE_STREAMS_PER_USER=0"}
+	for _, spec := range boxoffice.LimitSpecs() {
+		env = append(env, "BOXOFFICE_LIMIT_"+strings.ToUpper(spec.Key)+"=0")
+	}
+	return env
 }

@@ -9,6 +9,10 @@ import (
 type Caller struct {
 	UserID string
 	Role   Role
+	// EmailVerified is true when the caller's email was verified when
+	// their access token was issued. False may be out of date: rules that
+	// need a verified email look the user up before refusing.
+	EmailVerified bool
 }
 
 // IsAdmin reports whether the caller has the admin role.
@@ -34,7 +38,9 @@ type EventInput struct {
 	MaxTicketsPerUser int
 	HoldSeconds       int // 0 = DefaultHoldSeconds
 	Queue             *QueueConfig
-	Tiers             []TierInput
+	// RequireVerifiedEmail sets Event.RequireVerifiedEmail.
+	RequireVerifiedEmail bool
+	Tiers                []TierInput
 }
 
 // TierInput is one tier of an EventInput.

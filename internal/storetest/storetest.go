@@ -117,7 +117,7 @@ func newUser() *boxoffice.User {
 func createUser(t *testing.T, s boxoffice.Store) *boxoffice.User {
 	t.Helper()
 	u := newUser()
-	must(t, "CreateUser", s.CreateUser(t.Context(), u))
+	must(t, "CreateUser", s.CreateUser(t.Context(), u, nil))
 	return u
 }
 
@@ -146,7 +146,7 @@ func createUsers(t *testing.T, s boxoffice.Store, n int) []string {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := s.CreateUser(t.Context(), u); err != nil {
+			if err := s.CreateUser(t.Context(), u, nil); err != nil {
 				errs <- err
 			}
 		}()

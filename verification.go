@@ -24,7 +24,7 @@ func (s *Accounts) verificationFor(u *User) *IssuedToken {
 		"Enter it where you signed up, or open this link while signed in:\n" +
 		s.link("/verify-email", linkToken(u.ID, secret)) + "\n\n" +
 		"The code is valid for 24 hours. If you did not sign up, ignore this mail.\n"
-	m := Message{Kind: MailVerifyEmail, To: u.Email, Subject: "Your boxoffice verification code: " + code, Text: text}
+	m := Message{Kind: MailVerifyEmail, To: u.Email, Subject: "Verify your boxoffice email", Text: text}
 	return &IssuedToken{Token: t, Mail: newOutboxMessage(m, now)}
 }
 

@@ -23,6 +23,7 @@ import (
 	"boxoffice/internal/metrics"
 	"boxoffice/internal/mysql"
 	"boxoffice/internal/redis"
+	"boxoffice/internal/smtp"
 	"boxoffice/internal/sqlite"
 	"boxoffice/internal/testpay"
 )
@@ -131,9 +132,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		Queue: queue, Store: store, Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret(secret)), Logger: log,
 		OnAdmit: onAdmit,
 	})
+	var mailer boxoffice.Mailer = smtp.Log{Logger: log}
+	if cfg.SMTPURL != "" {
+		m, err := smtp.New(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return err
+		}
+		mailer = m
+	} else {
+		log.Warn("no SMTP server configured (BOXOFFICE_SMTP_URL): mail is logged, not sent")
+	}
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
 		Store: svcStore, Hasher: hasher, Logins: logins, Payments: testpay.Provider{}, Admissions: room, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel,
+		Mailer: mailer, PublicURL: cfg.PublicURL, Outbox: boxoffice.OutboxConfig{RetryBase: cfg.MailRetry},
 	})
 
 	if cfg.AdminEmail != "" {

@@ -13,6 +13,7 @@ import (
 	"boxoffice"
 	"boxoffice/internal/auth"
 	"boxoffice/internal/mailtest"
+	"boxoffice/internal/memory"
 	"boxoffice/internal/smtp"
 	"boxoffice/internal/testdb"
 )
@@ -332,5 +333,28 @@ func TestOutboxRetriesUntilSMTPReturns(t *testing.T) {
 	}
 	if last := rec.snapshot(); last[len(last)-1].err != nil {
 		t.Errorf("last try failed: %v", last[len(last)-1].err)
+	}
+}
+
+func TestWaitingRoomForVerifiedBuyers(t *testing.T) {
+	ctx := t.Context()
+	h := newRoomHarness(t)
+	r := h.room(memory.NewQueue())
+	e := h.queued(t, 10, 60, func(in *boxoffice.EventInput) { in.RequireVerifiedEmail = true })
+	c, m := signUp(t, h.harness, "ana@example.com")
+	if _, err := r.Join(ctx, c, e.ID); !errors.Is(err, boxoffice.ErrEmailNotVerified) {
+		t.Fatalf("unverified join: %v", err)
+	}
+	if _, err := h.svc.VerifyEmail(ctx, c, mailed(t, mailCodeRE, m), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Join(ctx, c, e.ID); err != nil {
+		t.Fatalf("join after verifying: %v", err)
+	}
+	// A caller whose token says verified is not looked up (this one does
+	// not even exist in the store).
+	ghost := boxoffice.Caller{UserID: boxoffice.NewID(), Role: boxoffice.RoleUser, EmailVerified: true}
+	if _, err := r.Join(ctx, ghost, e.ID); err != nil {
+		t.Fatalf("join with a verified claim: %v", err)
 	}
 }

@@ -154,27 +154,34 @@ func (o *Outbox) deliver(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var sent []string
 	for _, m := range msgs {
 		sctx, cancel := context.WithTimeout(ctx, mailSendTimeout)
 		err := o.mailer.Send(sctx, m.Message)
 		cancel()
-		// Record the outcome even when ctx ends: the send happened.
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		o.record(rctx, m, err)
-		rcancel()
+		if err == nil {
+			sent = append(sent, m.ID)
+			o.log.Info("mail sent", "mail_id", m.ID, "kind", m.Kind, "attempts", m.Attempts+1)
+			continue
+		}
+		o.failed(ctx, m, err)
+	}
+	if len(sent) > 0 {
+		// One write for the batch: during an on-sale's wave of sign-ups
+		// the outbox must not add a commit per mail. Recorded even when
+		// ctx ends: the sends happened.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := o.store.MailSent(rctx, sent, normTime(o.now())); err != nil {
+			o.log.Warn("outbox: recording sent mail failed; it may be sent again after its lease", "count", len(sent), "err", err)
+		}
 	}
 	return len(msgs), nil
 }
 
-func (o *Outbox) record(ctx context.Context, m *OutboxMessage, sendErr error) {
+// failed records a failed delivery of m and when to try again.
+func (o *Outbox) failed(ctx context.Context, m *OutboxMessage, sendErr error) {
 	now := normTime(o.now())
-	if sendErr == nil {
-		if err := o.store.MailSent(ctx, m.ID, now); err != nil {
-			o.log.Warn("outbox: recording a sent message failed", "mail_id", m.ID, "err", err)
-		}
-		o.log.Info("mail sent", "mail_id", m.ID, "kind", m.Kind, "attempts", m.Attempts+1)
-		return
-	}
 	attempts := m.Attempts + 1
 	var next *time.Time
 	if d, ok := MailRetryDelay(attempts, o.cfg.RetryBase, o.cfg.RetryMax); ok {
@@ -190,7 +197,9 @@ func (o *Outbox) record(ctx context.Context, m *OutboxMessage, sendErr error) {
 	if len(msg) > 1000 {
 		msg = msg[:1000]
 	}
-	if err := o.store.MailFailed(ctx, m.ID, attempts, msg, next); err != nil {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := o.store.MailFailed(rctx, m.ID, attempts, msg, next); err != nil {
 		o.log.Warn("outbox: recording a failed delivery failed", "mail_id", m.ID, "err", err)
 	}
 }

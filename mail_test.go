@@ -56,7 +56,7 @@ func outbox(t *testing.T, h *harness, addr string) []*boxoffice.OutboxMessage {
 	}
 	var out []*boxoffice.OutboxMessage
 	for _, m := range msgs {
-		if err := h.store.MailSent(t.Context(), m.ID, now); err != nil {
+		if err := h.store.MailSent(t.Context(), []string{m.ID}, now); err != nil {
 			t.Fatal(err)
 		}
 		if m.To == addr {

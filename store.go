@@ -55,9 +55,9 @@ type Store interface {
 	// NextAttemptAt to leaseUntil, and returns them. Several processes may
 	// call it at once; a message is claimed by one of them.
 	ClaimMail(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
-	// MailSent marks a message sent at at; it is never claimed again and
-	// its text (which may carry secrets) is dropped.
-	MailSent(ctx context.Context, id string, at time.Time) error
+	// MailSent marks messages sent at at, in one statement; they are never
+	// claimed again and their text (which may carry secrets) is dropped.
+	MailSent(ctx context.Context, ids []string, at time.Time) error
 	// MailFailed records a failed delivery: the attempts so far, the last
 	// error, and when to try again (nil: never).
 	MailFailed(ctx context.Context, id string, attempts int, lastErr string, next *time.Time) error

@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"boxoffice"
@@ -143,7 +142,7 @@ func (s *Store) ClaimMail(ctx context.Context, now, leaseUntil time.Time, limit 
 		if len(ids) == 0 {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE outbox SET next_attempt_at = ? WHERE id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+")",
+		_, err = tx.ExecContext(ctx, "UPDATE outbox SET next_attempt_at = ? WHERE id IN ("+placeholders(len(ids))+")",
 			append([]any{leaseUntil.UTC()}, ids...)...)
 		for _, m := range out {
 			m.NextAttemptAt = leaseUntil.UTC()
@@ -156,9 +155,16 @@ func (s *Store) ClaimMail(ctx context.Context, now, leaseUntil time.Time, limit 
 	return out, nil
 }
 
-// MailSent marks a message sent and drops its text.
-func (s *Store) MailSent(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET sent_at = ?, next_attempt_at = NULL, body = '' WHERE id = ?", at.UTC(), id)
+// MailSent marks messages sent and drops their text.
+func (s *Store) MailSent(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{at.UTC()}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET sent_at = ?, next_attempt_at = NULL, body = '' WHERE id IN ("+placeholders(len(ids))+")", args...)
 	return translate("mail sent", err)
 }
 

@@ -144,10 +144,17 @@ func (s *Store) ClaimMail(ctx context.Context, now, leaseUntil time.Time, limit 
 	return out, nil
 }
 
-// MailSent marks a message sent and drops its text.
-func (s *Store) MailSent(ctx context.Context, id string, at time.Time) error {
+// MailSent marks messages sent and drops their text.
+func (s *Store) MailSent(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{us(at)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
 	return s.inTx(ctx, "mail sent", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "UPDATE outbox SET sent_at = ?, next_attempt_at = NULL, body = '' WHERE id = ?", us(at), id)
+		_, err := tx.ExecContext(ctx, "UPDATE outbox SET sent_at = ?, next_attempt_at = NULL, body = '' WHERE id IN ("+placeholders(len(ids))+")", args...)
 		return err
 	})
 }

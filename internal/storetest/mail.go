@@ -62,7 +62,7 @@ func testMail(t *testing.T, s boxoffice.Store) {
 		want := *it.Mail
 		want.NextAttemptAt = now.Add(time.Minute) // the lease
 		diff(t, "claimed message", &want, m)
-		must(t, "MailSent", s.MailSent(ctx, m.ID, now))
+		must(t, "MailSent", s.MailSent(ctx, []string{m.ID}, now))
 	})
 
 	t.Run("RolledBackCauseSendsNothing", func(t *testing.T) {
@@ -94,7 +94,7 @@ func testMail(t *testing.T, s boxoffice.Store) {
 			t.Error("PutToken's mail is not in the outbox")
 		}
 		for id := range claimed {
-			must(t, "MailSent", s.MailSent(ctx, id, now))
+			must(t, "MailSent", s.MailSent(ctx, []string{id}, now))
 		}
 
 		// Once issuedBefore has passed the old token, it is replaced.
@@ -104,7 +104,7 @@ func testMail(t *testing.T, s boxoffice.Store) {
 		must(t, "Token", err)
 		diff(t, "replaced Token", third.Token, got)
 		for id := range claimAll(t, s, now.Add(time.Hour)) {
-			must(t, "MailSent", s.MailSent(ctx, id, now))
+			must(t, "MailSent", s.MailSent(ctx, []string{id}, now))
 		}
 	})
 
@@ -156,7 +156,7 @@ func testMail(t *testing.T, s boxoffice.Store) {
 			t.Errorf("after use: attempts %d, used %v", tk.Attempts, tk.UsedAt)
 		}
 		for id := range claimAll(t, s, now.Add(time.Hour)) {
-			must(t, "MailSent", s.MailSent(ctx, id, now))
+			must(t, "MailSent", s.MailSent(ctx, []string{id}, now))
 		}
 	})
 
@@ -189,7 +189,7 @@ func testMail(t *testing.T, s boxoffice.Store) {
 		if m == nil || m.Attempts != 1 || m.LastError != "connection refused" || m.Text != it.Mail.Text {
 			t.Fatalf("retry claimed as %+v", m)
 		}
-		must(t, "MailSent", s.MailSent(ctx, id, next))
+		must(t, "MailSent", s.MailSent(ctx, []string{id}, next))
 		if claimAll(t, s, at(100))[id] != nil {
 			t.Fatal("a sent message was claimed")
 		}

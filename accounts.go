@@ -17,6 +17,10 @@ type Accounts struct {
 	limits *Limiter
 	log    *slog.Logger
 	now    func() time.Time
+	// outbox is woken when a mail is written; publicURL is where the
+	// mailed links point.
+	outbox    *Outbox
+	publicURL string
 
 	dummyOnce sync.Once
 	dummyHash []byte
@@ -24,8 +28,9 @@ type Accounts struct {
 
 func (s *Accounts) clock() time.Time { return normTime(s.now()) }
 
-// SignUp creates a user with role user for c (whose address counts). It
-// returns a *ValidationError for bad input, ErrEmailTaken, a
+// SignUp creates a user with role user for c (whose address counts) and,
+// in the same transaction, the mail with the code that verifies their
+// email. It returns a *ValidationError for bad input, ErrEmailTaken, a
 // *RetryAfterError (ErrRateLimited) when c's address or the fleet has
 // signed up too many accounts lately, or ErrRateLimited when the password
 // hashers are busy.
@@ -47,9 +52,10 @@ func (s *Accounts) SignUp(ctx context.Context, c Caller, in SignUp) (*User, erro
 		return nil, err
 	}
 	u := &User{ID: NewID(), Email: in.Email, Name: in.Name, Role: RoleUser, PasswordHash: hash, CreatedAt: s.clock()}
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	if err := s.store.CreateUser(ctx, u, s.verificationFor(u)); err != nil {
 		return nil, err
 	}
+	s.outbox.wake()
 	return u, nil
 }
 
@@ -140,5 +146,7 @@ func (s *Accounts) EnsureAdmin(ctx context.Context, email, password, name string
 	if err != nil {
 		return nil, err
 	}
-	return s.store.UpsertAdmin(ctx, &User{ID: NewID(), Email: in.Email, Name: in.Name, Role: RoleAdmin, PasswordHash: hash, CreatedAt: s.clock()})
+	// The operator vouches for the admin's email.
+	return s.store.UpsertAdmin(ctx, &User{ID: NewID(), Email: in.Email, Name: in.Name, Role: RoleAdmin, PasswordHash: hash,
+		EmailVerified: true, CreatedAt: s.clock()})
 }

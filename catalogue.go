@@ -33,7 +33,8 @@ func (s *Catalogue) CreateEvent(ctx context.Context, c Caller, in EventInput) (*
 		ID: NewID(), Title: in.Title, Description: in.Description, Venue: in.Venue,
 		StartsAt: in.StartsAt, EndsAt: in.EndsAt, SalesStartAt: in.SalesStartAt, SalesEndAt: in.SalesEndAt,
 		MaxTicketsPerUser: in.MaxTicketsPerUser, HoldSeconds: in.HoldSeconds,
-		CreatedAt: now, UpdatedAt: now,
+		RequireVerifiedEmail: in.RequireVerifiedEmail,
+		CreatedAt:            now, UpdatedAt: now,
 	}
 	if in.Queue != nil {
 		e.Queue = *in.Queue
@@ -153,6 +154,9 @@ func applyPatch(e *Event, p *EventPatch) error {
 		if e.MaxTicketsPerUser == 0 {
 			e.MaxTicketsPerUser = -1 // explicit 0 is invalid, not "default"
 		}
+	}
+	if p.RequireVerifiedEmail != nil {
+		e.RequireVerifiedEmail = *p.RequireVerifiedEmail
 	}
 	if p.HoldSeconds != nil {
 		e.HoldSeconds = *p.HoldSeconds

@@ -21,6 +21,7 @@ const (
 	CodePaymentDeclined      Code = "payment_declined"
 	CodeForbidden            Code = "forbidden"
 	CodeNotAdmitted          Code = "not_admitted"
+	CodeEmailNotVerified     Code = "email_not_verified"
 	CodeNotFound             Code = "not_found"
 	CodeEmailTaken           Code = "email_taken"
 	CodeSoldOut              Code = "sold_out"
@@ -70,6 +71,7 @@ var (
 	ErrInvalidCredentials   = &Error{CodeInvalidCredentials, "unknown email or wrong password"}
 	ErrForbidden            = &Error{CodeForbidden, "not allowed"}
 	ErrNotAdmitted          = &Error{CodeNotAdmitted, "a valid admission token for this event is required"}
+	ErrEmailNotVerified     = &Error{CodeEmailNotVerified, "this event sells only to buyers with a verified email"}
 	ErrEmailTaken           = &Error{CodeEmailTaken, "an account with this email already exists"}
 	ErrSoldOut              = &Error{CodeSoldOut, "not enough tickets left in this tier"}
 	ErrLimitExceeded        = &Error{CodeLimitExceeded, "this would exceed the event's ticket limit per user"}

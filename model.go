@@ -12,7 +12,10 @@ type User struct {
 	Name         string
 	Role         Role
 	PasswordHash []byte
-	CreatedAt    time.Time
+	// EmailVerified is true once the user has proved they read mail at
+	// Email (VerifyEmail, or a password reset).
+	EmailVerified bool
+	CreatedAt     time.Time
 }
 
 // QueueConfig is an event's waiting room. A zero value means no waiting room.
@@ -34,9 +37,12 @@ type Event struct {
 	MaxTicketsPerUser int
 	HoldSeconds       int
 	Queue             QueueConfig
-	Tiers             []Tier
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// RequireVerifiedEmail admits only buyers with a verified email to
+	// the event's waiting room and holds.
+	RequireVerifiedEmail bool
+	Tiers                []Tier
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // Available returns the number of tickets left over all tiers.
@@ -106,7 +112,9 @@ type EventPatch struct {
 	MaxTicketsPerUser *int
 	HoldSeconds       *int
 	Queue             *QueueConfig
-	Tiers             []TierPatch
+	// RequireVerifiedEmail sets Event.RequireVerifiedEmail.
+	RequireVerifiedEmail *bool
+	Tiers                []TierPatch
 }
 
 // TierPatch changes or adds one tier.

@@ -189,9 +189,9 @@ func (w *WaitingRoom) event(ctx context.Context, id string) (*Event, error) {
 // when they are in it already, and returns their status. Before sales open
 // the caller joins the pre-sale pool, which is drawn at random when they do.
 // It returns ErrNotFound (event), ErrQueueDisabled, ErrSalesClosed (sales
-// ended), a *RetryAfterError (ErrRateLimited) when c's address or user has
-// joined too often lately, or a *RetryableError when the queue cannot be
-// reached.
+// ended), ErrEmailNotVerified, a *RetryAfterError (ErrRateLimited) when c's
+// address or user has joined too often lately, or a *RetryableError when the
+// queue cannot be reached.
 func (w *WaitingRoom) Join(ctx context.Context, c Caller, eventID string) (*QueueStatus, error) {
 	if err := w.limits.QueueJoin(ctx, c); err != nil {
 		return nil, err
@@ -203,6 +203,9 @@ func (w *WaitingRoom) Join(ctx context.Context, c Caller, eventID string) (*Queu
 	now := w.clock()
 	if !now.Before(e.SalesEndAt) {
 		return nil, ErrSalesClosed
+	}
+	if err := checkBuyer(ctx, w.store, c, e); err != nil {
+		return nil, err
 	}
 	qctx, cancel := opCtx(ctx)
 	defer cancel()

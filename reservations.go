@@ -45,7 +45,7 @@ func (s *Reservations) clock() time.Time { return normTime(s.now()) }
 
 // CreateReservation places a hold. It returns ErrNotFound (event), a
 // *ValidationError (quantity, tier, attendee, key), ErrSalesClosed,
-// ErrNotAdmitted, ErrSoldOut, ErrLimitExceeded, ErrIdempotencyKeyReused or
+// ErrNotAdmitted, ErrEmailNotVerified, ErrSoldOut, ErrLimitExceeded, ErrIdempotencyKeyReused or
 // ErrRequestInProgress. With an idempotency key that already succeeded it
 // returns the first reservation as it was answered then, and creates nothing.
 // On an event with a waiting room the hold needs in.AdmissionToken; the
@@ -88,6 +88,9 @@ func (s *Reservations) CreateReservation(ctx context.Context, c Caller, in HoldI
 		return nil, ErrNotAdmitted
 	case in.Quantity > e.MaxTicketsPerUser:
 		return nil, ErrLimitExceeded
+	}
+	if err := checkBuyer(ctx, s.store, c, e); err != nil {
+		return nil, err
 	}
 	if in.IdempotencyKey != "" {
 		if !s.inflight.begin(c.UserID, in.IdempotencyKey) {

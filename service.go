@@ -19,7 +19,15 @@ type ServiceConfig struct {
 	// Admissions checks waiting-room admissions for holds on events with a
 	// waiting room (a *WaitingRoom). When nil, nobody is admitted.
 	Admissions Admissions
-	Logger     *slog.Logger
+	// Mailer delivers the outbox's mail (verification codes, password
+	// resets). When nil, mail is written to the outbox and dropped.
+	Mailer Mailer
+	// Outbox tunes the mail sender.
+	Outbox OutboxConfig
+	// PublicURL is the address of the site the mailed links point to
+	// (https://tickets.example.com).
+	PublicURL string
+	Logger    *slog.Logger
 	// Now is the clock (time.Now when nil). Tests set it to control time.
 	Now func() time.Time
 	// MaxBatch caps how many hold requests for one tier are decided in one
@@ -67,7 +75,8 @@ type Service struct {
 	*Accounts
 	*Catalogue
 	*Reservations
-	store Store
+	store  Store
+	outbox *Outbox
 }
 
 // eventRulesTTL bounds how stale the hold path's copy of an event's rules
@@ -91,10 +100,16 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Payments == nil {
 		cfg.Payments = noPayments{}
 	}
+	if cfg.Mailer == nil {
+		cfg.Mailer = discardMailer{}
+	}
 	events := &eventCache{entries: make(map[string]eventEntry)}
+	outbox := newOutbox(cfg.Store, cfg.Mailer, cfg.Logger, cfg.Now, cfg.Outbox)
 	return &Service{
-		store:     cfg.Store,
-		Accounts:  &Accounts{store: cfg.Store, hasher: cfg.Hasher, limits: cfg.Limits, log: cfg.Logger, now: cfg.Now},
+		store:  cfg.Store,
+		outbox: outbox,
+		Accounts: &Accounts{store: cfg.Store, hasher: cfg.Hasher, limits: cfg.Limits, log: cfg.Logger, now: cfg.Now,
+			outbox: outbox, publicURL: cfg.PublicURL},
 		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events},
 		Reservations: &Reservations{
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
@@ -104,10 +119,19 @@ func NewService(cfg ServiceConfig) *Service {
 	}
 }
 
-// Run does the background work of the aggregates until ctx is done (hold
-// expiry and idempotency purges, each store call under a deadline; see
-// Reservations.Run).
-func (s *Service) Run(ctx context.Context) error { return s.Reservations.Run(ctx) }
+// Run does the background work of the aggregates until ctx is done: hold
+// expiry and idempotency purges, each store call under a deadline (see
+// Reservations.Run), and mail delivery (Outbox.Run).
+func (s *Service) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.outbox.Run(ctx)
+	}()
+	err := s.Reservations.Run(ctx)
+	<-done
+	return err
+}
 
 // Ready returns nil when the store answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }

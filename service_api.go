@@ -14,6 +14,10 @@ type Caller struct {
 	// zero Addr when there is none, as on the command line). Rate limits
 	// count by it.
 	Addr netip.Addr
+	// EmailVerified is true when the caller's email was verified when
+	// their access token was issued. False may be out of date: rules that
+	// need a verified email look the user up before refusing.
+	EmailVerified bool
 }
 
 // IsAdmin reports whether the caller has the admin role.
@@ -39,7 +43,9 @@ type EventInput struct {
 	MaxTicketsPerUser int
 	HoldSeconds       int // 0 = DefaultHoldSeconds
 	Queue             *QueueConfig
-	Tiers             []TierInput
+	// RequireVerifiedEmail sets Event.RequireVerifiedEmail.
+	RequireVerifiedEmail bool
+	Tiers                []TierInput
 }
 
 // TierInput is one tier of an EventInput.

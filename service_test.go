@@ -72,7 +72,7 @@ func (h *harness) users(t *testing.T, n int) []boxoffice.Caller {
 	out := make([]boxoffice.Caller, n)
 	for i := range out {
 		u := &boxoffice.User{ID: boxoffice.NewID(), Email: fmt.Sprintf("u%d-%s@example.com", i, boxoffice.NewID()), Name: "U", Role: boxoffice.RoleUser, PasswordHash: []byte("x"), CreatedAt: h.clock.Now()}
-		if err := h.store.CreateUser(context.Background(), u); err != nil {
+		if err := h.store.CreateUser(context.Background(), u, nil); err != nil {
 			t.Fatal(err)
 		}
 		out[i] = boxoffice.Caller{UserID: u.ID, Role: u.Role}
@@ -388,7 +388,7 @@ func TestExpiryRealTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := &boxoffice.User{ID: boxoffice.NewID(), Email: "rt@example.com", Name: "RT", Role: boxoffice.RoleUser, PasswordHash: []byte("x"), CreatedAt: now}
-	if err := store.CreateUser(ctx, u); err != nil {
+	if err := store.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := boxoffice.Caller{UserID: u.ID, Role: u.Role}

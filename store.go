@@ -19,9 +19,10 @@ type Store interface {
 	// Close releases the store's connections.
 	Close() error
 
-	// CreateUser inserts u. It returns ErrEmailTaken when a user with the
-	// same email, compared case-insensitively, exists.
-	CreateUser(ctx context.Context, u *User) error
+	// CreateUser inserts u and, when verify is not nil, its token and mail
+	// in the same transaction. It returns ErrEmailTaken when a user with
+	// the same email, compared case-insensitively, exists.
+	CreateUser(ctx context.Context, u *User, verify *IssuedToken) error
 	// User returns the user with the given id, or ErrNotFound.
 	User(ctx context.Context, id string) (*User, error)
 	// UserByEmail returns the user whose email equals email
@@ -32,6 +33,34 @@ type Store interface {
 	// role to admin and password hash to u.PasswordHash. It returns the
 	// stored user.
 	UpsertAdmin(ctx context.Context, u *User) (*User, error)
+
+	// Token returns the user's one-time token of purpose p, or ErrNotFound.
+	Token(ctx context.Context, userID string, p TokenPurpose) (*UserToken, error)
+	// PutToken replaces the user's token of it.Token.Purpose with
+	// it.Token and inserts it.Mail into the outbox, in one transaction. It
+	// returns ErrRateLimited, writing nothing, when the token it would
+	// replace was created after issuedBefore.
+	PutToken(ctx context.Context, it *IssuedToken, issuedBefore time.Time) error
+	// RedeemToken loads the user's token of purpose p and the user under
+	// lock, calls decide, and writes what it returns in one transaction:
+	// the token's Attempts and use, and the user's email_verified and
+	// password hash. The token's Attempts and use are written even when
+	// decide returns an error; RedeemToken then returns that error. It
+	// returns the user as written, or ErrNotFound when there is no such
+	// token.
+	RedeemToken(ctx context.Context, userID string, p TokenPurpose, decide func(*UserToken, *User) (Redemption, error)) (*User, error)
+
+	// ClaimMail claims up to limit outbox messages due by now (unsent,
+	// NextAttemptAt ≤ now, oldest due first) by setting their
+	// NextAttemptAt to leaseUntil, and returns them. Several processes may
+	// call it at once; a message is claimed by one of them.
+	ClaimMail(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
+	// MailSent marks messages sent at at, in one statement; they are never
+	// claimed again and their text (which may carry secrets) is dropped.
+	MailSent(ctx context.Context, ids []string, at time.Time) error
+	// MailFailed records a failed delivery: the attempts so far, the last
+	// error, and when to try again (nil: never).
+	MailFailed(ctx context.Context, id string, attempts int, lastErr string, next *time.Time) error
 
 	// CreateEvent inserts e and its tiers (IDs already assigned).
 	CreateEvent(ctx context.Context, e *Event) error

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"boxoffice"
+	"boxoffice/internal/smtp"
 )
 
 // config is boxoffice's configuration, read from the environment (see the
@@ -49,6 +51,14 @@ type config struct {
 	RateLimits boxoffice.RateLimits
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// SMTPURL is the mail server ("" = mail is logged, not sent), MailFrom
+	// the sender, PublicURL the site the mailed links point to, and
+	// MailRetry the delay after a first failed delivery (doubled per
+	// failure up to an hour).
+	SMTPURL   string
+	MailFrom  string
+	PublicURL string
+	MailRetry time.Duration
 }
 
 // limitEnv returns the variable that sets a rate limit.
@@ -107,6 +117,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BcryptCost:      10,
 		Metrics:         true,
 		MetricsInterval: dur("BOXOFFICE_METRICS_INTERVAL", 15*time.Second, 10*time.Millisecond),
+		SMTPURL:         getenv("BOXOFFICE_SMTP_URL"),
+		MailFrom:        getenv("BOXOFFICE_MAIL_FROM"),
+		PublicURL:       getenv("BOXOFFICE_PUBLIC_URL"),
+		MailRetry:       dur("BOXOFFICE_MAIL_RETRY", 30*time.Second, 10*time.Millisecond),
+	}
+	if c.SMTPURL != "" {
+		if c.MailFrom == "" {
+			bad("BOXOFFICE_MAIL_FROM", "must be set with BOXOFFICE_SMTP_URL")
+		} else if _, err := smtp.New(c.SMTPURL, c.MailFrom); err != nil {
+			bad("BOXOFFICE_SMTP_URL", "%v", err)
+		}
+		if c.PublicURL == "" {
+			bad("BOXOFFICE_PUBLIC_URL", "must be set with BOXOFFICE_SMTP_URL: the mailed links point to it")
+		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://localhost:8080"
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" {
+		bad("BOXOFFICE_PUBLIC_URL", "must be an http:// or https:// URL without query, like https://tickets.example.com")
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "mysql://") {
 		bad("BOXOFFICE_DATABASE_URL", "must start with sqlite: or mysql://")

@@ -167,6 +167,10 @@ func TestMetricsEndToEnd(t *testing.T) {
 		}
 	}
 	expect(fan.do("GET", "/api/v1/users/me", nil, nil), 200, "me")
+	expect(fan.do("POST", "/api/v1/users/me/email/verify", map[string]string{"code": "12"}, nil), 422, "verify a malformed code")
+	expect(fan.do("POST", "/api/v1/users/me/email/verification", nil, nil), 429, "resend right after sign-up")
+	expect(fan.do("POST", "/api/v1/auth/password-reset", map[string]string{"email": "nobody@example.com"}, nil), 202, "reset request")
+	expect(fan.do("POST", "/api/v1/auth/password-reset/confirm", map[string]string{"token": "bad", "password": "password-456"}, nil), 422, "reset with a bad token")
 	expect(fan.do("GET", "/api/v1/events?on_sale=true", nil, nil), 200, "list events")
 	expect(fan.do("GET", "/api/v1/events/"+open.ID, nil, nil), 200, "get event")
 	expect(fan.do("GET", "/api/v1/events/"+open.ID, nil, nil), 200, "get event (cached)")

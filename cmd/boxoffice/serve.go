@@ -23,6 +23,7 @@ import (
 	"boxoffice/internal/metrics"
 	"boxoffice/internal/mysql"
 	"boxoffice/internal/redis"
+	"boxoffice/internal/smtp"
 	"boxoffice/internal/sqlite"
 	"boxoffice/internal/testpay"
 )
@@ -136,9 +137,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		Queue: queue, Store: store, Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret(secret)), Logger: log,
 		OnAdmit: onAdmit, Limits: limits,
 	})
+	var mailer boxoffice.Mailer = smtp.Log{Logger: log}
+	if cfg.SMTPURL != "" {
+		sm, err := smtp.New(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return err
+		}
+		mailer = sm
+	} else {
+		log.Warn("no SMTP server configured (BOXOFFICE_SMTP_URL): mail is logged, not sent")
+	}
 	svcCfg := boxoffice.ServiceConfig{
 		Store: svcStore, Hasher: hasher, Limits: limits, Payments: testpay.Provider{}, Admissions: room, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel, RequestTimeout: cfg.RequestTimeout,
+		Mailer: mailer, PublicURL: cfg.PublicURL, Outbox: boxoffice.OutboxConfig{RetryBase: cfg.MailRetry},
 	}
 	if m != nil {
 		svcCfg.OnSweep = m.OnSweep

@@ -14,7 +14,7 @@ import (
 const Issuer = "boxoffice"
 
 // Tokens issues and verifies HS256 JWT access tokens carrying a user's id
-// (sub) and role, and no audience. It is safe for concurrent use.
+// (sub), role and, when true, email_verified, and no audience. It is safe for concurrent use.
 type Tokens struct {
 	secret []byte
 	ttl    time.Duration
@@ -26,6 +26,8 @@ type Tokens struct {
 // claims is the payload of an access token.
 type claims struct {
 	Role boxoffice.Role `json:"role"`
+	// EmailVerified is set when the user's email is verified.
+	EmailVerified bool `json:"email_verified,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -41,7 +43,8 @@ func NewTokens(secret []byte, ttl time.Duration) *Tokens {
 func (t *Tokens) Issue(u *boxoffice.User) (token string, expiresIn time.Duration, err error) {
 	now := t.now()
 	c := claims{
-		Role: u.Role,
+		Role:          u.Role,
+		EmailVerified: u.EmailVerified,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    Issuer,
 			Subject:   u.ID,
@@ -70,7 +73,7 @@ func (t *Tokens) Verify(token string) (boxoffice.Caller, error) {
 	if c.Sub == "" || (role != boxoffice.RoleUser && role != boxoffice.RoleAdmin) {
 		return boxoffice.Caller{}, boxoffice.ErrUnauthenticated
 	}
-	return boxoffice.Caller{UserID: c.Sub, Role: role}, nil
+	return boxoffice.Caller{UserID: c.Sub, Role: role, EmailVerified: c.EmailVerified}, nil
 }
 
 // RandomSecret returns 32 random bytes, a signing key for when none is

@@ -285,3 +285,39 @@ func TestIssuedClaimsArePlain(t *testing.T) {
 		}
 	}
 }
+
+// TestTokensEmailVerified: the claim travels from the user to the caller,
+// and a payload that spells it in another JSON type is refused like
+// encoding/json refuses it.
+func TestTokensEmailVerified(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tk := newTestTokens(&now)
+	for _, verified := range []bool{false, true} {
+		u := &boxoffice.User{ID: boxoffice.NewID(), Role: boxoffice.RoleUser, EmailVerified: verified}
+		token, _, err := tk.Issue(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tk.Verify(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.EmailVerified != verified {
+			t.Errorf("EmailVerified = %v, want %v", got.EmailVerified, verified)
+		}
+	}
+	for _, payload := range []string{
+		`{"sub":"x","iss":"boxoffice","exp":9999999999,"role":"user","email_verified":true}`,
+		`{"sub":"x","iss":"boxoffice","exp":9999999999,"role":"user","email_verified":null}`,
+		`{"sub":"x","iss":"boxoffice","exp":9999999999,"role":"user","email_verified":"true"}`,
+		`{"sub":"x","iss":"boxoffice","exp":9999999999,"role":"user","email_verified":1}`,
+		`{"sub":"x","iss":"boxoffice","exp":9999999999,"role":"user","Email_Verified":true}`,
+	} {
+		c, plain := parsePlainClaims([]byte(payload))
+		var want tokenClaims
+		jsonErr := json.Unmarshal([]byte(payload), &want)
+		if plain && (jsonErr != nil || c.EmailVerified != want.EmailVerified) {
+			t.Errorf("%s: plain parse %+v, encoding/json %+v (%v)", payload, c, want, jsonErr)
+		}
+	}
+}

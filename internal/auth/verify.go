@@ -68,6 +68,9 @@ type tokenClaims struct {
 	Role string `json:"role"`
 	// Evt is an admission token's event.
 	Evt string `json:"evt"`
+	// EmailVerified is an access token's: the user's email was verified
+	// when it was issued.
+	EmailVerified bool `json:"email_verified"`
 }
 
 // verify checks what every token must satisfy and returns its claims: no
@@ -168,7 +171,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 }
 
 // claimKeys are the keys parsePlainClaims reads.
-var claimKeys = [...]string{"sub", "iss", "aud", "exp", "nbf", "role", "evt"}
+var claimKeys = [...]string{"sub", "iss", "aud", "exp", "nbf", "role", "evt", "email_verified"}
 
 // parsePlainClaims reads a payload the way this package's tokens are
 // written: one flat JSON object whose values are strings without escapes,
@@ -203,7 +206,8 @@ func parsePlainClaims(b []byte) (c tokenClaims, ok bool) {
 		var str string
 		var num float64
 		var arr audience
-		isStr, isNum, isArr := false, false, false
+		var boolean bool
+		isStr, isNum, isArr, isBool := false, false, false, false
 		switch ch := b[i]; {
 		case ch == '"':
 			if str, i, ok = plainjson.String(b, i); !ok {
@@ -225,10 +229,12 @@ func parsePlainClaims(b []byte) (c tokenClaims, ok bool) {
 				return c, false
 			}
 			isArr = true
-		case bytes.HasPrefix(b[i:], []byte("true")), bytes.HasPrefix(b[i:], []byte("null")):
+		case bytes.HasPrefix(b[i:], []byte("true")):
+			boolean, isBool, i = true, true, i+4
+		case bytes.HasPrefix(b[i:], []byte("null")):
 			i += 4
 		case bytes.HasPrefix(b[i:], []byte("false")):
-			i += 5
+			isBool, i = true, i+5
 		default:
 			return c, false // an object, or an array but for aud
 		}
@@ -255,6 +261,13 @@ func parsePlainClaims(b []byte) (c tokenClaims, ok bool) {
 				c.Aud = arr
 			default:
 				return c, false
+			}
+		case "email_verified":
+			switch {
+			case isBool:
+				c.EmailVerified = boolean
+			case isStr, isNum:
+				return c, false // encoding/json refuses it
 			}
 		case "exp", "nbf":
 			if !isNum {

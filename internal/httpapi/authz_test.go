@@ -92,6 +92,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/auth/token": {[callerKinds]int{200, 200, 200, 200},
 			static("/api/v1/auth/token", map[string]string{"email": "owner@example.test", "password": "stage-door-123"})},
 		"GET /api/v1/users/me": {[callerKinds]int{A, 200, 200, 200}, static("/api/v1/users/me", nil)},
+		// A wrong code is refused on its merits (422), not for who sends it;
+		// the admin's email is verified already. A resend within a minute of
+		// the sign-up's mail is 429; the admin has nothing to verify (409).
+		"POST /api/v1/users/me/email/verify": {[callerKinds]int{A, 422, 422, 200},
+			static("/api/v1/users/me/email/verify", map[string]string{"code": "000000"})},
+		"POST /api/v1/users/me/email/verification": {[callerKinds]int{A, 429, 429, 409}, static("/api/v1/users/me/email/verification", nil)},
+		"POST /api/v1/auth/password-reset": {[callerKinds]int{202, 202, 202, 202},
+			static("/api/v1/auth/password-reset", map[string]string{"email": "owner@example.test"})},
+		"POST /api/v1/auth/password-reset/confirm": {[callerKinds]int{422, 422, 422, 422},
+			static("/api/v1/auth/password-reset/confirm", map[string]string{"token": "not-a-token", "password": "stage-door-999"})},
 
 		"GET /api/v1/events": {[callerKinds]int{200, 200, 200, 200}, static("/api/v1/events", nil)},
 		"POST /api/v1/events": {[callerKinds]int{A, F, F, 201}, func(f *authzFixture, _ int) (string, any) {

@@ -23,6 +23,7 @@ type eventRequest struct {
 	MaxTicketsPerUser int           `json:"max_tickets_per_user"`
 	HoldSeconds       int           `json:"hold_seconds"`
 	Queue             *queueConfig  `json:"queue"`
+	RequireVerified   bool          `json:"require_verified_email"`
 	Tiers             []tierRequest `json:"tiers"`
 }
 
@@ -45,16 +46,17 @@ func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventIn
 	}
 	ve := &boxoffice.ValidationError{}
 	in := boxoffice.EventInput{
-		Title:             req.Title,
-		Description:       req.Description,
-		Venue:             req.Venue,
-		StartsAt:          timeField(ve, "starts_at", req.StartsAt),
-		EndsAt:            optTimeField(ve, "ends_at", req.EndsAt),
-		SalesStartAt:      timeField(ve, "sales_start_at", req.SalesStartAt),
-		SalesEndAt:        timeField(ve, "sales_end_at", req.SalesEndAt),
-		MaxTicketsPerUser: req.MaxTicketsPerUser,
-		HoldSeconds:       req.HoldSeconds,
-		Queue:             (*boxoffice.QueueConfig)(req.Queue),
+		Title:                req.Title,
+		Description:          req.Description,
+		Venue:                req.Venue,
+		StartsAt:             timeField(ve, "starts_at", req.StartsAt),
+		EndsAt:               optTimeField(ve, "ends_at", req.EndsAt),
+		SalesStartAt:         timeField(ve, "sales_start_at", req.SalesStartAt),
+		SalesEndAt:           timeField(ve, "sales_end_at", req.SalesEndAt),
+		MaxTicketsPerUser:    req.MaxTicketsPerUser,
+		HoldSeconds:          req.HoldSeconds,
+		Queue:                (*boxoffice.QueueConfig)(req.Queue),
+		RequireVerifiedEmail: req.RequireVerified,
 	}
 	for _, t := range req.Tiers {
 		in.Tiers = append(in.Tiers, boxoffice.TierInput{Name: t.Name, Price: boxoffice.Money(t.Price), Capacity: t.Capacity})
@@ -75,6 +77,7 @@ type eventPatchRequest struct {
 	MaxTicketsPerUser *int               `json:"max_tickets_per_user"`
 	HoldSeconds       *int               `json:"hold_seconds"`
 	Queue             *queueConfig       `json:"queue"`
+	RequireVerified   *bool              `json:"require_verified_email"`
 	Tiers             []tierPatchRequest `json:"tiers"`
 }
 
@@ -98,16 +101,17 @@ func decodeEventPatch(w http.ResponseWriter, r *http.Request) (boxoffice.EventPa
 	}
 	ve := &boxoffice.ValidationError{}
 	p := boxoffice.EventPatch{
-		Title:             req.Title,
-		Description:       req.Description,
-		Venue:             req.Venue,
-		StartsAt:          optTimeField(ve, "starts_at", req.StartsAt),
-		EndsAt:            optTimeField(ve, "ends_at", req.EndsAt),
-		SalesStartAt:      optTimeField(ve, "sales_start_at", req.SalesStartAt),
-		SalesEndAt:        optTimeField(ve, "sales_end_at", req.SalesEndAt),
-		MaxTicketsPerUser: req.MaxTicketsPerUser,
-		HoldSeconds:       req.HoldSeconds,
-		Queue:             (*boxoffice.QueueConfig)(req.Queue),
+		Title:                req.Title,
+		Description:          req.Description,
+		Venue:                req.Venue,
+		StartsAt:             optTimeField(ve, "starts_at", req.StartsAt),
+		EndsAt:               optTimeField(ve, "ends_at", req.EndsAt),
+		SalesStartAt:         optTimeField(ve, "sales_start_at", req.SalesStartAt),
+		SalesEndAt:           optTimeField(ve, "sales_end_at", req.SalesEndAt),
+		MaxTicketsPerUser:    req.MaxTicketsPerUser,
+		HoldSeconds:          req.HoldSeconds,
+		Queue:                (*boxoffice.QueueConfig)(req.Queue),
+		RequireVerifiedEmail: req.RequireVerified,
 	}
 	for i, t := range req.Tiers {
 		if t.ID != "" && !boxoffice.ValidID(t.ID) {

@@ -41,6 +41,7 @@ var kinds = map[boxoffice.Code]kind{
 	boxoffice.CodePaymentDeclined:      {http.StatusPaymentRequired, "Payment declined"},
 	boxoffice.CodeForbidden:            {http.StatusForbidden, "Forbidden"},
 	boxoffice.CodeNotAdmitted:          {http.StatusForbidden, "Not admitted"},
+	boxoffice.CodeEmailNotVerified:     {http.StatusForbidden, "Email not verified"},
 	boxoffice.CodeNotFound:             {http.StatusNotFound, "Not found"},
 	codeMethodNotAllowed:               {http.StatusMethodNotAllowed, "Method not allowed"},
 	boxoffice.CodeEmailTaken:           {http.StatusConflict, "Email taken"},

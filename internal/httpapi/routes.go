@@ -47,6 +47,10 @@ func (s *server) routes() []route {
 		{"POST /api/v1/users", public, s.handleSignUp},
 		{"POST /api/v1/auth/token", public, s.handleCreateToken},
 		{"GET /api/v1/users/me", authed, s.handleMe},
+		{"POST /api/v1/users/me/email/verify", authed, s.handleVerifyEmail},
+		{"POST /api/v1/users/me/email/verification", authed, s.handleResendVerification},
+		{"POST /api/v1/auth/password-reset", public, s.handlePasswordReset},
+		{"POST /api/v1/auth/password-reset/confirm", public, s.handlePasswordResetConfirm},
 
 		// Events.
 		{"GET /api/v1/events", public, s.handleListEvents},

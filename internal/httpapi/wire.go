@@ -44,6 +44,7 @@ type eventBody struct {
 	MaxTicketsPerUser int         `json:"max_tickets_per_user"`
 	HoldSeconds       int         `json:"hold_seconds"`
 	Queue             queueConfig `json:"queue"`
+	RequireVerified   bool        `json:"require_verified_email"`
 	Tiers             []tierBody  `json:"tiers"`
 	Available         int         `json:"available"`
 	CreatedAt         time.Time   `json:"created_at"`
@@ -65,9 +66,10 @@ func eventOf(e *boxoffice.Event) eventBody {
 		ID: e.ID, Title: e.Title, Description: e.Description, Venue: e.Venue,
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt, SalesStartAt: e.SalesStartAt, SalesEndAt: e.SalesEndAt,
 		MaxTicketsPerUser: e.MaxTicketsPerUser, HoldSeconds: e.HoldSeconds, Queue: queueConfig(e.Queue),
-		Tiers:     make([]tierBody, len(e.Tiers)),
-		Available: e.Available(),
-		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		RequireVerified: e.RequireVerifiedEmail,
+		Tiers:           make([]tierBody, len(e.Tiers)),
+		Available:       e.Available(),
+		CreatedAt:       e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
 	for i := range e.Tiers {
 		t := &e.Tiers[i]
@@ -78,15 +80,16 @@ func eventOf(e *boxoffice.Event) eventBody {
 
 // userBody is the JSON shape of a User: never its password hash.
 type userBody struct {
-	ID        string         `json:"id"`
-	Email     string         `json:"email"`
-	Name      string         `json:"name"`
-	Role      boxoffice.Role `json:"role"`
-	CreatedAt time.Time      `json:"created_at"`
+	ID            string         `json:"id"`
+	Email         string         `json:"email"`
+	EmailVerified bool           `json:"email_verified"`
+	Name          string         `json:"name"`
+	Role          boxoffice.Role `json:"role"`
+	CreatedAt     time.Time      `json:"created_at"`
 }
 
 func userOf(u *boxoffice.User) userBody {
-	return userBody{u.ID, u.Email, u.Name, u.Role, u.CreatedAt}
+	return userBody{u.ID, u.Email, u.EmailVerified, u.Name, u.Role, u.CreatedAt}
 }
 
 // reservationBody is the JSON shape of a Reservation. appendReservation

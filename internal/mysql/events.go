@@ -13,7 +13,7 @@ import (
 )
 
 const eventCols = "id, title, description, venue, starts_at, ends_at, sales_start_at, sales_end_at, " +
-	"max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at"
+	"max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at, require_verified_email"
 
 // eventColsOf is eventCols with every column qualified by alias.
 func eventColsOf(alias string) string {
@@ -31,7 +31,8 @@ type scanner interface{ Scan(...any) error }
 // eventDest returns the scan destinations of eventCols for e.
 func eventDest(e *boxoffice.Event, ends *sql.NullTime) []any {
 	return []any{&e.ID, &e.Title, &e.Description, &e.Venue, &e.StartsAt, ends, &e.SalesStartAt, &e.SalesEndAt,
-		&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &e.CreatedAt, &e.UpdatedAt}
+		&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &e.CreatedAt, &e.UpdatedAt,
+		&e.RequireVerifiedEmail}
 }
 
 func scanEvent(row scanner, extra ...any) (*boxoffice.Event, error) {
@@ -150,14 +151,14 @@ func rowsOf(n, m int) string {
 func eventArgs(e *boxoffice.Event) []any {
 	return []any{e.ID, e.Title, e.Description, e.Venue, e.StartsAt.UTC(), nullTime(e.EndsAt),
 		e.SalesStartAt.UTC(), e.SalesEndAt.UTC(), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled,
-		e.Queue.AdmitPerMinute, e.CreatedAt.UTC(), e.UpdatedAt.UTC()}
+		e.Queue.AdmitPerMinute, e.CreatedAt.UTC(), e.UpdatedAt.UTC(), e.RequireVerifiedEmail}
 }
 
 // CreateEvent inserts e and its tiers (IDs already assigned) in one
 // transaction.
 func (s *Store) CreateEvent(ctx context.Context, e *boxoffice.Event) error {
 	return s.inTx(ctx, "create event", nil, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO events ("+eventCols+") VALUES ("+placeholders(14)+")", eventArgs(e)...); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO events ("+eventCols+") VALUES ("+placeholders(15)+")", eventArgs(e)...); err != nil {
 			return err
 		}
 		return insertTiers(ctx, tx, e.Tiers, e.ID)
@@ -417,10 +418,10 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, description = ?, venue = ?, starts_at = ?,
 			ends_at = ?, sales_start_at = ?, sales_end_at = ?, max_tickets_per_user = ?, hold_seconds = ?,
-			queue_enabled = ?, admit_per_minute = ?, updated_at = ? WHERE id = ?`,
+			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, updated_at = ? WHERE id = ?`,
 			e.Title, e.Description, e.Venue, e.StartsAt.UTC(), nullTime(e.EndsAt), e.SalesStartAt.UTC(),
 			e.SalesEndAt.UTC(), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute,
-			e.UpdatedAt.UTC(), id); err != nil {
+			e.RequireVerifiedEmail, e.UpdatedAt.UTC(), id); err != nil {
 			return err
 		}
 		sort.Slice(e.Tiers, func(i, j int) bool { return e.Tiers[i].ID < e.Tiers[j].ID })

@@ -393,6 +393,7 @@ func (g *eventGen) batch(w *sqlWriter, from, to int) []string {
 		w.int(0)
 		w.time(g.now)
 		w.time(g.now)
+		w.int(0) // require_verified_email
 		tiers = append(tiers, tier{boxoffice.NewID(), id, int64(15+r.IntN(136)) * 100, int64(100 + r.IntN(4901))})
 	}
 	w.raw(")")

@@ -8,12 +8,12 @@ import (
 	"boxoffice"
 )
 
-const userCols = "id, email, name, role, password_hash, created_at"
+const userCols = "id, email, name, role, password_hash, email_verified, created_at"
 
 func scanUser(row interface{ Scan(...any) error }) (*boxoffice.User, error) {
 	u := &boxoffice.User{}
 	var role string
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &u.PasswordHash, &u.CreatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &u.PasswordHash, &u.EmailVerified, &u.CreatedAt); err != nil {
 		return nil, err
 	}
 	u.Role = boxoffice.Role(role)
@@ -27,16 +27,30 @@ func scanUser(row interface{ Scan(...any) error }) (*boxoffice.User, error) {
 // compares.
 func emailKey(email string) string { return strings.ToLower(email) }
 
-// CreateUser inserts u. It returns ErrEmailTaken when a user with the same
+// CreateUser inserts u and, when verify is not nil, its token and mail in
+// the same transaction. It returns ErrEmailTaken when a user with the same
 // email, compared case-insensitively, exists.
-func (s *Store) CreateUser(ctx context.Context, u *boxoffice.User) error {
-	_, err := s.db.ExecContext(ctx,
-		"INSERT INTO users (id, email, email_lower, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		u.ID, u.Email, emailKey(u.Email), u.Name, string(u.Role), u.PasswordHash, u.CreatedAt.UTC())
-	if isDup(err) {
-		return boxoffice.ErrEmailTaken
+func (s *Store) CreateUser(ctx context.Context, u *boxoffice.User, verify *boxoffice.IssuedToken) error {
+	const insert = "INSERT INTO users (id, email, email_lower, name, role, password_hash, email_verified, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	args := []any{u.ID, u.Email, emailKey(u.Email), u.Name, string(u.Role), u.PasswordHash, u.EmailVerified, u.CreatedAt.UTC()}
+	if verify == nil {
+		_, err := s.db.ExecContext(ctx, insert, args...)
+		if isDup(err) {
+			return boxoffice.ErrEmailTaken
+		}
+		return translate("create user", err)
 	}
-	return translate("create user", err)
+	// A duplicate email is final, not a race to retry: inTx must not see
+	// the driver's error.
+	return s.inTx(ctx, "create user", nil, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
+			if isDup(err) {
+				return boxoffice.ErrEmailTaken
+			}
+			return err
+		}
+		return putToken(ctx, tx, verify)
+	})
 }
 
 // User returns the user with the given id, or ErrNotFound.
@@ -68,8 +82,8 @@ func (s *Store) UpsertAdmin(ctx context.Context, u *boxoffice.User) (*boxoffice.
 			// A concurrent insert of the same email fails this with a
 			// duplicate key; inTx runs again and takes the update path.
 			if _, err := tx.ExecContext(ctx,
-				"INSERT INTO users (id, email, email_lower, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-				nu.ID, nu.Email, emailKey(nu.Email), nu.Name, string(nu.Role), nu.PasswordHash, nu.CreatedAt); err != nil {
+				"INSERT INTO users (id, email, email_lower, name, role, password_hash, email_verified, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+				nu.ID, nu.Email, emailKey(nu.Email), nu.Name, string(nu.Role), nu.PasswordHash, nu.EmailVerified, nu.CreatedAt); err != nil {
 				return err
 			}
 			out = &nu

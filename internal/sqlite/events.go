@@ -13,7 +13,7 @@ import (
 // (alias t, LEFT JOIN), as read by scanEvents.
 const eventTierCols = `e.id, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.sales_start_at, e.sales_end_at,
 	e.max_tickets_per_user, e.hold_seconds, e.queue_enabled, e.admit_per_minute, e.created_at, e.updated_at,
-	t.id, t.name, t.price_amount, t.price_currency, t.capacity, t.reserved`
+	e.require_verified_email, t.id, t.name, t.price_amount, t.price_currency, t.capacity, t.reserved`
 
 // scanEvents reads rows of eventTierCols, ordered so that the rows of one
 // event are adjacent and its tiers in ID order, preceded by len(pre)
@@ -33,7 +33,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 		dest := append(pre[:len(pre):len(pre)],
 			&e.ID, &e.Title, &e.Description, &e.Venue, &starts, &endsAt, &salesStart, &salesEnd,
 			&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &cAt, &uAt,
-			&tierID, &tierName, &price, &currency, &capacity, &reserved)
+			&e.RequireVerifiedEmail, &tierID, &tierName, &price, &currency, &capacity, &reserved)
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func (s *Store) CreateEvent(ctx context.Context, e *boxoffice.Event) error {
 }
 
 const (
-	eventInsertCols = 14
+	eventInsertCols = 15
 	tierInsertCols  = 7
 )
 
@@ -115,7 +115,8 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []*boxoffice.Event) er
 
 func insertEventsSQL(n int) string {
 	return `INSERT INTO events (id, title, description, venue, starts_at, ends_at, sales_start_at, sales_end_at,
-		max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at) VALUES ` + rowsOf(n, eventInsertCols)
+		max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at,
+		require_verified_email) VALUES ` + rowsOf(n, eventInsertCols)
 }
 
 func insertTiersSQL(n int) string {
@@ -125,7 +126,7 @@ func insertTiersSQL(n int) string {
 func appendEventArgs(args []any, e *boxoffice.Event) []any {
 	return append(args, e.ID, e.Title, e.Description, e.Venue, us(e.StartsAt), nullUS(e.EndsAt),
 		us(e.SalesStartAt), us(e.SalesEndAt), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled,
-		e.Queue.AdmitPerMinute, us(e.CreatedAt), us(e.UpdatedAt))
+		e.Queue.AdmitPerMinute, us(e.CreatedAt), us(e.UpdatedAt), e.RequireVerifiedEmail)
 }
 
 func appendTierArgs(args []any, eventID string, t *boxoffice.Tier) []any {
@@ -211,9 +212,10 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, description = ?, venue = ?, starts_at = ?,
 			ends_at = ?, sales_start_at = ?, sales_end_at = ?, max_tickets_per_user = ?, hold_seconds = ?,
-			queue_enabled = ?, admit_per_minute = ?, updated_at = ? WHERE id = ?`,
+			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, updated_at = ? WHERE id = ?`,
 			e.Title, e.Description, e.Venue, us(e.StartsAt), nullUS(e.EndsAt), us(e.SalesStartAt), us(e.SalesEndAt),
-			e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute, us(e.UpdatedAt), id); err != nil {
+			e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute, e.RequireVerifiedEmail,
+			us(e.UpdatedAt), id); err != nil {
 			return err
 		}
 		for i := range e.Tiers {

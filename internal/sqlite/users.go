@@ -8,30 +8,37 @@ import (
 	"boxoffice"
 )
 
-const userCols = "id, email, name, role, password_hash, created_at"
+const userCols = "id, email, name, role, password_hash, email_verified, created_at"
 
 func scanUser(row interface{ Scan(...any) error }) (*boxoffice.User, error) {
 	var u boxoffice.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.EmailVerified, &created); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromUS(created)
 	return &u, nil
 }
 
-// CreateUser inserts u. It returns boxoffice.ErrEmailTaken when a user with
-// the same email, compared case-insensitively, exists.
-func (s *Store) CreateUser(ctx context.Context, u *boxoffice.User) error {
+// CreateUser inserts u and, when verify is not nil, its token and mail. It
+// returns boxoffice.ErrEmailTaken when a user with the same email, compared
+// case-insensitively, exists.
+func (s *Store) CreateUser(ctx context.Context, u *boxoffice.User, verify *boxoffice.IssuedToken) error {
 	return s.inTx(ctx, "create user", func(tx *sql.Tx) error {
-		return insertUser(ctx, tx, u, u.Role)
+		if err := insertUser(ctx, tx, u, u.Role); err != nil {
+			return err
+		}
+		if verify == nil {
+			return nil
+		}
+		return putToken(ctx, tx, verify)
 	})
 }
 
 func insertUser(ctx context.Context, tx *sql.Tx, u *boxoffice.User, role boxoffice.Role) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, email_lower, name, role, password_hash, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, strings.ToLower(u.Email), u.Name, string(role), u.PasswordHash, us(u.CreatedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, email_lower, name, role, password_hash, email_verified, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, strings.ToLower(u.Email), u.Name, string(role), u.PasswordHash, u.EmailVerified, us(u.CreatedAt))
 	if isUnique(err) {
 		return boxoffice.ErrEmailTaken
 	}

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("ExpireHolds", func(t *testing.T) { testExpireHolds(t, open(t)) })
 	t.Run("ListReservations", func(t *testing.T) { testListReservations(t, open(t)) })
 	t.Run("Sales", func(t *testing.T) { testSales(t, open(t)) })
+	t.Run("Mail", func(t *testing.T) { testMail(t, open(t)) })
 	t.Run("Concurrency", func(t *testing.T) {
 		t.Run("HoldsNeverOversell", func(t *testing.T) { testConcurrentSellOut(t, open(t)) })
 		t.Run("LimitPerUser", func(t *testing.T) { testConcurrentLimit(t, open(t)) })
@@ -117,7 +118,7 @@ func newUser() *boxoffice.User {
 func createUser(t *testing.T, s boxoffice.Store) *boxoffice.User {
 	t.Helper()
 	u := newUser()
-	must(t, "CreateUser", s.CreateUser(t.Context(), u))
+	must(t, "CreateUser", s.CreateUser(t.Context(), u, nil))
 	return u
 }
 
@@ -146,7 +147,7 @@ func createUsers(t *testing.T, s boxoffice.Store, n int) []string {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := s.CreateUser(t.Context(), u); err != nil {
+			if err := s.CreateUser(t.Context(), u, nil); err != nil {
 				errs <- err
 			}
 		}()

@@ -13,7 +13,7 @@ func testUsers(t *testing.T, s boxoffice.Store) {
 		ctx := t.Context()
 		u := newUser()
 		u.Email = "Alice.Example@Example.TEST"
-		must(t, "CreateUser", s.CreateUser(ctx, u))
+		must(t, "CreateUser", s.CreateUser(ctx, u, nil))
 
 		got, err := s.User(ctx, u.ID)
 		must(t, "User", err)
@@ -41,11 +41,11 @@ func testUsers(t *testing.T, s boxoffice.Store) {
 		ctx := t.Context()
 		u := newUser()
 		u.Email = "bob@example.test"
-		must(t, "CreateUser", s.CreateUser(ctx, u))
+		must(t, "CreateUser", s.CreateUser(ctx, u, nil))
 		for _, email := range []string{"bob@example.test", "Bob@Example.Test", "BOB@EXAMPLE.TEST"} {
 			dup := newUser()
 			dup.Email = email
-			wantErr(t, "CreateUser "+email, s.CreateUser(ctx, dup), boxoffice.ErrEmailTaken)
+			wantErr(t, "CreateUser "+email, s.CreateUser(ctx, dup, nil), boxoffice.ErrEmailTaken)
 			_, err := s.User(ctx, dup.ID)
 			wantErr(t, "User(refused)", err, boxoffice.ErrNotFound)
 		}
@@ -68,7 +68,7 @@ func testUsers(t *testing.T, s boxoffice.Store) {
 		ctx := t.Context()
 		existing := newUser()
 		existing.Email = "Carol@Example.test"
-		must(t, "CreateUser", s.CreateUser(ctx, existing))
+		must(t, "CreateUser", s.CreateUser(ctx, existing, nil))
 
 		u := newUser()
 		u.Email = "carol@EXAMPLE.test"

@@ -1,0 +1,95 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"boxoffice"
+)
+
+// verifyEmailRequest is the body of POST /api/v1/users/me/email/verify:
+// the mailed code, or the token of the mailed link.
+type verifyEmailRequest struct {
+	Code  string `json:"code"`
+	Token string `json:"token"`
+}
+
+func (s *server) handleVerifyEmail(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var in verifyEmailRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	u, err := s.accounts.VerifyEmail(r.Context(), c, in.Code, in.Token)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, userOf(u))
+}
+
+// accepted is the body of a 202 answer.
+type accepted struct {
+	Status string `json:"status"`
+}
+
+func (s *server) handleResendVerification(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	// The body is optional; when sent it must be an empty object.
+	body, err := readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	if len(body) > 0 {
+		if err := decodeJSON(body, &struct{}{}); err != nil {
+			return err
+		}
+	}
+	if err := s.accounts.ResendVerification(r.Context(), c); err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusAccepted, accepted{Status: "accepted"})
+}
+
+// passwordResetRequest is the body of POST /api/v1/auth/password-reset.
+type passwordResetRequest struct {
+	Email string `json:"email"`
+}
+
+func (s *server) handlePasswordReset(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var in passwordResetRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if err := s.accounts.RequestPasswordReset(r.Context(), in.Email); err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusAccepted, accepted{Status: "accepted"})
+}
+
+// passwordResetConfirm is the body of POST /api/v1/auth/password-reset/confirm.
+type passwordResetConfirm struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+func (s *server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var in passwordResetConfirm
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

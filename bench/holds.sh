@@ -43,7 +43,7 @@ seed=$("$work/boxoffice" seed -users 200000 -events 1000 -hot-capacity 10000000 
 event=$(sed -n 's/^hot_event_id=//p' <<<"$seed")
 tier=$(sed -n 's/^hot_tier_id=//p' <<<"$seed")
 
-BOXOFFICE_ADDR=127.0.0.1:$PORT BOXOFFICE_LOG_LEVEL=warn BOXOFFICE_ADMIN_EMAIL=admin@bench.test \
+BOXOFFICE_ADDR=127.0.0.1:$PORT BOXOFFICE_METRICS_ADDR=127.0.0.1:0 BOXOFFICE_LOG_LEVEL=warn BOXOFFICE_ADMIN_EMAIL=admin@bench.test \
 	BOXOFFICE_ADMIN_PASSWORD=admin-stage-door-123 "$work/boxoffice" >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT

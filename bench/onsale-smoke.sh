@@ -51,7 +51,7 @@ echo "$seed" | head -1
 
 targets=()
 for i in 0 1; do
-	BOXOFFICE_ADDR=127.0.0.1:$((PORT + i)) "$work/boxoffice" >"$work/server$i.log" 2>&1 &
+	BOXOFFICE_ADDR=127.0.0.1:$((PORT + i)) BOXOFFICE_METRICS_ADDR=127.0.0.1:0 "$work/boxoffice" >"$work/server$i.log" 2>&1 &
 	pids+=($!)
 	targets+=("http://127.0.0.1:$((PORT + i))")
 done

@@ -15,7 +15,9 @@
 #   scripts/fleet.sh up && go run ./cmd/loadgen -targets http://127.0.0.1:18080 ... ; scripts/fleet.sh down
 #
 # Settings (environment): FLEET_DIR (/tmp/boxoffice-fleet), FLEET_PORT (18080;
-# instances on the next three ports), FLEET_DB (bo_fleet, dropped and created
+# instances on the next three ports, their metrics listeners from
+# FLEET_PORT+101: TARGETS="127.0.0.1:18181 127.0.0.1:18182 127.0.0.1:18183"
+# scripts/prometheus-local.sh scrapes them), FLEET_DB (bo_fleet, dropped and created
 # by `up` unless FLEET_KEEP=1), FLEET_MYSQL (mysql://root@127.0.0.1:3306),
 # FLEET_REDIS (redis://127.0.0.1:6379/1 — its keys are flushed by `up` unless
 # FLEET_KEEP=1, so it must be a database of its own), FLEET_LB (haproxy or
@@ -176,7 +178,8 @@ up() {
 
 	: >"$FLEET_DIR/pids"
 	for i in $(seq "$FLEET_INSTANCES"); do
-		BOXOFFICE_ADDR=127.0.0.1:$((FLEET_PORT + i)) BOXOFFICE_MIGRATE=false BOXOFFICE_DRAIN_DELAY=1s \
+		BOXOFFICE_ADDR=127.0.0.1:$((FLEET_PORT + i)) BOXOFFICE_METRICS_ADDR=127.0.0.1:$((FLEET_PORT + 100 + i)) \
+			BOXOFFICE_MIGRATE=false BOXOFFICE_DRAIN_DELAY=1s \
 			BOXOFFICE_LOG_LEVEL=${BOXOFFICE_LOG_LEVEL:-warn} \
 			"$FLEET_DIR/boxoffice" serve >"$FLEET_DIR/bo$i.log" 2>&1 &
 		echo "bo$i $!" >>"$FLEET_DIR/pids"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # scripts/prometheus-local.sh — a local Prometheus (Debian's prometheus package)
-# that scrapes a running boxoffice every 5 s and loads the alert rules of
+# that scrapes a running boxoffice's metrics listener (BOXOFFICE_METRICS_ADDR,
+# 127.0.0.1:9464 by default) every 5 s and loads the alert rules of
 # deploy/prometheus, so you can watch the metrics move during a load run.
 #
 #   go build ./cmd/boxoffice && ./boxoffice &             # any running instance(s)
-#   scripts/prometheus-local.sh                           # scrapes 127.0.0.1:8080; UI on http://127.0.0.1:9090
-#   TARGETS="127.0.0.1:8080 127.0.0.1:8081" PORT=9091 scripts/prometheus-local.sh
+#   scripts/prometheus-local.sh                           # scrapes 127.0.0.1:9464; UI on http://127.0.0.1:9090
+#   TARGETS="127.0.0.1:18181 127.0.0.1:18182" PORT=9091 scripts/prometheus-local.sh   # metrics listeners, not API ports
 #   scripts/prometheus-local.sh --smoke                   # start, wait for the targets, print a few series, stop
 #
 # Then run a load (go run ./cmd/loadgen -h) and query, for example:
@@ -26,7 +27,7 @@
 # directory unless DATA=dir is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGETS=${TARGETS:-127.0.0.1:8080}
+TARGETS=${TARGETS:-127.0.0.1:9464}
 PORT=${PORT:-9090}
 SCRAPE_INTERVAL=${SCRAPE_INTERVAL:-5s}
 smoke=false

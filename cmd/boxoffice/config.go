@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -40,10 +41,12 @@ type config struct {
 	// transactions per tier may be in flight from this instance.
 	HoldBatch    int
 	HoldParallel int
-	// Metrics turns the Prometheus metrics (GET /metrics) on;
+	// Metrics turns the Prometheus metrics on, served at GET /metrics on
+	// MetricsAddr, a listener of their own (never the public Addr);
 	// MetricsInterval is how often the gauges of the events on sale are
 	// refreshed and MetricsMaxEvents how many of those events they follow.
 	Metrics          bool
+	MetricsAddr      string
 	MetricsInterval  time.Duration
 	MetricsMaxEvents int
 	// RateLimits are the rate limits in force (BOXOFFICE_LIMIT_*,
@@ -71,6 +74,15 @@ var retiredSettings = map[string]string{
 	"BOXOFFICE_LOGIN_MAX_FAILURES": "the BOXOFFICE_LIMIT_SIGNIN_* limits",
 	"BOXOFFICE_LOGIN_WINDOW":       "the BOXOFFICE_LIMIT_SIGNIN_* limits",
 }
+
+// defaultMetricsAddr is where metrics are served unless
+// BOXOFFICE_METRICS_ADDR says otherwise: loopback, so that a server started
+// without configuration shows its sales figures to no one but the machine
+// it runs on. Port 9464 is not 9090, which a local Prometheus itself
+// usually holds. A deployment whose Prometheus scrapes over the network sets
+// an address on the pod's or host's private network (the Helm chart sets
+// :9464 and keeps the port off the public Service).
+const defaultMetricsAddr = "127.0.0.1:9464"
 
 func loadConfig(getenv func(string) string) (config, error) {
 	var errs []error
@@ -116,6 +128,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Migrate:         true,
 		BcryptCost:      10,
 		Metrics:         true,
+		MetricsAddr:     get("BOXOFFICE_METRICS_ADDR", defaultMetricsAddr),
 		MetricsInterval: dur("BOXOFFICE_METRICS_INTERVAL", 15*time.Second, 10*time.Millisecond),
 		SMTPURL:         getenv("BOXOFFICE_SMTP_URL"),
 		MailFrom:        getenv("BOXOFFICE_MAIL_FROM"),
@@ -211,6 +224,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("BOXOFFICE_METRICS", "must be true or false")
 		}
 		c.Metrics = b
+	}
+	if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+		bad("BOXOFFICE_METRICS_ADDR", "must be host:port or :port, like 127.0.0.1:9464")
+	} else if _, apiPort, _ := net.SplitHostPort(c.Addr); c.Metrics && port == apiPort && port != "0" {
+		bad("BOXOFFICE_METRICS_ADDR", "must differ from BOXOFFICE_ADDR: metrics are not for the public")
 	}
 	if v := getenv("BOXOFFICE_BCRYPT_COST"); v != "" {
 		n, err := strconv.Atoi(v)

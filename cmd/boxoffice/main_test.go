@@ -452,8 +452,11 @@ func TestUserCreateTerminal(t *testing.T) {
 
 // instance is a boxoffice server started by serve on a free port.
 type instance struct {
-	url  string
-	stop func() error
+	url string
+	// metricsURL is the base URL of the metrics listener ("" with
+	// metrics off).
+	metricsURL string
+	stop       func() error
 }
 
 // startInstance starts a server with env. Every client of these tests
@@ -467,6 +470,9 @@ func startInstance(t *testing.T, env map[string]string) *instance {
 		}
 	}
 	env["BOXOFFICE_ADDR"] = "127.0.0.1:0"
+	if env["BOXOFFICE_METRICS_ADDR"] == "" {
+		env["BOXOFFICE_METRICS_ADDR"] = "127.0.0.1:0"
+	}
 	if env["BOXOFFICE_LOG_LEVEL"] == "" {
 		env["BOXOFFICE_LOG_LEVEL"] = "warn"
 	}
@@ -475,17 +481,20 @@ func startInstance(t *testing.T, env map[string]string) *instance {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	listening := make(chan string, 1)
+	listening := make(chan boundAddrs, 1)
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, newLogger(cfg, io.Discard), listening) }()
-	var addr string
+	var addrs boundAddrs
 	select {
-	case addr = <-listening:
+	case addrs = <-listening:
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve: %v", err)
 	}
-	in := &instance{url: "http://" + addr, stop: sync.OnceValue(func() error { cancel(); return <-done })}
+	in := &instance{url: "http://" + addrs.api, stop: sync.OnceValue(func() error { cancel(); return <-done })}
+	if addrs.metrics != "" {
+		in.metricsURL = "http://" + addrs.metrics
+	}
 	t.Cleanup(func() { _ = in.stop() })
 	return in
 }

@@ -222,12 +222,13 @@ func TestMetricsEndToEnd(t *testing.T) {
 	if _, err := resp.Body.Read(first); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("stream: %d %v", resp.StatusCode, err)
 	}
-	during := scrape(t, in.url)
+	during := scrape(t, in.metricsURL)
 	if got := sum(find(during, "boxoffice_queue_streams", nil)); got != 1 {
 		t.Errorf("boxoffice_queue_streams = %v with one stream open", got)
 	}
-	if got := sum(find(during, "boxoffice_http_requests_in_flight", nil)); got < 2 {
-		t.Errorf("in flight = %v during a stream and a scrape", got)
+	// The scrape is no API request: only the stream is in flight.
+	if got := sum(find(during, "boxoffice_http_requests_in_flight", nil)); got != 1 {
+		t.Errorf("in flight = %v during a stream (and a scrape on the metrics listener)", got)
 	}
 	cancel()
 	_, _ = io.Copy(io.Discard, resp.Body)
@@ -236,11 +237,11 @@ func TestMetricsEndToEnd(t *testing.T) {
 	// Let the gauges of the events on sale refresh, then look.
 	waitRefresh := func() []sample {
 		t.Helper()
-		last := sum(find(scrape(t, in.url), "boxoffice_onsale_refresh_timestamp_seconds", nil))
+		last := sum(find(scrape(t, in.metricsURL), "boxoffice_onsale_refresh_timestamp_seconds", nil))
 		for range 2 { // a refresh that started before now may miss recent writes
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				now := sum(find(scrape(t, in.url), "boxoffice_onsale_refresh_timestamp_seconds", nil))
+				now := sum(find(scrape(t, in.metricsURL), "boxoffice_onsale_refresh_timestamp_seconds", nil))
 				if now > last {
 					last = now
 					break
@@ -251,7 +252,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
-		return scrape(t, in.url)
+		return scrape(t, in.metricsURL)
 	}
 	before := waitRefresh()
 	// Held and confirmed tickets come from the audit, which counts
@@ -446,8 +447,52 @@ func TestMetricsOff(t *testing.T) {
 	if code := (client{t: t, base: in.url}).do("GET", "/metrics", nil, nil); code != 404 {
 		t.Fatalf("GET /metrics with metrics off: %d", code)
 	}
+	if in.metricsURL != "" {
+		t.Fatalf("a metrics listener at %s with metrics off", in.metricsURL)
+	}
 	if _, err := loadConfig(envOf(map[string]string{"BOXOFFICE_METRICS": "sometimes", "BOXOFFICE_METRICS_INTERVAL": "1ms", "BOXOFFICE_METRICS_MAX_EVENTS": "0"})); err == nil ||
 		!strings.Contains(err.Error(), "BOXOFFICE_METRICS:") || !strings.Contains(err.Error(), "BOXOFFICE_METRICS_INTERVAL") || !strings.Contains(err.Error(), "BOXOFFICE_METRICS_MAX_EVENTS") {
 		t.Fatalf("bad metrics config: %v", err)
+	}
+}
+
+// TestMetricsPrivate checks that the metrics, which show sales figures, are
+// served only on their own listener: the public port answers 404.
+func TestMetricsPrivate(t *testing.T) {
+	in := startInstance(t, map[string]string{
+		"BOXOFFICE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "b.db"),
+	})
+	if got := find(scrape(t, in.metricsURL), "boxoffice_build_info", nil); len(got) == 0 {
+		t.Error("no boxoffice_build_info on the metrics listener")
+	}
+	resp, err := http.Get(in.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || strings.Contains(string(body), "boxoffice_") {
+		t.Errorf("GET /metrics on the public port: %d %.200s", resp.StatusCode, body)
+	}
+	// The metrics listener serves nothing else.
+	if code := (client{t: t, base: in.metricsURL}).do("GET", "/api/v1/events", nil, nil); code != 404 {
+		t.Errorf("GET /api/v1/events on the metrics listener: %d", code)
+	}
+}
+
+func TestMetricsAddrConfig(t *testing.T) {
+	cfg, err := loadConfig(envOf(nil))
+	if err != nil || cfg.MetricsAddr != "127.0.0.1:9464" {
+		t.Fatalf("default metrics address %q, %v; want loopback", cfg.MetricsAddr, err)
+	}
+	for _, bad := range []string{"9464", "localhost", ":8080"} {
+		_, err := loadConfig(envOf(map[string]string{"BOXOFFICE_ADDR": ":8080", "BOXOFFICE_METRICS_ADDR": bad}))
+		if err == nil || !strings.Contains(err.Error(), "BOXOFFICE_METRICS_ADDR") {
+			t.Errorf("BOXOFFICE_METRICS_ADDR=%s: %v", bad, err)
+		}
+	}
+	// With metrics off the address does not matter beyond its form.
+	if _, err := loadConfig(envOf(map[string]string{"BOXOFFICE_ADDR": ":8080", "BOXOFFICE_METRICS_ADDR": ":8080", "BOXOFFICE_METRICS": "false"})); err != nil {
+		t.Errorf("metrics off on the API's address: %v", err)
 	}
 }

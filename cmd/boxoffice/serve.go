@@ -60,8 +60,8 @@ func migrate(ctx context.Context, cfg config, log *slog.Logger) error {
 // serve runs the HTTP server until ctx ends, then drains: /readyz turns 503,
 // in-flight requests finish (up to BOXOFFICE_SHUTDOWN_TIMEOUT), background
 // work stops, and the stores close. listening, when not nil, receives the
-// bound address (tests listen on :0).
-func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- string) error {
+// bound addresses (tests listen on :0).
+func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- boundAddrs) error {
 	if cfg.TuneGC {
 		debug.SetGCPercent(400)
 	}
@@ -182,7 +182,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 		m.WatchOnSale(metrics.OnSaleConfig{
 			Store: store, Queue: queue, Interval: cfg.MetricsInterval, MaxEvents: cfg.MetricsMaxEvents, Logger: log,
 		})
-		apiCfg.Metrics, apiCfg.Observer = m.Handler(), m
+		apiCfg.Observer = m
 	}
 	handler := httpapi.New(apiCfg)
 	srv := &http.Server{
@@ -200,9 +200,30 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "redis", cfg.RedisURL != "")
+	defer ln.Close()
+	bound := boundAddrs{api: ln.Addr().String()}
+	// Metrics get a listener of their own, bound before the API answers:
+	// a port taken by another process stops the start rather than leaving
+	// the instance unobserved.
+	var metricsSrv *http.Server
+	if m != nil {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		defer mln.Close()
+		bound.metrics = mln.Addr().String()
+		metricsSrv = metricsServer(m.Handler(), log)
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("metrics server", "err", err)
+			}
+		}()
+		log.Info("metrics listening", "addr", bound.metrics)
+	}
+	log.Info("listening", "addr", bound.api, "database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "redis", cfg.RedisURL != "")
 	if listening != nil {
-		listening <- ln.Addr().String()
+		listening <- bound
 	}
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -220,6 +241,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		if metricsSrv != nil {
+			_ = metricsSrv.Close()
+		}
 		stopBackground()
 		bg.Wait()
 		return err
@@ -234,6 +258,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutCtx)
+	if metricsSrv != nil {
+		// Last, so that a scrape can still see the drain.
+		_ = metricsSrv.Close()
+	}
 	stopBackground()
 	bg.Wait()
 	if err != nil {
@@ -244,6 +272,28 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- s
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// boundAddrs are the addresses serve listens on: the API's, and the metrics
+// listener's ("" when metrics are off).
+type boundAddrs struct {
+	api, metrics string
+}
+
+// metricsServer serves h at GET /metrics and nothing else. Its address is
+// private (BOXOFFICE_METRICS_ADDR): the metrics show sales figures that the
+// API keeps for admins.
+func metricsServer(h http.Handler, log *slog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // servePprof serves net/http/pprof on its own address (keep it private).

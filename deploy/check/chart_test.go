@@ -46,6 +46,22 @@ func (r rendered) all(kind string) []any {
 	return out
 }
 
+// service returns the one Service whose component label is component
+// (server: the public one; metrics: the ServiceMonitor's).
+func service(t *testing.T, r rendered, component string) *corev1.Service {
+	t.Helper()
+	var out []*corev1.Service
+	for _, v := range r.all("Service") {
+		if svc := v.(*corev1.Service); svc.Labels["app.kubernetes.io/component"] == component {
+			out = append(out, svc)
+		}
+	}
+	if len(out) != 1 {
+		t.Fatalf("want exactly one Service of component %s, got %d", component, len(out))
+	}
+	return out[0]
+}
+
 func one[T any](t *testing.T, r rendered, kind string) T {
 	t.Helper()
 	vs := r.all(kind)
@@ -267,7 +283,7 @@ func checkWiring(t *testing.T, r rendered) {
 	t.Helper()
 	d := one[*appsv1.Deployment](t, r, "Deployment")
 	podLabels := labels.Set(d.Spec.Template.Labels)
-	svc := one[*corev1.Service](t, r, "Service")
+	svc := service(t, r, "server")
 	if !labels.SelectorFromSet(svc.Spec.Selector).Matches(podLabels) || len(svc.Spec.Selector) < 3 {
 		t.Errorf("Service selector %v does not select the pods %v by name, instance and component", svc.Spec.Selector, podLabels)
 	}
@@ -289,12 +305,38 @@ func checkWiring(t *testing.T, r rendered) {
 			t.Errorf("Deployment sets replicas although an HPA owns them")
 		}
 	}
+	// The metrics (sales figures) are served on the pods' metrics port
+	// only; the public Service never carries it, and only the
+	// ServiceMonitor's own Service does.
+	if env := d.Spec.Template.Spec.Containers[0]; !slices.ContainsFunc(env.Ports, func(p corev1.ContainerPort) bool {
+		return p.Name == "metrics" && p.ContainerPort == 9464
+	}) {
+		t.Errorf("the pods have no metrics port 9464: %+v", env.Ports)
+	}
+	for _, v := range r.all("ConfigMap") {
+		if cm := v.(*corev1.ConfigMap); cm.Name == d.Name && (cm.Data["BOXOFFICE_METRICS_ADDR"] != ":9464" || cm.Data["BOXOFFICE_ADDR"] != ":8080") {
+			t.Errorf("ConfigMap addresses: api %q, metrics %q", cm.Data["BOXOFFICE_ADDR"], cm.Data["BOXOFFICE_METRICS_ADDR"])
+		}
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.TargetPort.String() != "http" {
+			t.Errorf("the public Service exposes port %s (target %s)", p.Name, p.TargetPort.String())
+		}
+	}
 	for _, v := range r.all("ServiceMonitor") {
 		sm := v.(*monitoringv1.ServiceMonitor)
-		if !labels.SelectorFromSet(sm.Spec.Selector.MatchLabels).Matches(labels.Set(svc.Labels)) {
-			t.Errorf("ServiceMonitor does not select the Service")
+		msvc := service(t, r, "metrics")
+		if msvc.Spec.Type != corev1.ServiceTypeClusterIP || len(msvc.Spec.Ports) != 1 || msvc.Spec.Ports[0].TargetPort.String() != "metrics" {
+			t.Errorf("metrics Service: %s %+v", msvc.Spec.Type, msvc.Spec.Ports)
 		}
-		if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Path != "/metrics" || sm.Spec.Endpoints[0].Port != "http" {
+		if !labels.SelectorFromSet(msvc.Spec.Selector).Matches(podLabels) {
+			t.Errorf("metrics Service does not select the pods")
+		}
+		sel := labels.SelectorFromSet(sm.Spec.Selector.MatchLabels)
+		if !sel.Matches(labels.Set(msvc.Labels)) || sel.Matches(labels.Set(svc.Labels)) {
+			t.Errorf("ServiceMonitor must select the metrics Service and not the public one")
+		}
+		if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Path != "/metrics" || sm.Spec.Endpoints[0].Port != "metrics" {
 			t.Errorf("ServiceMonitor endpoints: %+v", sm.Spec.Endpoints)
 		}
 	}
@@ -315,6 +357,17 @@ func checkWiring(t *testing.T, r rendered) {
 		}
 		if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
 			t.Errorf("NetworkPolicy leaves egress open")
+		}
+		var open []string
+		for _, rule := range np.Spec.Ingress {
+			for _, p := range rule.Ports {
+				if p.Port != nil {
+					open = append(open, p.Port.String())
+				}
+			}
+		}
+		if slices.Sort(open); !slices.Equal(open, []string{"http", "metrics"}) {
+			t.Errorf("NetworkPolicy opens ports %v, want http and metrics", open)
 		}
 	}
 }

@@ -168,14 +168,6 @@ func (s *server) handleReady(w http.ResponseWriter, r *http.Request, _ boxoffice
 	return writeJSON(w, r, http.StatusOK, health{Status: "ok"})
 }
 
-func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
-	if s.metrics == nil {
-		return boxoffice.ErrNotFound
-	}
-	s.metrics.ServeHTTP(w, r)
-	return nil
-}
-
 func (s *server) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
 	writeBody(w, r, http.StatusOK, "application/json", api.Spec)
 	return nil

@@ -39,8 +39,6 @@ type Config struct {
 	// Draining, when set to true, makes GET /readyz answer 503 at once so
 	// load balancers stop sending traffic before shutdown.
 	Draining *atomic.Bool
-	// Metrics, when not nil, is served at GET /metrics.
-	Metrics http.Handler
 	// Observer, when not nil, is told about every request (for metrics).
 	Observer Observer
 	// RequestTimeout, when positive, bounds the work of every request but
@@ -92,7 +90,6 @@ type server struct {
 	log          *slog.Logger
 	ready        func(ctx context.Context) error
 	draining     *atomic.Bool
-	metrics      http.Handler
 	obs          Observer
 	timeout      time.Duration
 	proxies      []netip.Prefix
@@ -109,7 +106,6 @@ func New(cfg Config) http.Handler {
 		log:      cfg.Logger,
 		ready:    cfg.Ready,
 		draining: cfg.Draining,
-		metrics:  cfg.Metrics,
 		obs:      cfg.Observer,
 		timeout:  cfg.RequestTimeout,
 		proxies:  cfg.TrustedProxies,

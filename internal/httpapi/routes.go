@@ -82,7 +82,6 @@ func (s *server) routes() []route {
 		// Operations.
 		{"GET /healthz", public, s.handleHealth},
 		{"GET /readyz", public, s.handleReady},
-		{"GET /metrics", public, s.handleMetrics},
 		{"GET /api/v1/openapi.json", public, s.handleOpenAPI},
 	}
 }

@@ -95,6 +95,7 @@ export BOXOFFICE_JWT_SECRET
 export BOXOFFICE_ADMIN_EMAIL=admin@k6-smoke.test
 export BOXOFFICE_ADMIN_PASSWORD=k6-smoke-admin-password
 export BOXOFFICE_ADDR=127.0.0.1:$port
+export BOXOFFICE_METRICS_ADDR=127.0.0.1:0
 export BOXOFFICE_LOG_LEVEL=${BOXOFFICE_LOG_LEVEL:-warn}
 # The smoke checks the scripts and the contract, not bcrypt's speed on a busy
 # CI runner: a cheap cost (seed and server agree on it) keeps sign-ins fast.

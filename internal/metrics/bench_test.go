@@ -102,7 +102,7 @@ func BenchmarkHoldRequest(b *testing.B) {
 			if on {
 				m := New()
 				store = m.Store(store)
-				cfg.Metrics, cfg.Observer = m.Handler(), m
+				cfg.Observer = m
 			}
 			cfg.Service = boxoffice.NewService(boxoffice.ServiceConfig{Store: store})
 			h := httpapi.New(cfg)

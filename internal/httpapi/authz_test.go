@@ -153,7 +153,6 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 		"GET /healthz":             {[callerKinds]int{200, 200, 200, 200}, static("/healthz", nil)},
 		"GET /readyz":              {[callerKinds]int{200, 200, 200, 200}, static("/readyz", nil)},
-		"GET /metrics":             {[callerKinds]int{N, N, N, N}, static("/metrics", nil)}, // no metrics handler configured here
 		"GET /api/v1/openapi.json": {[callerKinds]int{200, 200, 200, 200}, static("/api/v1/openapi.json", nil)},
 	}
 

@@ -31,7 +31,7 @@ type WaitingRoomConfig struct {
 	AdmissionTTL time.Duration
 	// AdmissionIdle is how long an unused admission counts against the
 	// in-flight cap after it was granted or its holder last asked for
-	// their status (default 30 s). After that it is idle: still valid
+	// their status (default 10 s). After that it is idle: still valid
 	// until it ends, but no longer holding anyone back, so admissions
 	// whose holders went away stop blocking the line within seconds.
 	AdmissionIdle time.Duration
@@ -61,7 +61,7 @@ type WaitingRoomConfig struct {
 // Defaults of WaitingRoomConfig.
 const (
 	DefaultAdmissionTTL  = 10 * time.Minute
-	DefaultAdmissionIdle = 30 * time.Second
+	DefaultAdmissionIdle = 10 * time.Second
 	DefaultQueueTick     = time.Second
 	DefaultLeaseTTL      = 5 * time.Second
 )

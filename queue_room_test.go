@@ -563,8 +563,8 @@ func TestWaitingRoomQueueStateLost(t *testing.T) {
 
 // TestWaitingRoomAbandonedAdmissions: 10 tickets, so at most 20 live
 // admissions. The admitted never come back (their instance died), except
-// five who keep asking for their status. Within seconds of the admission
-// window (30 s) the abandoned admissions stop holding the line back; the
+// five who keep asking for their status. Within seconds of the idle window
+// (AdmissionIdle, 30 s here) the abandoned admissions stop holding the line back; the
 // five still count. An abandoned holder who does come back before the
 // admission ends finds it valid, and can buy.
 func TestWaitingRoomAbandonedAdmissions(t *testing.T) {
@@ -573,6 +573,7 @@ func TestWaitingRoomAbandonedAdmissions(t *testing.T) {
 	var admitted []string
 	r := h.room(memory.NewQueue(), func(c *boxoffice.WaitingRoomConfig) {
 		c.OnAdmit = func(_ string, _ int64, us []string) { admitted = append(admitted, us...) }
+		c.AdmissionIdle = 30 * time.Second
 	})
 	h.svc = h.service(h.store, r)
 	e := h.queued(t, 10, 6000, func(in *boxoffice.EventInput) { in.MaxTicketsPerUser = 1 })

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+
+	"boxoffice"
 )
 
 // size is how big a run is: BOXOFFICE_FAULTS=short (CI) or long.
@@ -58,6 +60,9 @@ type scenario struct {
 	inject      func(r *run)
 	loadArgs    []string
 	atStart     bool // the fault starts with the load, not once a fifth is sold
+	// slack adds to N for a fault that lasts the whole sale: abandoned
+	// admissions each hold a place in flight until they go idle.
+	slack time.Duration
 }
 
 // toxic returns a scenario that adds a toxic to the MariaDB proxy for the
@@ -123,7 +128,11 @@ func scenarios(sz size) []scenario {
 			r.redis.start()
 		}},
 		{name: "abandon", fault: fmt.Sprintf("%s of buyers abandon their admissions (admitted, never buy)", sz.abandonShare),
-			inject: func(*run) {}, loadArgs: []string{"-onsale-abandon", sz.abandonShare}, atStart: true},
+			inject: func(*run) {}, loadArgs: []string{"-onsale-abandon", sz.abandonShare}, atStart: true,
+			// Near the end, when two tickets left cap the admissions in
+			// flight at four, abandoned ones in a row each block the line
+			// for an idle period.
+			slack: 2 * boxoffice.DefaultAdmissionIdle},
 	}
 }
 
@@ -313,7 +322,8 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 	}
 	// The fault starts a few seconds in; the bound leaves the check room
 	// to see whether the sale finished within N of the fault's end.
-	bound := 10*time.Second + sz.fault + sz.recover
+	window := sz.recover + sc.slack
+	bound := 10*time.Second + sz.fault + window
 	jsonOut := filepath.Join(s.dir, db+"-load.json")
 	args := append([]string{"-scenario", "onsale", "-targets", strings.Join(targets, ","), "-event", r.event,
 		"-users", fmt.Sprint(sz.users), "-rate", fmt.Sprint(sz.rate), "-duration", bound.String(), "-timeout", "5s",
@@ -385,7 +395,7 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 	}
 
 	// Liveness: sold out, and every buyer answered, within N of the fault's end.
-	deadline := faultEnd.Add(sz.recover)
+	deadline := faultEnd.Add(window)
 	var soldOut, recovered time.Time
 	for _, sm := range append(r.mon.all(), final) {
 		if recovered.IsZero() && sm.at.After(faultEnd) && sm.confirmed > confirmedAt(r.mon.all(), faultEnd) {
@@ -397,11 +407,11 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 	}
 	if soldOut.IsZero() || soldOut.After(deadline) {
 		fail("LIVENESS", "sold-out", "%d of %d tickets confirmed %s after the fault ended (want all within %s)",
-			final.confirmed, final.capacity, loadEnd.Sub(faultEnd).Round(100*time.Millisecond), sz.recover)
+			final.confirmed, final.capacity, loadEnd.Sub(faultEnd).Round(100*time.Millisecond), window)
 	}
 	if d.CutOff > 0 || loadEnd.After(deadline.Add(5*time.Second)) {
 		fail("LIVENESS", "every-fan-answered", "%d of %d buyers had no final answer (sold or sold_out) when the load ended %s after the fault (want every buyer answered within %s)",
-			d.CutOff, d.Buyers, loadEnd.Sub(faultEnd).Round(100*time.Millisecond), sz.recover)
+			d.CutOff, d.Buyers, loadEnd.Sub(faultEnd).Round(100*time.Millisecond), window)
 	}
 
 	// The row.

@@ -317,6 +317,11 @@ func checkWiring(t *testing.T, r rendered) {
 		if cm := v.(*corev1.ConfigMap); cm.Name == d.Name && (cm.Data["BOXOFFICE_METRICS_ADDR"] != ":9464" || cm.Data["BOXOFFICE_ADDR"] != ":8080") {
 			t.Errorf("ConfigMap addresses: api %q, metrics %q", cm.Data["BOXOFFICE_ADDR"], cm.Data["BOXOFFICE_METRICS_ADDR"])
 		}
+		// Behind the Ingress every request comes from an ingress pod: the
+		// rate limits must read the client from X-Forwarded-For.
+		if cm := v.(*corev1.ConfigMap); cm.Name == d.Name && cm.Data["BOXOFFICE_TRUSTED_PROXIES"] == "" {
+			t.Error("the ConfigMap sets no BOXOFFICE_TRUSTED_PROXIES: every fan would count as the ingress pod's address")
+		}
 	}
 	for _, p := range svc.Spec.Ports {
 		if p.TargetPort.String() != "http" {

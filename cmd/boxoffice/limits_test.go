@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -270,5 +272,24 @@ func TestSybilOneAddress(t *testing.T) {
 	t.Logf("one address: %d sign-ups accepted, %d refused (429); %d of 100 tickets held in %v", len(tokens), refused, held, time.Since(start).Round(time.Millisecond))
 	if held > 40 {
 		t.Fatalf("one address held %d tickets, want at most 40 (20 accounts an hour)", held)
+	}
+}
+
+// TestNoLimitsScriptListsEveryLimit: scripts/nolimits.sh, which the load
+// scripts source (all their clients come from 127.0.0.1), turns off every
+// rate limit there is; a limit added without it would throttle the benchmarks.
+func TestNoLimitsScriptListsEveryLimit(t *testing.T) {
+	script, err := os.ReadFile("../../scripts/nolimits.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range limitEnvs() {
+		if name == "BOXOFFICE_TRUSTED_PROXIES" {
+			continue
+		}
+		short := strings.TrimPrefix(name, "BOXOFFICE_LIMIT_")
+		if !regexp.MustCompile(`(^|\s)`+regexp.QuoteMeta(short)+`(\s|;|$)`).Match(script) && !strings.Contains(string(script), name) {
+			t.Errorf("scripts/nolimits.sh does not turn off %s", name)
+		}
 	}
 }

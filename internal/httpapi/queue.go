@@ -30,10 +30,10 @@ func (s *server) room(r *http.Request) (*boxoffice.WaitingRoom, string, error) {
 	return s.queue, id, nil
 }
 
-// writeQueueStatus answers with a QueueStatus; it may carry an admission
-// token, so no cache keeps it.
+// writeQueueStatus answers with a QueueStatus. It may carry an admission
+// token; like every answer to an authenticated caller, it is sent with
+// Cache-Control: no-store (wrap sets it).
 func writeQueueStatus(w http.ResponseWriter, r *http.Request, st *boxoffice.QueueStatus) error {
-	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, r, http.StatusOK, queueStatusOf(st))
 }
 
@@ -101,9 +101,8 @@ func (s *server) handleQueueStream(w http.ResponseWriter, r *http.Request, c box
 	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	h.Set("Content-Type", "text/event-stream") // Cache-Control: no-store is wrap's, as on every authenticated route
+	h.Set("X-Accel-Buffering", "no")           // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return nil

@@ -21,6 +21,10 @@ type Accounts struct {
 	// mailed links point.
 	outbox    *Outbox
 	publicURL string
+	// standings checks access tokens against their users' current
+	// standing; refreshTTL is how long a refresh token lives.
+	standings  *standings
+	refreshTTL time.Duration
 
 	dummyOnce sync.Once
 	dummyHash []byte
@@ -113,6 +117,9 @@ func (s *Accounts) authenticate(ctx context.Context, email, password string) (*U
 	if err := s.hasher.Compare(ctx, u.PasswordHash, password); err != nil {
 		return nil, err
 	}
+	if u.Disabled {
+		return nil, ErrInvalidCredentials // the same answer, after the same work
+	}
 	return u, nil
 }
 
@@ -132,7 +139,9 @@ func (s *Accounts) User(ctx context.Context, id string) (*User, error) {
 }
 
 // EnsureAdmin creates the admin with this email and password, or makes the
-// existing user with this email an admin with this password. It returns a
+// existing user with this email an admin with this password, enabled
+// (which, when they were not an admin or were disabled, ends their
+// tokens). It returns a
 // *ValidationError for an invalid email or password.
 func (s *Accounts) EnsureAdmin(ctx context.Context, email, password, name string) (*User, error) {
 	if name == "" {
@@ -147,6 +156,11 @@ func (s *Accounts) EnsureAdmin(ctx context.Context, email, password, name string
 		return nil, err
 	}
 	// The operator vouches for the admin's email.
-	return s.store.UpsertAdmin(ctx, &User{ID: NewID(), Email: in.Email, Name: in.Name, Role: RoleAdmin, PasswordHash: hash,
+	u, err := s.store.UpsertAdmin(ctx, &User{ID: NewID(), Email: in.Email, Name: in.Name, Role: RoleAdmin, PasswordHash: hash,
 		EmailVerified: true, CreatedAt: s.clock()})
+	if err != nil {
+		return nil, err
+	}
+	s.standings.note(StandingOf(u))
+	return u, nil
 }

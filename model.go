@@ -16,6 +16,15 @@ type User struct {
 	// Email (VerifyEmail, or a password reset).
 	EmailVerified bool
 	CreatedAt     time.Time
+	// TokenVersion is the version every access and refresh token of the
+	// user must carry. ChangeStanding raises it, which ends them all.
+	TokenVersion int64
+	// Disabled users cannot sign in and their tokens stand no more. A
+	// user is disabled rather than deleted: reservations refer to them.
+	Disabled bool
+	// ChangedAt is when Role, TokenVersion or Disabled last changed (zero:
+	// never). Instances poll for users changed lately (see UserStanding).
+	ChangedAt time.Time
 }
 
 // QueueConfig is an event's waiting room. A zero value means no waiting room.

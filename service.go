@@ -3,6 +3,7 @@ package boxoffice
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -46,6 +47,17 @@ type ServiceConfig struct {
 	// DefaultSweepTimeout): a call the database does not answer in time
 	// fails that pass, and the next pass starts on schedule.
 	SweepTimeout time.Duration
+	// AccessTokenTTL is how long an access token lives (default
+	// DefaultAccessTokenTTL): how long a change of a user's standing must
+	// be remembered, and how long polls of it may fail before every token
+	// is checked against the store.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long a refresh token lives (default
+	// DefaultRefreshTTL).
+	RefreshTokenTTL time.Duration
+	// StandingPollInterval is how often the users changed on any instance
+	// are read (default StandingPollInterval).
+	StandingPollInterval time.Duration
 	// OnSweep, when set, is called after each pass of the hold sweeper
 	// (for metrics: a sweeper that stops finishing passes leaves tickets
 	// off sale).
@@ -56,6 +68,9 @@ type ServiceConfig struct {
 // expiries takes milliseconds; this leaves room for lock waits under an
 // on-sale's load while keeping a stuck call from holding tickets for long.
 const DefaultSweepTimeout = 5 * time.Second
+
+// DefaultAccessTokenTTL is ServiceConfig.AccessTokenTTL's default.
+const DefaultAccessTokenTTL = 15 * time.Minute
 
 // SweepPass reports one pass of the hold sweeper to ServiceConfig.OnSweep.
 type SweepPass struct {
@@ -103,13 +118,23 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Mailer == nil {
 		cfg.Mailer = discardMailer{}
 	}
+	if cfg.AccessTokenTTL <= 0 {
+		cfg.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if cfg.RefreshTokenTTL <= 0 {
+		cfg.RefreshTokenTTL = DefaultRefreshTTL
+	}
+	if cfg.StandingPollInterval <= 0 {
+		cfg.StandingPollInterval = StandingPollInterval
+	}
 	events := &eventCache{entries: make(map[string]eventEntry)}
 	outbox := newOutbox(cfg.Store, cfg.Mailer, cfg.Logger, cfg.Now, cfg.Outbox)
 	return &Service{
 		store:  cfg.Store,
 		outbox: outbox,
 		Accounts: &Accounts{store: cfg.Store, hasher: cfg.Hasher, limits: cfg.Limits, log: cfg.Logger, now: cfg.Now,
-			outbox: outbox, publicURL: cfg.PublicURL},
+			outbox: outbox, publicURL: cfg.PublicURL, refreshTTL: cfg.RefreshTokenTTL,
+			standings: newStandings(cfg.Store, cfg.Logger, cfg.Now, cfg.AccessTokenTTL, cfg.StandingPollInterval)},
 		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events},
 		Reservations: &Reservations{
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
@@ -121,15 +146,14 @@ func NewService(cfg ServiceConfig) *Service {
 
 // Run does the background work of the aggregates until ctx is done: hold
 // expiry and idempotency purges, each store call under a deadline (see
-// Reservations.Run), and mail delivery (Outbox.Run).
+// Reservations.Run), mail delivery (Outbox.Run), and the users' standings
+// and refresh-token purges (Accounts.Run).
 func (s *Service) Run(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.outbox.Run(ctx)
-	}()
+	var bg sync.WaitGroup
+	bg.Go(func() { _ = s.outbox.Run(ctx) })
+	bg.Go(func() { s.Accounts.Run(ctx) })
 	err := s.Reservations.Run(ctx)
-	<-done
+	bg.Wait()
 	return err
 }
 

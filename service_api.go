@@ -18,6 +18,9 @@ type Caller struct {
 	// their access token was issued. False may be out of date: rules that
 	// need a verified email look the user up before refusing.
 	EmailVerified bool
+	// TokenVersion is the user's token version the access token was
+	// issued for; the token stands while it is the user's current one.
+	TokenVersion int64
 }
 
 // IsAdmin reports whether the caller has the admin role.

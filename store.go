@@ -33,6 +33,28 @@ type Store interface {
 	// role to admin and password hash to u.PasswordHash. It returns the
 	// stored user.
 	UpsertAdmin(ctx context.Context, u *User) (*User, error)
+	// UpdateUser loads the user under lock, calls apply to change it, and
+	// writes back its role, disabled state, token version and ChangedAt,
+	// in one transaction. It returns the user as written, ErrNotFound, or
+	// apply's error (writing nothing).
+	UpdateUser(ctx context.Context, id string, apply func(*User) error) (*User, error)
+	// UsersChangedSince returns the standing of every user whose
+	// ChangedAt is after since. It must stay fast on millions of users (an
+	// index on ChangedAt).
+	UsersChangedSince(ctx context.Context, since time.Time) ([]UserStanding, error)
+
+	// CreateRefreshToken inserts t.
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// RotateRefreshToken loads the refresh token whose Hash is hash and
+	// its user under lock, calls decide, and writes what it returns in one
+	// transaction: the token's RotatedAt, its successor, and the end of its
+	// family. What decide returns is written even when it returns an
+	// error; RotateRefreshToken then returns that error. It returns the
+	// user, or ErrNotFound when there is no such token.
+	RotateRefreshToken(ctx context.Context, hash []byte, decide func(*RefreshToken, *User) (RefreshRotation, error)) (*User, error)
+	// PurgeRefreshTokens deletes the refresh tokens that expired before
+	// before and returns how many it deleted.
+	PurgeRefreshTokens(ctx context.Context, before time.Time) (int, error)
 
 	// Token returns the user's one-time token of purpose p, or ErrNotFound.
 	Token(ctx context.Context, userID string, p TokenPurpose) (*UserToken, error)
@@ -43,11 +65,12 @@ type Store interface {
 	PutToken(ctx context.Context, it *IssuedToken, issuedBefore time.Time) error
 	// RedeemToken loads the user's token of purpose p and the user under
 	// lock, calls decide, and writes what it returns in one transaction:
-	// the token's Attempts and use, and the user's email_verified and
-	// password hash. The token's Attempts and use are written even when
-	// decide returns an error; RedeemToken then returns that error. It
-	// returns the user as written, or ErrNotFound when there is no such
-	// token.
+	// the token's Attempts and use, and the user's email_verified,
+	// password hash and, when the redemption ends the user's sessions,
+	// token version and ChangedAt (User.ChangeStanding). The token's
+	// Attempts and use are written even when decide returns an error;
+	// RedeemToken then returns that error. It returns the user as written,
+	// or ErrNotFound when there is no such token.
 	RedeemToken(ctx context.Context, userID string, p TokenPurpose, decide func(*UserToken, *User) (Redemption, error)) (*User, error)
 
 	// ClaimMail claims up to limit outbox messages due by now (unsent,

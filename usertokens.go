@@ -59,6 +59,9 @@ type Redemption struct {
 	VerifyEmail bool
 	// PasswordHash, when not nil, is the user's new password hash.
 	PasswordHash []byte
+	// EndSessions ends every token of the user (User.ChangeStanding at
+	// UsedAt).
+	EndSessions bool
 }
 
 // Rules of one-time tokens.

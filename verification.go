@@ -167,8 +167,8 @@ func (s *Accounts) RequestPasswordReset(ctx context.Context, email string) error
 	return nil
 }
 
-// ResetPassword sets a new password with a mailed reset token and marks the
-// email verified (the mail proved it). The token works once. It returns a
+// ResetPassword sets a new password with a mailed reset token, marks the
+// email verified (the mail proved it) and ends the user's tokens. The token works once. It returns a
 // *ValidationError for a bad password (checkPassword's rules), or on field "token" for a token that
 // is malformed, unknown, used, expired or out of attempts, and
 // ErrRateLimited when the password hashers are busy.
@@ -184,7 +184,7 @@ func (s *Accounts) ResetPassword(ctx context.Context, token, password string) er
 	}
 	now := s.clock()
 	try := func(hash []byte) error {
-		_, err := s.store.RedeemToken(ctx, userID, PurposeResetPassword, func(t *UserToken, _ *User) (Redemption, error) {
+		u, err := s.store.RedeemToken(ctx, userID, PurposeResetPassword, func(t *UserToken, _ *User) (Redemption, error) {
 			r, err := redeemStep(t, "", secret, "token", now)
 			if err == nil {
 				if hash == nil {
@@ -192,12 +192,17 @@ func (s *Accounts) ResetPassword(ctx context.Context, token, password string) er
 					// used token must not leave the password as it was.
 					return Redemption{Attempts: t.Attempts}, errTokenInvalid("token")
 				}
-				r.PasswordHash, r.VerifyEmail = hash, true
+				// A new password ends every session: whoever knew the
+				// old one is signed out.
+				r.PasswordHash, r.VerifyEmail, r.EndSessions = hash, true, true
 			}
 			return r, err
 		})
 		if errors.Is(err, ErrNotFound) {
 			return errTokenInvalid("token")
+		}
+		if err == nil {
+			s.standings.note(StandingOf(u))
 		}
 		return err
 	}

@@ -51,11 +51,18 @@ func (s *Store) Idempotency(ctx context.Context, userID, key string) (*boxoffice
 // PurgeIdempotency deletes records created before before, in bounded
 // batches, and returns how many it deleted.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int, error) {
+	return s.purge(ctx, "purge idempotency", "DELETE FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?", before)
+}
+
+// purge runs del, a DELETE of the rows older than its first argument
+// limited to its second, with before and purgeBatch until it deletes fewer
+// than purgeBatch rows, and returns how many it deleted.
+func (s *Store) purge(ctx context.Context, op, del string, before time.Time) (int, error) {
 	total := 0
 	for {
-		res, err := s.db.ExecContext(ctx, "DELETE FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?", before.UTC(), purgeBatch)
+		res, err := s.db.ExecContext(ctx, del, before.UTC(), purgeBatch)
 		if err != nil {
-			return total, translate("purge idempotency", err)
+			return total, translate(op, err)
 		}
 		n, _ := res.RowsAffected()
 		total += int(n)

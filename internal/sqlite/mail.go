@@ -103,6 +103,9 @@ func (s *Store) RedeemToken(ctx context.Context, userID string, p boxoffice.Toke
 			}
 			u.PasswordHash = r.PasswordHash
 		}
+		if r.EndSessions && u.ChangeStanding(u.Role, u.Disabled, true, r.UsedAt) {
+			return writeStanding(ctx, tx, u)
+		}
 		return nil
 	})
 	if err != nil {

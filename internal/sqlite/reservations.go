@@ -587,12 +587,20 @@ const purgeBatch = 5000
 // PurgeIdempotency deletes records created before before, in batches, and
 // returns how many it deleted.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int, error) {
+	return s.purge(ctx, "purge idempotency", `DELETE FROM idempotency WHERE rowid IN
+		(SELECT rowid FROM idempotency WHERE created_at < ? LIMIT ?)`, before)
+}
+
+// purge runs del, a DELETE of the rows older than its first argument
+// limited to its second, with before and purgeBatch, one transaction each,
+// until it deletes fewer than purgeBatch rows, and returns how many it
+// deleted.
+func (s *Store) purge(ctx context.Context, op, del string, before time.Time) (int, error) {
 	total := 0
 	for {
 		var n int64
-		err := s.inTx(ctx, "purge idempotency", func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE rowid IN
-				(SELECT rowid FROM idempotency WHERE created_at < ? LIMIT ?)`, us(before), purgeBatch)
+		err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, del, us(before), purgeBatch)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ func newLibraryVerifier(secret []byte, audience string, now func() time.Time) *l
 type libraryClaims struct {
 	Role  boxoffice.Role `json:"role"`
 	Event string         `json:"evt"`
+	Ver   float64        `json:"ver"`
 	jwt.RegisteredClaims
 }
 
@@ -68,10 +70,11 @@ func (l *libraryVerifier) access(token string) (boxoffice.Caller, error) {
 	if err != nil {
 		return boxoffice.Caller{}, err
 	}
-	if c.Subject == "" || (c.Role != boxoffice.RoleUser && c.Role != boxoffice.RoleAdmin) {
+	if c.Subject == "" || (c.Role != boxoffice.RoleUser && c.Role != boxoffice.RoleAdmin) ||
+		c.Ver < 0 || c.Ver > 1<<53 || c.Ver != math.Trunc(c.Ver) {
 		return boxoffice.Caller{}, boxoffice.ErrUnauthenticated
 	}
-	return boxoffice.Caller{UserID: c.Subject, Role: c.Role}, nil
+	return boxoffice.Caller{UserID: c.Subject, Role: c.Role, TokenVersion: int64(c.Ver)}, nil
 }
 
 // admission is AdmissionTokens.Verify with the library.

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -14,7 +15,8 @@ import (
 const Issuer = "boxoffice"
 
 // Tokens issues and verifies HS256 JWT access tokens carrying a user's id
-// (sub), role and, when true, email_verified, and no audience. It is safe for concurrent use.
+// (sub), role, token version (ver, when not 0) and, when true,
+// email_verified, and no audience. It is safe for concurrent use.
 type Tokens struct {
 	secret []byte
 	ttl    time.Duration
@@ -28,6 +30,8 @@ type claims struct {
 	Role boxoffice.Role `json:"role"`
 	// EmailVerified is set when the user's email is verified.
 	EmailVerified bool `json:"email_verified,omitempty"`
+	// Version is the user's token version (left out when 0).
+	Version int64 `json:"ver,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -45,6 +49,7 @@ func (t *Tokens) Issue(u *boxoffice.User) (token string, expiresIn time.Duration
 	c := claims{
 		Role:          u.Role,
 		EmailVerified: u.EmailVerified,
+		Version:       u.TokenVersion,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    Issuer,
 			Subject:   u.ID,
@@ -63,17 +68,20 @@ func (t *Tokens) Issue(u *boxoffice.User) (token string, expiresIn time.Duration
 // boxoffice.ErrTokenExpired for a genuine token past its expiry, and
 // boxoffice.ErrUnauthenticated for anything else: malformed, tampered,
 // signed with another key or algorithm, issued by someone else, an
-// admission token, or without a subject or a known role.
+// admission token, or without a subject, a known role or a whole,
+// non-negative version. Whether the token still stands for its user is
+// the service's to say (boxoffice.Accounts.CurrentCaller).
 func (t *Tokens) Verify(token string) (boxoffice.Caller, error) {
 	c, err := t.v.verify(token, t.now())
 	if err != nil {
 		return boxoffice.Caller{}, err
 	}
 	role := boxoffice.Role(c.Role)
-	if c.Sub == "" || (role != boxoffice.RoleUser && role != boxoffice.RoleAdmin) {
+	if c.Sub == "" || (role != boxoffice.RoleUser && role != boxoffice.RoleAdmin) ||
+		c.Ver < 0 || c.Ver > 1<<53 || c.Ver != math.Trunc(c.Ver) {
 		return boxoffice.Caller{}, boxoffice.ErrUnauthenticated
 	}
-	return boxoffice.Caller{UserID: c.Sub, Role: role, EmailVerified: c.EmailVerified}, nil
+	return boxoffice.Caller{UserID: c.Sub, Role: role, EmailVerified: c.EmailVerified, TokenVersion: int64(c.Ver)}, nil
 }
 
 // RandomSecret returns 32 random bytes, a signing key for when none is

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -232,6 +234,7 @@ func FuzzPlainClaims(f *testing.F) {
 		` { "sub" : "a" , "exp" : 0 , "extra" : true , "n" : null , "f" : false } `,
 		`{}`, `{"SUB":"a"}`, `{"sub":"a\"b"}`, `{"exp":01}`, `{"exp":1.}`, `{"exp":"1"}`,
 		`{"a":{"b":1}}`, `{"a":[1]}`, `{"sub":"ü"}`, `{"sub":"a",}`, `{"sub":"a"}x`, `{"exp":1e999}`,
+		`{"ver":3}`, `{"ver":"3"}`, `{"ver":[3]}`, `{"ver":null}`, `{"ver":true}`, `{"VER":1}`, `{"ver":1.5e3}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -247,7 +250,7 @@ func FuzzPlainClaims(f *testing.F) {
 		same := func(x, y *float64) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
 		if got.Sub != want.Sub || got.Role != want.Role || got.Iss != want.Iss || got.Evt != want.Evt ||
 			!slices.Equal(got.Aud, want.Aud) || (got.Aud == nil) != (want.Aud == nil) ||
-			!same(got.Exp, want.Exp) || !same(got.Nbf, want.Nbf) {
+			!same(got.Exp, want.Exp) || !same(got.Nbf, want.Nbf) || got.Ver != want.Ver {
 			t.Fatalf("%q: plain %+v, encoding/json %+v", b, got, want)
 		}
 	})
@@ -318,6 +321,42 @@ func TestTokensEmailVerified(t *testing.T) {
 		jsonErr := json.Unmarshal([]byte(payload), &want)
 		if plain && (jsonErr != nil || c.EmailVerified != want.EmailVerified) {
 			t.Errorf("%s: plain parse %+v, encoding/json %+v (%v)", payload, c, want, jsonErr)
+		}
+	}
+}
+
+// TestTokensVersion: the user's token version travels to the caller, a
+// token of version 0 carries no ver claim (so tokens minted before there
+// were versions, and by the load tools, stay as they were), and a version
+// that is not a whole, non-negative number is refused.
+func TestTokensVersion(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tk := newTestTokens(&now)
+	for _, ver := range []int64{0, 1, 42} {
+		token, _, err := tk.Issue(&boxoffice.User{ID: boxoffice.NewID(), Role: boxoffice.RoleUser, TokenVersion: ver})
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(string(payload), `"ver"`); has != (ver != 0) {
+			t.Errorf("version %d: payload %s", ver, payload)
+		}
+		got, err := tk.Verify(token)
+		if err != nil || got.TokenVersion != ver {
+			t.Errorf("version %d: Verify = %+v, %v", ver, got, err)
+		}
+	}
+	for _, ver := range []string{"1.5", "-1", `"1"`, "1e30"} {
+		payload := base64.RawURLEncoding.EncodeToString([]byte(`{"role":"user","iss":"boxoffice","sub":"U1","exp":1893456000,"ver":` + ver + `}`))
+		unsigned := hs256Header + "." + payload
+		mac := hmac.New(sha256.New, testSecret)
+		mac.Write([]byte(unsigned))
+		token := unsigned + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+		if got, err := tk.Verify(token); !errors.Is(err, boxoffice.ErrUnauthenticated) {
+			t.Errorf("ver %s: Verify = %+v, %v; want ErrUnauthenticated", ver, got, err)
 		}
 	}
 }

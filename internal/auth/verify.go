@@ -71,6 +71,8 @@ type tokenClaims struct {
 	// EmailVerified is an access token's: the user's email was verified
 	// when it was issued.
 	EmailVerified bool `json:"email_verified"`
+	// Ver is an access token's: the user's token version (0 when absent).
+	Ver float64 `json:"ver"`
 }
 
 // verify checks what every token must satisfy and returns its claims: no
@@ -171,7 +173,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 }
 
 // claimKeys are the keys parsePlainClaims reads.
-var claimKeys = [...]string{"sub", "iss", "aud", "exp", "nbf", "role", "evt", "email_verified"}
+var claimKeys = [...]string{"sub", "iss", "aud", "exp", "nbf", "role", "evt", "email_verified", "ver"}
 
 // parsePlainClaims reads a payload the way this package's tokens are
 // written: one flat JSON object whose values are strings without escapes,
@@ -267,6 +269,13 @@ func parsePlainClaims(b []byte) (c tokenClaims, ok bool) {
 			case isBool:
 				c.EmailVerified = boolean
 			case isStr, isNum:
+				return c, false // encoding/json refuses it
+			}
+		case "ver":
+			switch {
+			case isNum:
+				c.Ver = num
+			case isStr, isArr, isBool:
 				return c, false // encoding/json refuses it
 			}
 		case "exp", "nbf":

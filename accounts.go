@@ -139,9 +139,8 @@ func (s *Accounts) User(ctx context.Context, id string) (*User, error) {
 }
 
 // EnsureAdmin creates the admin with this email and password, or makes the
-// existing user with this email an admin with this password, enabled
-// (which, when they were not an admin or were disabled, ends their
-// tokens). It returns a
+// existing user with this email an enabled admin with this password
+// (User.ChangeStanding). It returns a
 // *ValidationError for an invalid email or password.
 func (s *Accounts) EnsureAdmin(ctx context.Context, email, password, name string) (*User, error) {
 	if name == "" {

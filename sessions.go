@@ -16,6 +16,12 @@ func (s *Accounts) CurrentCaller(ctx context.Context, c Caller) (Caller, error) 
 	return s.standings.check(ctx, c)
 }
 
+// StandingsFresh reports whether access tokens are checked against this
+// instance's map of recently changed users: false before its first read
+// and once reads have failed for longer than the access-token lifetime,
+// when every token is checked against the store instead.
+func (s *Accounts) StandingsFresh() bool { return !s.standings.stale.Load() }
+
 // UserChange is an admin's change to a user; nil fields stay as they are.
 type UserChange struct {
 	Role     *Role
@@ -23,8 +29,9 @@ type UserChange struct {
 }
 
 // ChangeUser lets an admin change a user's role or disable (or enable)
-// them. Any change ends the user's tokens on every instance within about
-// two StandingPollIntervals. It returns ErrForbidden for a caller who is
+// them, on every instance within about two StandingPollIntervals: a new
+// role applies to the user's current tokens (a demoted admin is answered
+// 403 on admin routes), disabling ends them (401). It returns ErrForbidden for a caller who is
 // not an admin, a *ValidationError for an unknown role, ErrInvalidState
 // when admins would demote or disable themselves (so that the last admin
 // cannot lock everyone out), or ErrNotFound.

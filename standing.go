@@ -38,18 +38,28 @@ func (s UserStanding) Admit(c Caller) (Caller, error) {
 	return c, nil
 }
 
-// ChangeStanding gives u the role and disabled state, and ends all of u's
-// tokens when anything changes or endSessions is true: TokenVersion grows
-// by one and ChangedAt becomes now. It reports whether u changed. Every
-// change of a user's role, disabled state or token version goes through it.
+// ChangeStanding gives u the role and disabled state at now. A new role
+// applies to u's tokens as they are (the role a token carries is not
+// believed: UserStanding.Admit takes the current one), so a demoted admin
+// keeps their session as a user. Disabling or enabling u, or endSessions,
+// ends all of u's tokens: TokenVersion grows by one. Any change sets
+// ChangedAt to now. It reports whether u changed. Every change of a user's
+// role, disabled state or token version goes through it.
 func (u *User) ChangeStanding(role Role, disabled, endSessions bool, now time.Time) bool {
 	if u.Role == role && u.Disabled == disabled && !endSessions {
 		return false
 	}
+	if u.Disabled != disabled || endSessions {
+		u.TokenVersion++
+	}
 	u.Role, u.Disabled = role, disabled
-	u.TokenVersion++
 	u.ChangedAt = now
 	return true
+}
+
+// newer reports whether s is a later standing of its user than old.
+func (s UserStanding) newer(old UserStanding) bool {
+	return s.TokenVersion > old.TokenVersion || s.TokenVersion == old.TokenVersion && !s.ChangedAt.Before(old.ChangedAt)
 }
 
 // Timing of the standings every instance keeps.
@@ -121,7 +131,7 @@ func (s *standings) note(sts ...UserStanding) {
 	s.merge(sts, time.Time{})
 }
 
-// merge adds sts to the map, each unless the map has a later version of
+// merge adds sts to the map, each unless the map has a later standing of
 // the user, and, when pruneBefore is not zero, drops the users changed
 // before it.
 func (s *standings) merge(sts []UserStanding, pruneBefore time.Time) {
@@ -135,7 +145,7 @@ func (s *standings) merge(sts []UserStanding, pruneBefore time.Time) {
 		}
 	}
 	for _, st := range sts {
-		if cur, ok := m[st.UserID]; !ok || st.TokenVersion >= cur.TokenVersion {
+		if cur, ok := m[st.UserID]; !ok || st.newer(cur) {
 			m[st.UserID] = st
 		}
 	}

@@ -93,3 +93,64 @@ func (s *server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Reque
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// refreshRequest is the body of POST /api/v1/auth/refresh.
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+func (s *server) handleRefresh(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var in refreshRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	u, refresh, err := s.accounts.Refresh(r.Context(), in.RefreshToken)
+	if err != nil {
+		return err
+	}
+	return s.writeTokens(w, r, u, refresh)
+}
+
+// userChangeRequest is the body of PATCH /api/v1/users/{id}.
+type userChangeRequest struct {
+	Role     *boxoffice.Role `json:"role"`
+	Disabled *bool           `json:"disabled"`
+}
+
+func (s *server) handleUpdateUser(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var in userChangeRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	u, err := s.accounts.ChangeUser(r.Context(), c, r.PathValue("id"), boxoffice.UserChange{Role: in.Role, Disabled: in.Disabled})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, userOf(u))
+}
+
+func (s *server) handleSignOutEverywhere(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	// The body is optional; when sent it must be an empty object.
+	body, err := readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	if len(body) > 0 {
+		if err := decodeJSON(body, &struct{}{}); err != nil {
+			return err
+		}
+	}
+	if err := s.accounts.SignOutEverywhere(r.Context(), c); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -40,8 +40,18 @@ type authzRoute struct {
 type authzFixture struct {
 	ts                          *testServer
 	tokens                      [callerKinds]string
+	emails, passwords           [callerKinds]string
 	event, tier, queued, userID string
 	signups                     int
+}
+
+// signUp signs up a new user and returns its ID.
+func (f *authzFixture) signUp() string {
+	f.signups++
+	var u userJSON
+	f.ts.call("POST", "/api/v1/users", "", map[string]string{"email": fmt.Sprintf("new%d@example.test", f.signups),
+		"password": "stage-door-123", "name": "New"}).ok(f.ts.t, 201, &u)
+	return u.ID
 }
 
 // hold makes the owner a fresh reservation and returns its id.
@@ -62,6 +72,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	f.tokens[owner], f.userID = ts.signUp("owner@example.test")
 	f.tokens[otherUser], _ = ts.signUp("other@example.test")
 	f.tokens[admin] = ts.adminToken
+	f.emails = [callerKinds]string{owner: "owner@example.test", otherUser: "other@example.test", admin: "admin@boxoffice.test"}
+	f.passwords = [callerKinds]string{owner: "stage-door-123", otherUser: "stage-door-123", admin: "admin-password"}
 	body := ts.eventBody("Matrix", 1000)
 	body["max_tickets_per_user"] = 100
 	e := ts.createEvent(body)
@@ -91,6 +103,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}},
 		"POST /api/v1/auth/token": {[callerKinds]int{200, 200, 200, 200},
 			static("/api/v1/auth/token", map[string]string{"email": "owner@example.test", "password": "stage-door-123"})},
+		"POST /api/v1/auth/refresh": {[callerKinds]int{200, 200, 200, 200}, func(f *authzFixture, _ int) (string, any) {
+			var tok tokenResponse
+			f.ts.call("POST", "/api/v1/auth/token", "", map[string]string{"email": "owner@example.test", "password": "stage-door-123"}).ok(f.ts.t, 200, &tok)
+			return "/api/v1/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}
+		}},
+		"POST /api/v1/users/me/sign-out-everywhere": {[callerKinds]int{A, 204, 204, 204},
+			static("/api/v1/users/me/sign-out-everywhere", nil)},
+		"PATCH /api/v1/users/{id}": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/users/" + f.signUp(), map[string]bool{"disabled": true}
+		}},
 		"GET /api/v1/users/me": {[callerKinds]int{A, 200, 200, 200}, static("/api/v1/users/me", nil)},
 		// A wrong code is refused on its merits (422), not for who sends it;
 		// the admin's email is verified already. A resend within a minute of
@@ -156,6 +178,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/v1/openapi.json": {[callerKinds]int{200, 200, 200, 200}, static("/api/v1/openapi.json", nil)},
 	}
 
+	// after lists what runs after each call of a route: signing out
+	// everywhere ends the caller's tokens, so they sign in again.
+	after := map[string]func(f *authzFixture, caller int){
+		"POST /api/v1/users/me/sign-out-everywhere": func(f *authzFixture, caller int) {
+			if caller != anonymous {
+				f.tokens[caller] = f.ts.signIn(f.emails[caller], f.passwords[caller])
+			}
+			if caller == admin {
+				f.ts.adminToken = f.tokens[admin]
+			}
+		},
+	}
+
 	for _, rt := range (&server{}).routes() {
 		m, ok := matrix[rt.pattern]
 		if !ok {
@@ -168,6 +203,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			path, body := m.prepare(f, caller)
 			if got := f.status(method, path, f.tokens[caller], body); got != m.want[caller] {
 				t.Errorf("%s as %s: %d, want %d", rt.pattern, callerNames[caller], got, m.want[caller])
+			}
+			if a := after[rt.pattern]; a != nil {
+				a(f, caller)
 			}
 		}
 	}

@@ -106,6 +106,7 @@ func newTestServer(t *testing.T, opts ...func(boxoffice.Store, *Config)) *testSe
 	done := make(chan struct{})
 	go func() { defer close(done); _ = svc.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
+	waitStandings(t, svc)
 
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	logs := &syncBuffer{}
@@ -328,4 +329,15 @@ func (ts *testServer) hold(token, eventID, tierID string, quantity int, hdr ...s
 	ts.t.Helper()
 	return ts.call("POST", "/api/v1/events/"+eventID+"/reservations", token,
 		map[string]any{"tier_id": tierID, "quantity": quantity}, hdr...)
+}
+
+// waitStandings waits until svc checks tokens in memory (its first read of
+// the changed users is done).
+func waitStandings(t *testing.T, svc *boxoffice.Service) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !svc.StandingsFresh(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the service never read the changed users")
+		}
+	}
 }

@@ -107,11 +107,13 @@ type tokenRequest struct {
 	Password string `json:"password"`
 }
 
-// tokenResponse is the answer of POST /api/v1/auth/token.
+// tokenResponse is the answer of POST /api/v1/auth/token and POST
+// /api/v1/auth/refresh.
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
 }
 
 func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
@@ -127,12 +129,22 @@ func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, c box
 	if err != nil {
 		return err
 	}
+	refresh, err := s.accounts.NewRefreshToken(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	return s.writeTokens(w, r, u, refresh)
+}
+
+// writeTokens answers with a new access token for u and the refresh token.
+func (s *server) writeTokens(w http.ResponseWriter, r *http.Request, u *boxoffice.User, refresh string) error {
 	token, ttl, err := s.tokens.Issue(u)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds())})
+	return writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()),
+		RefreshToken: refresh})
 }
 
 func (s *server) handleMe(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {

@@ -76,6 +76,9 @@ func startQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration, pn *p
 	bg.Go(func() { _ = svc.Run(runCtx) })
 	bg.Go(func() { _ = room.Run(runCtx) })
 	t.Cleanup(func() { stop(); bg.Wait() })
+	// Tokens are minted for users the store does not have: wait until
+	// they are checked in memory, not against the store.
+	waitStandings(t, svc)
 
 	tokens := auth.NewTokens(secret, time.Hour)
 	logs := &syncBuffer{}

@@ -46,7 +46,10 @@ func (s *server) routes() []route {
 		// Users and auth.
 		{"POST /api/v1/users", public, s.handleSignUp},
 		{"POST /api/v1/auth/token", public, s.handleCreateToken},
+		{"POST /api/v1/auth/refresh", public, s.handleRefresh},
 		{"GET /api/v1/users/me", authed, s.handleMe},
+		{"POST /api/v1/users/me/sign-out-everywhere", authed, s.handleSignOutEverywhere},
+		{"PATCH /api/v1/users/{id}", authed, s.handleUpdateUser},
 		{"POST /api/v1/users/me/email/verify", authed, s.handleVerifyEmail},
 		{"POST /api/v1/users/me/email/verification", authed, s.handleResendVerification},
 		{"POST /api/v1/auth/password-reset", public, s.handlePasswordReset},
@@ -106,6 +109,11 @@ func (s *server) wrap(rt route) http.Handler {
 		if rt.access == authed {
 			var err error
 			c, err = s.authenticate(r)
+			if err == nil && s.accounts != nil {
+				// The token is genuine; does it still stand for its
+				// user, and with which role?
+				c, err = s.accounts.CurrentCaller(r.Context(), c)
+			}
 			if err != nil {
 				s.writeError(w, r, err)
 				return

@@ -85,11 +85,12 @@ type userBody struct {
 	EmailVerified bool           `json:"email_verified"`
 	Name          string         `json:"name"`
 	Role          boxoffice.Role `json:"role"`
+	Disabled      bool           `json:"disabled"`
 	CreatedAt     time.Time      `json:"created_at"`
 }
 
 func userOf(u *boxoffice.User) userBody {
-	return userBody{u.ID, u.Email, u.EmailVerified, u.Name, u.Role, u.CreatedAt}
+	return userBody{u.ID, u.Email, u.EmailVerified, u.Name, u.Role, u.Disabled, u.CreatedAt}
 }
 
 // reservationBody is the JSON shape of a Reservation. appendReservation

@@ -28,6 +28,7 @@ type config struct {
 	LogFormat       string
 	Migrate         bool
 	TokenTTL        time.Duration
+	RefreshTTL      time.Duration
 	BcryptCost      int
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
@@ -119,7 +120,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AdminEmail:      getenv("BOXOFFICE_ADMIN_EMAIL"),
 		AdminPassword:   getenv("BOXOFFICE_ADMIN_PASSWORD"),
 		LogFormat:       get("BOXOFFICE_LOG_FORMAT", "text"),
-		TokenTTL:        dur("BOXOFFICE_TOKEN_TTL", time.Hour, time.Minute),
+		TokenTTL:        dur("BOXOFFICE_TOKEN_TTL", boxoffice.DefaultAccessTokenTTL, time.Minute),
+		RefreshTTL:      dur("BOXOFFICE_REFRESH_TTL", boxoffice.DefaultRefreshTTL, time.Minute),
 		ShutdownTimeout: dur("BOXOFFICE_SHUTDOWN_TIMEOUT", 20*time.Second, 0),
 		RequestTimeout:  dur("BOXOFFICE_REQUEST_TIMEOUT", 5*time.Second, 0),
 		DrainDelay:      dur("BOXOFFICE_DRAIN_DELAY", 0, 0),

@@ -166,7 +166,11 @@ func TestMetricsEndToEnd(t *testing.T) {
 			t.Errorf("%s: %d, want %d", what, code, want)
 		}
 	}
-	expect(fan.do("GET", "/api/v1/users/me", nil, nil), 200, "me")
+	var me struct{ ID string }
+	expect(fan.do("GET", "/api/v1/users/me", nil, &me), 200, "me")
+	expect(admin.do("PATCH", "/api/v1/users/"+me.ID, map[string]any{}, nil), 200, "patch a user (no change)")
+	expect((client{t: t, base: in.url}).do("POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": "unknown"}, nil), 401, "refresh an unknown token")
+	expect((client{t: t, base: in.url}).do("POST", "/api/v1/users/me/sign-out-everywhere", nil, nil), 401, "sign out everywhere, anonymously")
 	expect(fan.do("POST", "/api/v1/users/me/email/verify", map[string]string{"code": "12"}, nil), 422, "verify a malformed code")
 	expect(fan.do("POST", "/api/v1/users/me/email/verification", nil, nil), 429, "resend right after sign-up")
 	expect(fan.do("POST", "/api/v1/auth/password-reset", map[string]string{"email": "nobody@example.com"}, nil), 202, "reset request")

@@ -151,6 +151,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		Store: svcStore, Hasher: hasher, Limits: limits, Payments: testpay.Provider{}, Admissions: room, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel, RequestTimeout: cfg.RequestTimeout,
 		Mailer: mailer, PublicURL: cfg.PublicURL, Outbox: boxoffice.OutboxConfig{RetryBase: cfg.MailRetry},
+		AccessTokenTTL: cfg.TokenTTL, RefreshTokenTTL: cfg.RefreshTTL,
 	}
 	if m != nil {
 		svcCfg.OnSweep = m.OnSweep

@@ -578,19 +578,24 @@ func TestServeAndDrain(t *testing.T) {
 	}
 }
 
+// sharedEnv is the environment of one of several instances sharing the
+// database at url and the JWT secret, with the admin admin@example.com
+// (password admin-secret-pw).
+func sharedEnv(url string) map[string]string {
+	return map[string]string{
+		"BOXOFFICE_DATABASE_URL":   url,
+		"BOXOFFICE_JWT_SECRET":     "a-shared-secret-of-at-least-32-bytes!",
+		"BOXOFFICE_ADMIN_EMAIL":    "admin@example.com",
+		"BOXOFFICE_ADMIN_PASSWORD": "admin-secret-pw",
+		"BOXOFFICE_BCRYPT_COST":    "4",
+	}
+}
+
 // TestThreeInstancesOneMariaDB: 2,000 buyers over three servers sharing one
 // MariaDB and one JWT secret; exactly the capacity is sold.
 func TestThreeInstancesOneMariaDB(t *testing.T) {
 	url := testdb.MySQLURL(t)
-	env := func() map[string]string {
-		return map[string]string{
-			"BOXOFFICE_DATABASE_URL":   url,
-			"BOXOFFICE_JWT_SECRET":     "a-shared-secret-of-at-least-32-bytes!",
-			"BOXOFFICE_ADMIN_EMAIL":    "admin@example.com",
-			"BOXOFFICE_ADMIN_PASSWORD": "admin-secret-pw",
-			"BOXOFFICE_BCRYPT_COST":    "4",
-		}
-	}
+	env := func() map[string]string { return sharedEnv(url) }
 	var ins []*instance
 	var wg sync.WaitGroup
 	var mu sync.Mutex

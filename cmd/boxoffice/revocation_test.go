@@ -15,19 +15,10 @@ import (
 // nothing more; the fan cannot sign in again either.
 func TestRevocationAcrossInstances(t *testing.T) {
 	url := testdb.MySQLURL(t)
-	env := func() map[string]string {
-		return map[string]string{
-			"BOXOFFICE_DATABASE_URL":   url,
-			"BOXOFFICE_JWT_SECRET":     "a-shared-secret-of-at-least-32-bytes!",
-			"BOXOFFICE_ADMIN_EMAIL":    "admin@example.com",
-			"BOXOFFICE_ADMIN_PASSWORD": "admin-secret-pw",
-			"BOXOFFICE_BCRYPT_COST":    "4",
-		}
-	}
 	var a, b *instance
 	var wg sync.WaitGroup
-	wg.Go(func() { a = startInstance(t, env()) })
-	wg.Go(func() { b = startInstance(t, env()) })
+	wg.Go(func() { a = startInstance(t, sharedEnv(url)) })
+	wg.Go(func() { b = startInstance(t, sharedEnv(url)) })
 	wg.Wait()
 	if a == nil || b == nil {
 		t.FailNow()

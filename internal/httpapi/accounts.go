@@ -35,15 +35,8 @@ type accepted struct {
 }
 
 func (s *server) handleResendVerification(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	// The body is optional; when sent it must be an empty object.
-	body, err := readBody(w, r, true)
-	if err != nil {
+	if err := readNoBody(w, r); err != nil {
 		return err
-	}
-	if len(body) > 0 {
-		if err := decodeJSON(body, &struct{}{}); err != nil {
-			return err
-		}
 	}
 	if err := s.accounts.ResendVerification(r.Context(), c); err != nil {
 		return err
@@ -138,15 +131,8 @@ func (s *server) handleUpdateUser(w http.ResponseWriter, r *http.Request, c boxo
 }
 
 func (s *server) handleSignOutEverywhere(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	// The body is optional; when sent it must be an empty object.
-	body, err := readBody(w, r, true)
-	if err != nil {
+	if err := readNoBody(w, r); err != nil {
 		return err
-	}
-	if len(body) > 0 {
-		if err := decodeJSON(body, &struct{}{}); err != nil {
-			return err
-		}
 	}
 	if err := s.accounts.SignOutEverywhere(r.Context(), c); err != nil {
 		return err

@@ -44,6 +44,16 @@ func readBody(w http.ResponseWriter, r *http.Request, optional bool) ([]byte, er
 	return body, nil
 }
 
+// readNoBody reads the optional body of an operation that takes none: no
+// body at all, or an empty JSON object.
+func readNoBody(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r, true)
+	if err != nil || len(body) == 0 {
+		return err
+	}
+	return decodeJSON(body, &struct{}{})
+}
+
 // bodyError turns a failure to read a request body into the client's fault
 // it is: too large, too slow (the server's read timeout), or cut short (a
 // truncated body, a connection that broke). None of them is the server's;

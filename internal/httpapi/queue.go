@@ -42,15 +42,8 @@ func (s *server) handleJoinQueue(w http.ResponseWriter, r *http.Request, c boxof
 	if err != nil {
 		return err
 	}
-	// The body is optional; when sent it must be an empty object.
-	body, err := readBody(w, r, true)
-	if err != nil {
+	if err := readNoBody(w, r); err != nil {
 		return err
-	}
-	if len(body) > 0 {
-		if err := decodeJSON(body, &struct{}{}); err != nil {
-			return err
-		}
 	}
 	st, err := room.Join(r.Context(), c, id)
 	if err != nil {

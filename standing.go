@@ -133,14 +133,32 @@ func (s *standings) note(sts ...UserStanding) {
 
 // merge adds sts to the map, each unless the map has a later standing of
 // the user, and, when pruneBefore is not zero, drops the users changed
-// before it.
+// before it. The map is copied only when that changes it: each poll reads
+// the last few seconds' changes again.
 func (s *standings) merge(sts []UserStanding, pruneBefore time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := *s.recent.Load()
+	stale := func(st UserStanding) bool { return !pruneBefore.IsZero() && st.ChangedAt.Before(pruneBefore) }
+	changes := false
+	for _, st := range sts {
+		if cur, ok := old[st.UserID]; !ok || st != cur && st.newer(cur) {
+			changes = true
+			break
+		}
+	}
+	for _, st := range old {
+		if changes {
+			break
+		}
+		changes = stale(st)
+	}
+	if !changes {
+		return
+	}
 	m := make(map[string]UserStanding, len(old)+len(sts))
 	for id, st := range old {
-		if pruneBefore.IsZero() || !st.ChangedAt.Before(pruneBefore) {
+		if !stale(st) {
 			m[id] = st
 		}
 	}
@@ -148,9 +166,6 @@ func (s *standings) merge(sts []UserStanding, pruneBefore time.Time) {
 		if cur, ok := m[st.UserID]; !ok || st.newer(cur) {
 			m[st.UserID] = st
 		}
-	}
-	if len(sts) == 0 && len(m) == len(old) {
-		return // nothing changed: keep the map
 	}
 	s.recent.Store(&m)
 }

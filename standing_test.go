@@ -213,3 +213,26 @@ func TestStandingsForget(t *testing.T) {
 		}
 	})
 }
+
+// TestStandingsMergeKeepsTheMap: a poll that reads again what the map has
+// (each poll reaches a few seconds back) does not copy the map, and an
+// older standing never replaces a newer one.
+func TestStandingsMergeKeepsTheMap(t *testing.T) {
+	s := newStandings(nil, slog.New(slog.DiscardHandler), time.Now, time.Minute, time.Second)
+	at := time.Now()
+	newer := UserStanding{UserID: "U1", Role: RoleUser, TokenVersion: 2, ChangedAt: at}
+	s.note(newer)
+	before := s.recent.Load()
+	s.merge([]UserStanding{newer, {UserID: "U1", Role: RoleAdmin, TokenVersion: 1, ChangedAt: at.Add(-time.Second)}}, at.Add(-time.Minute))
+	if s.recent.Load() != before {
+		t.Error("the map was copied though nothing changed")
+	}
+	if got := (*s.recent.Load())["U1"]; got != newer {
+		t.Errorf("standing %+v, want %+v", got, newer)
+	}
+	demoted := UserStanding{UserID: "U1", Role: RoleUser, TokenVersion: 2, ChangedAt: at.Add(time.Second)}
+	s.merge([]UserStanding{demoted}, time.Time{})
+	if got := (*s.recent.Load())["U1"]; got != demoted {
+		t.Errorf("a later change of the same version: standing %+v, want %+v", got, demoted)
+	}
+}

@@ -236,3 +236,33 @@ func TestStandingsMergeKeepsTheMap(t *testing.T) {
 		t.Errorf("a later change of the same version: standing %+v, want %+v", got, demoted)
 	}
 }
+
+// BenchmarkCurrentCaller measures the check every authenticated request
+// pays, with a thousand users changed lately, for a caller among them and
+// one not.
+func BenchmarkCurrentCaller(b *testing.B) {
+	s := newStandings(nil, slog.New(slog.DiscardHandler), time.Now, time.Minute, time.Second)
+	s.stale.Store(false)
+	sts := make([]UserStanding, 1000)
+	for i := range sts {
+		sts[i] = UserStanding{UserID: NewID(), Role: RoleUser, TokenVersion: 1, ChangedAt: time.Now()}
+	}
+	s.note(sts...)
+	a := &Accounts{standings: s}
+	for _, bc := range []struct {
+		name string
+		c    Caller
+	}{
+		{"unchanged user", Caller{UserID: NewID(), Role: RoleUser}},
+		{"changed user", Caller{UserID: sts[500].UserID, Role: RoleUser, TokenVersion: 1}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := b.Context()
+			for b.Loop() {
+				if _, err := a.CurrentCaller(ctx, bc.c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -31,10 +31,10 @@ type UserChange struct {
 // ChangeUser lets an admin change a user's role or disable (or enable)
 // them, on every instance within about two StandingPollIntervals: a new
 // role applies to the user's current tokens (a demoted admin is answered
-// 403 on admin routes), disabling ends them (401). It returns ErrForbidden for a caller who is
-// not an admin, a *ValidationError for an unknown role, ErrInvalidState
-// when admins would demote or disable themselves (so that the last admin
-// cannot lock everyone out), or ErrNotFound.
+// 403 on admin routes), disabling ends them (401). It returns ErrForbidden
+// for a caller who is not an admin, a *ValidationError for an unknown
+// role, ErrInvalidState when admins would demote or disable themselves (so
+// that the last admin cannot lock everyone out), or ErrNotFound.
 func (s *Accounts) ChangeUser(ctx context.Context, c Caller, id string, ch UserChange) (*User, error) {
 	if !c.IsAdmin() {
 		return nil, ErrForbidden

@@ -28,6 +28,9 @@ const (
 	OutcomeHeld      OutcomeKind = "held"
 	OutcomeConfirmed OutcomeKind = "confirmed"
 	OutcomeCancelled OutcomeKind = "cancelled"
+	// OutcomeOrder records a request on an order (ReservationID holds the
+	// order's ID); it is answered with the order as it is now.
+	OutcomeOrder OutcomeKind = "order"
 	OutcomeUnknown   OutcomeKind = "unknown"
 )
 
@@ -80,7 +83,7 @@ func (o *Outcome) UnmarshalText(b []byte) error {
 	case strings.HasPrefix(s, outcomeVersion):
 		s = s[len(outcomeVersion):]
 		switch OutcomeKind(s) {
-		case OutcomeConfirmed, OutcomeCancelled:
+		case OutcomeConfirmed, OutcomeCancelled, OutcomeOrder:
 			o.Kind = OutcomeKind(s)
 			return nil
 		}

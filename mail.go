@@ -20,6 +20,12 @@ type Message struct {
 const (
 	MailVerifyEmail   = "verify_email"
 	MailPasswordReset = "password_reset"
+	// MailOrderPaid confirms a paid order; MailOrderRefunded tells of a
+	// refund of tickets; MailPaymentRefunded of a payment refunded because
+	// its tickets were gone.
+	MailOrderPaid       = "order_paid"
+	MailOrderRefunded   = "order_refunded"
+	MailPaymentRefunded = "payment_refunded"
 )
 
 // Mailer delivers mail. internal/smtp implements it on an SMTP server and a

@@ -37,7 +37,7 @@ type Reservations struct {
 	onSweep      func(SweepPass)
 	holds        *holdEngine
 	events       *eventCache
-	inflight     inflightKeys
+	inflight     *inflightKeys
 	limits       *Limiter
 }
 

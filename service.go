@@ -3,6 +3,7 @@ package boxoffice
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -13,8 +14,12 @@ type ServiceConfig struct {
 	// Limits enforces the rate limits of sign-up, sign-in and holds; nil
 	// limits nothing. Give the WaitingRoom the same one.
 	Limits *Limiter
-	// Payments charges and refunds. When nil, every confirmation answers
-	// ErrUnavailable: there is no built-in provider.
+	// Provider is the payment provider of orders (and, through it, of v1
+	// reservations). When nil, every payment answers ErrUnavailable: there
+	// is no built-in provider.
+	Provider PaymentProvider
+	// Payments charges v1 reservations; nil = through Provider. Tests set
+	// it to watch the charges.
 	Payments Payments
 	// Admissions checks waiting-room admissions for holds on events with a
 	// waiting room (a *WaitingRoom). When nil, nobody is admitted.
@@ -75,6 +80,7 @@ type Service struct {
 	*Accounts
 	*Catalogue
 	*Reservations
+	Orders *Orders
 	store  Store
 	outbox *Outbox
 }
@@ -97,6 +103,9 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.SweepTimeout <= 0 {
 		cfg.SweepTimeout = DefaultSweepTimeout
 	}
+	if cfg.Payments == nil && cfg.Provider != nil {
+		cfg.Payments = providerCharges{cfg.Provider}
+	}
 	if cfg.Payments == nil {
 		cfg.Payments = noPayments{}
 	}
@@ -105,7 +114,14 @@ func NewService(cfg ServiceConfig) *Service {
 	}
 	events := &eventCache{entries: make(map[string]eventEntry)}
 	outbox := newOutbox(cfg.Store, cfg.Mailer, cfg.Logger, cfg.Now, cfg.Outbox)
+	inflight := &inflightKeys{}
 	return &Service{
+		Orders: &Orders{
+			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,
+			events: events, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
+			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
+			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
+		},
 		store:  cfg.Store,
 		outbox: outbox,
 		Accounts: &Accounts{store: cfg.Store, hasher: cfg.Hasher, limits: cfg.Limits, log: cfg.Logger, now: cfg.Now,
@@ -115,21 +131,21 @@ func NewService(cfg ServiceConfig) *Service {
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
 			now: cfg.Now, sweep: cfg.SweepInterval, sweepTimeout: cfg.SweepTimeout, onSweep: cfg.OnSweep, events: events,
 			holds: newHoldEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout), limits: cfg.Limits,
+			inflight: inflight,
 		},
 	}
 }
 
 // Run does the background work of the aggregates until ctx is done: hold
 // expiry and idempotency purges, each store call under a deadline (see
-// Reservations.Run), and mail delivery (Outbox.Run).
+// Reservations.Run), mail delivery (Outbox.Run), and the checkout's order
+// expiry, refunds and payment reconciliation (Orders.Run).
 func (s *Service) Run(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.outbox.Run(ctx)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.outbox.Run(ctx) })
+	wg.Go(func() { _ = s.Orders.Run(ctx) })
 	err := s.Reservations.Run(ctx)
-	<-done
+	wg.Wait()
 	return err
 }
 

@@ -230,8 +230,9 @@ type OrderStore interface {
 	// Refund returns a refund, or ErrNotFound.
 	Refund(ctx context.Context, id string) (*Refund, error)
 	// Revenue returns an event's money: the amounts of the succeeded
-	// payments of its orders, and of their refunds that are not failed;
-	// ErrNotFound for an unknown event.
+	// payments of its orders, and of all their refunds (owed or made: a
+	// failed refund is tried again until it is done); ErrNotFound for an
+	// unknown event.
 	Revenue(ctx context.Context, eventID string) (*Revenue, error)
 }
 

@@ -84,6 +84,7 @@ type server struct {
 	accounts     *boxoffice.Accounts
 	catalogue    *boxoffice.Catalogue
 	reservations *boxoffice.Reservations
+	orders       *boxoffice.Orders
 	cache        boxoffice.Cache
 	tokens       Tokens
 	queue        *boxoffice.WaitingRoom
@@ -116,6 +117,7 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Service != nil {
 		s.accounts, s.catalogue, s.reservations = cfg.Service.Accounts, cfg.Service.Catalogue, cfg.Service.Reservations
+		s.orders = cfg.Service.Orders
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))

@@ -39,6 +39,8 @@ type Config struct {
 	// Draining, when set to true, makes GET /readyz answer 503 at once so
 	// load balancers stop sending traffic before shutdown.
 	Draining *atomic.Bool
+	// ReadyNote is what GET /readyz says about the payment provider.
+	ReadyNote string
 	// Observer, when not nil, is told about every request (for metrics).
 	Observer Observer
 	// RequestTimeout, when positive, bounds the work of every request but
@@ -91,6 +93,7 @@ type server struct {
 	log          *slog.Logger
 	ready        func(ctx context.Context) error
 	draining     *atomic.Bool
+	readyNote    string
 	obs          Observer
 	timeout      time.Duration
 	proxies      []netip.Prefix
@@ -106,11 +109,11 @@ func New(cfg Config) http.Handler {
 		queue:    cfg.Queue,
 		log:      cfg.Logger,
 		ready:    cfg.Ready,
-		draining: cfg.Draining,
-		obs:      cfg.Observer,
-		timeout:  cfg.RequestTimeout,
-		proxies:  cfg.TrustedProxies,
-		mux:      http.NewServeMux(),
+		draining: cfg.Draining, readyNote: cfg.ReadyNote,
+		obs:     cfg.Observer,
+		timeout: cfg.RequestTimeout,
+		proxies: cfg.TrustedProxies,
+		mux:     http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -306,6 +306,7 @@ func (s *suite) startInstances(t *testing.T, db string, n int) []*instance {
 			"BOXOFFICE_REDIS_URL=" + fmt.Sprintf("redis://127.0.0.1:%d/0", s.redisProxyPort),
 			"BOXOFFICE_JWT_SECRET=" + jwtSecret, "BOXOFFICE_ADMIN_EMAIL=" + adminEmail, "BOXOFFICE_ADMIN_PASSWORD=" + adminPassword,
 			"BOXOFFICE_MIGRATE=false", "BOXOFFICE_LOG_LEVEL=warn", "BOXOFFICE_SHUTDOWN_TIMEOUT=10s", "BOXOFFICE_METRICS=false",
+			"BOXOFFICE_PAYMENTS=test",
 		}
 		env = append(env, noRateLimits()...)
 		p := start(t, fmt.Sprintf("boxoffice-%d", i), filepath.Join(s.dir, fmt.Sprintf("%s-bo%d.log", db, i)), env, s.boxoffice, "serve")

@@ -92,6 +92,7 @@ echo "smoke: building cmd/boxoffice"
 export BOXOFFICE_DATABASE_URL=sqlite:$tmp/boxoffice.db
 BOXOFFICE_JWT_SECRET=k6-smoke-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 export BOXOFFICE_JWT_SECRET
+export BOXOFFICE_PAYMENTS=test # simulated payments
 export BOXOFFICE_ADMIN_EMAIL=admin@k6-smoke.test
 export BOXOFFICE_ADMIN_PASSWORD=k6-smoke-admin-password
 export BOXOFFICE_ADDR=127.0.0.1:$port

@@ -380,7 +380,7 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.store.Event(ctx, before.EventID)
+	e, err := s.events.load(ctx, s.store, before.EventID)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func newHarness(t *testing.T, store boxoffice.Store) *harness {
 // admissions.
 func (h *harness) service(store boxoffice.Store, admissions ...boxoffice.Admissions) *boxoffice.Service {
 	cfg := boxoffice.ServiceConfig{
-		Store: store, Hasher: auth.NewHasher(4, 0, 0, 0), Payments: testpay.Provider{},
+		Store: store, Hasher: auth.NewHasher(4, 0, 0, 0), Provider: testpay.New(""),
 		Now: h.clock.Now, SweepInterval: 10 * time.Millisecond,
 	}
 	if len(admissions) > 0 {

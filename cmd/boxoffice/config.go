@@ -73,6 +73,9 @@ type config struct {
 	StripeSecretKey     string
 	StripeWebhookSecret string
 	StripeAPIBase       string
+	// TestPaymentsSecret signs the test provider's callbacks ("" = it
+	// takes none).
+	TestPaymentsSecret string
 }
 
 // limitEnv returns the variable that sets a rate limit.
@@ -173,6 +176,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.StripeSecretKey = getenv("BOXOFFICE_STRIPE_SECRET_KEY")
 	c.StripeWebhookSecret = getenv("BOXOFFICE_STRIPE_WEBHOOK_SECRET")
 	c.StripeAPIBase = getenv("BOXOFFICE_STRIPE_API_BASE")
+	c.TestPaymentsSecret = getenv("BOXOFFICE_TEST_PAYMENTS_SECRET")
 	switch c.Payments {
 	case "", "none":
 		c.Payments = ""

@@ -328,7 +328,7 @@ func paymentProvider(cfg config, log *slog.Logger) (boxoffice.PaymentProvider, s
 	switch cfg.Payments {
 	case "test":
 		log.Warn("PAYMENTS ARE SIMULATED: BOXOFFICE_PAYMENTS=test takes no money and hands out tickets for free; never use it for a real sale")
-		return testpay.New(testpay.Config{}), "test: payments are simulated and take no money", nil
+		return testpay.New(cfg.TestPaymentsSecret), "test: payments are simulated and take no money", nil
 	case "stripe":
 		p, err := stripe.New(stripe.Config{
 			SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret, APIBase: cfg.StripeAPIBase,

@@ -440,8 +440,16 @@ func (s *Orders) HandleWebhook(ctx context.Context, provider string, body []byte
 		return ErrNotFound
 	}
 	ev, err := s.provider.ParseWebhook(body, header)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrWebhookSignature):
 		return err
+	case err != nil:
+		// Signed, but not a callback this provider sends: answer the
+		// sender's mistake, never a 500 it would retry for days.
+		s.log.Info("webhook that verifies but cannot be read", "provider", provider, "err", err)
+		var v ValidationError
+		v.Add("body", "is not a callback of this provider")
+		return &v
 	}
 	key := provider + ":" + ev.ID
 	switch ev.Kind {

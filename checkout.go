@@ -578,6 +578,10 @@ func (s *Orders) Refunds(ctx context.Context, c Caller, orderID string) ([]*Refu
 	return s.store.OrderRefunds(ctx, o.ID)
 }
 
+// SendRefundsNow asks the refund sender to look for due refunds now rather
+// than at its next tick (after the provider is back, say).
+func (s *Orders) SendRefundsNow() { s.wakeRefunds() }
+
 func (s *Orders) wakeRefunds() {
 	select {
 	case s.refundsDue <- struct{}{}:

@@ -694,18 +694,24 @@ func (s *Orders) sendRefund(ctx context.Context, r *Refund) {
 		st, err = s.provider.Refund(pctx, r, p)
 	}
 	now := s.clock()
-	r.Attempts++
+	delay := RefundRetryBase
 	if err != nil {
-		// The provider could not be asked: the refund stays as it was,
-		// with the error to show.
+		// The provider could not be asked, or did not answer: the refund
+		// stays as it was, with the error to show, and the next try uses
+		// the same idempotency key (Attempts unchanged), so a refund the
+		// provider did make is not made twice.
 		r.LastError = err.Error()
 	} else {
 		r.Advance(st, now)
+		if r.Status == RefundFailed {
+			// The provider refused it: the next try is a new request.
+			r.Attempts++
+			delay, _ = MailRetryDelay(r.Attempts, RefundRetryBase, RefundRetryMax)
+		}
 	}
 	if r.Status != RefundSucceeded {
-		// Pending: the provider confirms later (a callback, or the next
-		// look); failed: try again. Either way, look again after a backoff.
-		delay, _ := MailRetryDelay(r.Attempts, RefundRetryBase, RefundRetryMax)
+		// Pending: the provider confirms later (a callback); failed or not
+		// asked: try again after the delay.
 		r.NextAttemptAt = now.Add(delay)
 	}
 	r.UpdatedAt = now

@@ -602,6 +602,9 @@ const (
 	reconcileFor   = 7 * 24 * time.Hour
 	// reconcileEvery is how often the reconciliation job runs.
 	reconcileEvery = 30 * time.Second
+	// refundLookEvery is how often a refund the provider accepted but has
+	// not finished is looked at, besides its callbacks.
+	refundLookEvery = 10 * time.Minute
 	// RefundRetryBase and RefundRetryMax shape the refund outbox's backoff.
 	RefundRetryBase = 10 * time.Second
 	RefundRetryMax  = time.Hour
@@ -688,10 +691,17 @@ func (s *Orders) sendRefunds(ctx context.Context) (int, error) {
 func (s *Orders) sendRefund(ctx context.Context, r *Refund) {
 	pctx, cancel := context.WithTimeout(ctx, paymentCallTimeout)
 	defer cancel()
-	p, err := s.store.Payment(pctx, r.PaymentID)
 	var st RefundState
-	if err == nil {
-		st, err = s.provider.Refund(pctx, r, p)
+	var err error
+	if r.Ref != "" && r.Status == RefundPending {
+		// The provider has it: ask how it went, never request it again.
+		st, err = s.provider.LookupRefund(pctx, r)
+	} else {
+		var p *Payment
+		p, err = s.store.Payment(pctx, r.PaymentID)
+		if err == nil {
+			st, err = s.provider.Refund(pctx, r, p)
+		}
 	}
 	now := s.clock()
 	delay := RefundRetryBase
@@ -710,8 +720,11 @@ func (s *Orders) sendRefund(ctx context.Context, r *Refund) {
 		}
 	}
 	if r.Status != RefundSucceeded {
-		// Pending: the provider confirms later (a callback); failed or not
-		// asked: try again after the delay.
+		// Pending: the provider confirms later (a callback, or the next
+		// look); failed or not asked: try again after the delay.
+		if r.Status == RefundPending && r.Ref != "" {
+			delay = refundLookEvery
+		}
 		r.NextAttemptAt = now.Add(delay)
 	}
 	r.UpdatedAt = now

@@ -121,9 +121,12 @@ type Refund struct {
 	// Automatic marks a refund boxoffice made on its own: a payment whose
 	// tickets were gone.
 	Automatic bool
-	// Attempts counts the calls to the provider so far; LastError is the
-	// last failure; NextAttemptAt is when the outbox calls the provider
-	// (again), or the end of a sender's lease while one holds it.
+	// Attempts counts the refusals of the provider so far: each new
+	// request after a refusal is a new one (its idempotency key has the
+	// count), while a request that got no answer is repeated as it was.
+	// LastError is the last failure; NextAttemptAt is when the outbox
+	// calls the provider (again), or the end of a sender's lease while one
+	// holds it.
 	Attempts      int
 	LastError     string
 	NextAttemptAt time.Time
@@ -161,6 +164,10 @@ type PaymentProvider interface {
 	// keyed by r.ID and r.Attempts. It returns the refund's state
 	// (pending when the provider confirms it later).
 	Refund(ctx context.Context, r *Refund, p *Payment) (RefundState, error)
+	// LookupRefund asks the provider for the state of a refund it accepted
+	// (r.Ref set). A refund the provider has is never requested again
+	// while it is pending: an idempotency key does not last for ever.
+	LookupRefund(ctx context.Context, r *Refund) (RefundState, error)
 	// ParseWebhook verifies a callback's signature with the headers
 	// (header returns a header's value) and decodes it. It returns
 	// ErrWebhookSignature when the signature does not verify; an event

@@ -333,6 +333,19 @@ func (s *Provider) Refund(ctx context.Context, r *boxoffice.Refund, p *boxoffice
 	return refundState(re), nil
 }
 
+// LookupRefund retrieves the Stripe Refund r.Ref. Errors are
+// StartPayment's.
+func (s *Provider) LookupRefund(ctx context.Context, r *boxoffice.Refund) (boxoffice.RefundState, error) {
+	if r.Ref == "" {
+		return boxoffice.RefundState{}, fmt.Errorf("stripe: look up refund %s, which Stripe has not accepted", r.ID)
+	}
+	re, err := s.client.V1Refunds.Retrieve(ctx, r.Ref, nil)
+	if err != nil {
+		return boxoffice.RefundState{}, apiError("retrieve refund", err)
+	}
+	return refundState(re), nil
+}
+
 // refundState maps a Stripe Refund to boxoffice's refund state.
 func refundState(re *stripego.Refund) boxoffice.RefundState {
 	st := boxoffice.RefundState{Ref: re.ID}

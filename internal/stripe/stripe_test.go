@@ -231,6 +231,25 @@ func TestRefundStripeMock(t *testing.T) {
 
 // stripe-mock refuses a key that does not look like a test key with 401,
 // as Stripe does a bad key: not a failure that passes by itself.
+func TestLookupRefundStripeMock(t *testing.T) {
+	sm := stripemock.Start(t)
+	prov, rec := newProvider(t, sm.URL, stripemock.APIKey)
+	r := &boxoffice.Refund{ID: boxoffice.NewID(), Ref: "re_boxoffice1", Status: boxoffice.RefundPending}
+	st, err := prov.LookupRefund(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ref == "" || st.Status != boxoffice.RefundSucceeded {
+		t.Errorf("LookupRefund = %+v, want the fixture's succeeded refund", st)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Method != "GET" || got[0].Path != "/v1/refunds/re_boxoffice1" {
+		t.Errorf("requests = %+v, want one GET /v1/refunds/re_boxoffice1", got)
+	}
+	if _, err := prov.LookupRefund(t.Context(), &boxoffice.Refund{ID: r.ID}); err == nil {
+		t.Error("LookupRefund of a refund Stripe never accepted: no error")
+	}
+}
+
 func TestBadKeyStripeMock(t *testing.T) {
 	sm := stripemock.Start(t)
 	prov, _ := newProvider(t, sm.URL, "not_a_key")

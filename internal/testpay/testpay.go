@@ -183,6 +183,20 @@ func (t *Provider) Refund(ctx context.Context, r *boxoffice.Refund, p *boxoffice
 	return st, nil
 }
 
+// LookupRefund returns the state of the refund r.Ref: the answer its last
+// attempt got.
+func (t *Provider) LookupRefund(ctx context.Context, r *boxoffice.Refund) (boxoffice.RefundState, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.down {
+		return boxoffice.RefundState{}, errDown
+	}
+	if rec, ok := t.refunds[r.ID+"/"+strconv.Itoa(r.Attempts)]; ok && rec.state.Ref == r.Ref {
+		return rec.state, nil
+	}
+	return boxoffice.RefundState{}, fmt.Errorf("testpay: no refund %s", r.Ref)
+}
+
 // FailRefunds makes the refunds of the payment with ref ref fail (fail
 // true) or succeed again (fail false).
 func (t *Provider) FailRefunds(ref string, fail bool) {

@@ -46,9 +46,7 @@ func scanOrder(row scanner) (*boxoffice.Order, error) {
 		return nil, err
 	}
 	o.Status = boxoffice.OrderStatus(status)
-	if o.Refunded.Amount != 0 {
-		o.Refunded.Currency = o.Total.Currency
-	}
+	o.Refunded.Currency = o.Total.Currency
 	if paidAt.Valid {
 		t := paidAt.Time
 		o.PaidAt = &t

@@ -286,3 +286,34 @@ func checkInventory(t *testing.T, s *Store, e *boxoffice.Event) {
 		}
 	}
 }
+
+// BenchmarkCreateOrders measures one batch of two-line orders for one event
+// (b.N batches in a row; each order is by a new user with an idempotency
+// key), to compare with BenchmarkCreateHolds: orders/s against holds/s.
+func BenchmarkCreateOrders(b *testing.B) {
+	s := openStore(b)
+	for _, n := range []int{1, 50, 200} {
+		b.Run(fmt.Sprint("batch=", n), func(b *testing.B) {
+			e := orderEvent(b, s, 4, 1<<30, 1<<30)
+			exp := time.Now().Add(time.Hour)
+			batches := make([][]*boxoffice.OrderRequest, b.N)
+			for i := range batches {
+				for j := range n {
+					o := newOrder(e, boxoffice.NewID(), []int{0, 1}, []int{1, 1}, exp)
+					batches[i] = append(batches[i], orderReq(e, o, fmt.Sprint(i, "-", j)))
+				}
+			}
+			b.ResetTimer()
+			cpu0 := mariadbCPU()
+			for i := 0; i < b.N; i++ {
+				if err := s.CreateOrders(context.Background(), e.ID, batches[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "orders/s")
+			if cpu1 := mariadbCPU(); cpu0 > 0 && cpu1 > cpu0 {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N*n)/float64(time.Microsecond), "mariadb-µs/order")
+			}
+		})
+	}
+}

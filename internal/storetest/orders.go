@@ -372,7 +372,10 @@ func testOrders(t *testing.T, s boxoffice.Store) {
 func testOrderLifecycle(t *testing.T, s boxoffice.Store) {
 	t.Run("CancelOrder", func(t *testing.T) {
 		ctx := t.Context()
-		e := createEvent(t, s, 3, 5)
+		// Room for the order's 4 tickets and the keyed hold's 1.
+		e := newEvent(3, 5)
+		e.MaxTicketsPerUser = 5
+		must(t, "CreateEvent", s.CreateEvent(ctx, e))
 		u, v := createUser(t, s), createUser(t, s)
 		at := now()
 		o := mustOrder(t, s, e, u.ID, at, ol{0, 3}, ol{1, 1})

@@ -506,7 +506,8 @@ func (s *Store) ListOrders(ctx context.Context, f boxoffice.OrderFilter) ([]*box
 
 // CancelOrder cancels an order as boxoffice.OrderCancelStep decides under
 // its lock, releasing its tickets at once; idem (when not nil) is inserted
-// in the same transaction. It returns ErrNotFound or the step's error.
+// in the same transaction. It returns ErrNotFound, the step's error, or
+// ErrIdempotencyKeyReused (nothing changes) when idem's key is on record.
 func (s *Store) CancelOrder(ctx context.Context, id string, now time.Time, idem *boxoffice.Idempotency) (*boxoffice.Order, error) {
 	var out *boxoffice.Order
 	now = now.UTC()
@@ -530,6 +531,10 @@ func (s *Store) CancelOrder(ctx context.Context, id string, now time.Time, idem 
 			return err
 		}
 		if err := insertIdempotency(ctx, tx, idem); err != nil {
+			if isDup(err) {
+				// The key is on record: the cancellation is not made.
+				return boxoffice.ErrIdempotencyKeyReused
+			}
 			return err
 		}
 		out = o

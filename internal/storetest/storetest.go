@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("ListReservations", func(t *testing.T) { testListReservations(t, open(t)) })
 	t.Run("Sales", func(t *testing.T) { testSales(t, open(t)) })
 	t.Run("Mail", func(t *testing.T) { testMail(t, open(t)) })
+	runOrders(t, open)
 	t.Run("Concurrency", func(t *testing.T) {
 		t.Run("HoldsNeverOversell", func(t *testing.T) { testConcurrentSellOut(t, open(t)) })
 		t.Run("LimitPerUser", func(t *testing.T) { testConcurrentLimit(t, open(t)) })

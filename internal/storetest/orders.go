@@ -373,6 +373,7 @@ func testOrderLifecycle(t *testing.T, s boxoffice.Store) {
 	t.Run("CancelOrder", func(t *testing.T) {
 		ctx := t.Context()
 		e := createEvent(t, s, 3, 5)
+		e.MaxTicketsPerUser = 10
 		u, v := createUser(t, s), createUser(t, s)
 		at := now()
 		o := mustOrder(t, s, e, u.ID, at, ol{0, 3}, ol{1, 1})

@@ -30,8 +30,8 @@ const (
 	OutcomeCancelled OutcomeKind = "cancelled"
 	// OutcomeOrder records a request on an order (ReservationID holds the
 	// order's ID); it is answered with the order as it is now.
-	OutcomeOrder OutcomeKind = "order"
-	OutcomeUnknown   OutcomeKind = "unknown"
+	OutcomeOrder   OutcomeKind = "order"
+	OutcomeUnknown OutcomeKind = "unknown"
 )
 
 // Outcome is what was decided for a recorded request, in domain terms (never

@@ -41,10 +41,10 @@ type Event struct {
 	// the event's waiting room and holds.
 	RequireVerifiedEmail bool
 	// Refunds is what the event's buyers may refund themselves.
-	Refunds RefundPolicy
-	Tiers   []Tier
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	Refunds   RefundPolicy
+	Tiers     []Tier
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Available returns the number of tickets left over all tiers.

@@ -1243,7 +1243,7 @@ func testConcurrentOrders(t *testing.T, s boxoffice.Store) {
 	}
 	t.Logf("BOXOFFICE_PROPERTY_SEED=%d", seed)
 
-	e := newEvent(6, 5, 4)
+	e := newEvent(8, 6, 5)
 	e.MaxTicketsPerUser = 5
 	must(t, "CreateEvent", s.CreateEvent(ctx, e))
 	users := make([]string, 10)
@@ -1288,7 +1288,7 @@ func testConcurrentOrders(t *testing.T, s boxoffice.Store) {
 						}
 						var lines []ol
 						for range 1 + rng.IntN(3) {
-							lines = append(lines, ol{rng.IntN(len(e.Tiers)), 1 + rng.IntN(3)})
+							lines = append(lines, ol{rng.IntN(len(e.Tiers)), 1 + rng.IntN(2)})
 						}
 						reqs = append(reqs, newOrder(e, users[rng.IntN(len(users))], created, lines...))
 					}

@@ -110,7 +110,7 @@ func TestCheckout(t *testing.T) {
 	// Two adults and a child: one order, one total.
 	var o orderJSON
 	ts.call("POST", "/api/v1/events/"+event+"/orders", fan, lines(a, 2, c, 1)).ok(t, 201, &o)
-	if o.Status != "pending" || o.Total != (money{9000, "USD"}) || len(o.Lines) != 2 || o.Payment != nil {
+	if o.Status != "pending" || o.Total != (money{12000, "USD"}) || len(o.Lines) != 2 || o.Payment != nil {
 		t.Fatalf("order = %+v", o)
 	}
 	s := ts.sales(event)
@@ -138,7 +138,7 @@ func TestCheckout(t *testing.T) {
 	ts.call("POST", "/api/v1/orders/"+o.ID+"/payments", fan, map[string]string{"payment_token": "tok_visa"}).
 		problem(t, 409, boxoffice.CodeInvalidState)
 	s = ts.sales(event)
-	if s.Tiers[0].Confirmed != 2 || s.Tiers[1].Confirmed != 1 || s.Revenue[0].Orders != 9000 {
+	if s.Tiers[0].Confirmed != 2 || s.Tiers[1].Confirmed != 1 || s.Revenue[0].Orders != 12000 {
 		t.Fatalf("sales after paying: %+v", s)
 	}
 
@@ -155,7 +155,7 @@ func TestCheckout(t *testing.T) {
 		t.Fatalf("after the refund: %+v", o)
 	}
 	s = ts.sales(event)
-	if s.Tiers[1].Available != 3 || s.Revenue[0].Orders != 7000 || s.Revenue[0].Refunded != 2000 {
+	if s.Tiers[1].Available != 3 || s.Revenue[0].Orders != 10000 || s.Revenue[0].Refunded != 2000 {
 		t.Fatalf("sales after the refund: %+v", s)
 	}
 	waitUntil(t, func() bool {

@@ -322,6 +322,16 @@ func (s *Store) CreateOrders(ctx context.Context, eventID string, reqs []*boxoff
 	})
 }
 
+// latestPayment returns an order's newest payment, or nil.
+func latestPayment(ctx context.Context, q rowQuerier, orderID string) (*boxoffice.Payment, error) {
+	p, err := scanPayment(q.QueryRowContext(ctx, "SELECT "+paymentCols+
+		" FROM payments WHERE order_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", orderID))
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	return p, err
+}
+
 // Order returns the order with its lines and its latest payment, read in
 // one snapshot, or boxoffice.ErrNotFound.
 func (s *Store) Order(ctx context.Context, id string) (*boxoffice.Order, error) {
@@ -331,14 +341,8 @@ func (s *Store) Order(ctx context.Context, id string) (*boxoffice.Order, error) 
 		if err != nil {
 			return err
 		}
-		p, err := scanPayment(tx.QueryRowContext(ctx, "SELECT "+paymentCols+
-			" FROM payments WHERE order_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", id))
-		switch {
-		case err == sql.ErrNoRows:
-		case err != nil:
+		if o.Payment, err = latestPayment(ctx, tx, id); err != nil {
 			return err
-		default:
-			o.Payment = p
 		}
 		out = o
 		return nil
@@ -488,6 +492,9 @@ func (s *Store) CreatePayment(ctx context.Context, p *boxoffice.Payment, check f
 	return s.inTx(ctx, "create payment", func(tx *sql.Tx) error {
 		o, err := loadOrder(ctx, tx, p.OrderID)
 		if err != nil {
+			return err
+		}
+		if o.Payment, err = latestPayment(ctx, tx, p.OrderID); err != nil {
 			return err
 		}
 		if err := check(o); err != nil {

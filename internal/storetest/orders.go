@@ -543,6 +543,15 @@ func testPayments(t *testing.T, s boxoffice.Store) {
 		must(t, "Payment", err)
 		diff(t, "Payment", p, got)
 
+		// The next check sees the order with its latest payment: a rule
+		// that allows one payment under way at a time relies on it.
+		var seen2 *boxoffice.Order
+		next := newPayment(o, at.Add(time.Millisecond))
+		must(t, "CreatePayment", s.CreatePayment(ctx, next, func(got *boxoffice.Order) error { seen2 = got; return nil }))
+		if seen2.Payment == nil || seen2.Payment.ID != p.ID {
+			t.Fatalf("check saw latest payment %+v, want %s", seen2.Payment, p.ID)
+		}
+
 		refused := newPayment(o, at)
 		errNo := errors.New("storetest: no")
 		err = s.CreatePayment(ctx, refused, func(*boxoffice.Order) error { return errNo })
@@ -579,8 +588,8 @@ func testPayments(t *testing.T, s boxoffice.Store) {
 
 		all, err := s.OrderPayments(ctx, o.ID)
 		must(t, "OrderPayments", err)
-		if len(all) != 2 || all[0].CreatedAt.After(all[1].CreatedAt) || all[1].ID != p2.ID {
-			t.Fatalf("OrderPayments: %d payments, want 2 oldest first", len(all))
+		if len(all) != 3 || all[0].CreatedAt.After(all[1].CreatedAt) || all[1].CreatedAt.After(all[2].CreatedAt) || all[2].ID != p2.ID {
+			t.Fatalf("OrderPayments: %d payments, want 3 oldest first", len(all))
 		}
 		diff(t, "latest payment", p2, getOrder(t, s, o.ID).Payment)
 		none, err := s.OrderPayments(ctx, boxoffice.NewID())

@@ -92,15 +92,16 @@ var errDown = &boxoffice.RetryableError{Err: errors.New("testpay: the provider i
 
 // StartPayment starts p as its token says (see the package comment). It is
 // idempotent by p.ID: a payment started before keeps its state, except that
-// one that requires action is confirmed by a token given later. While the
-// provider is down it returns a *boxoffice.RetryableError.
+// one that requires action, or was declined, is confirmed again by a token
+// given later (as a card payment can be retried with another card). While
+// the provider is down it returns a *boxoffice.RetryableError.
 func (t *Provider) StartPayment(ctx context.Context, p *boxoffice.Payment, o *boxoffice.Order, token string) (boxoffice.PaymentState, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.down {
 		return boxoffice.PaymentState{}, errDown
 	}
-	if st, ok := t.payments[p.ID]; ok && (st.Status != boxoffice.PaymentRequiresAction || token == "") {
+	if st, ok := t.payments[p.ID]; ok && (token == "" || st.Status == boxoffice.PaymentSucceeded || st.Status == boxoffice.PaymentProcessing) {
 		return st, nil
 	}
 	st := boxoffice.PaymentState{Ref: PaymentRef(p.ID)}

@@ -121,7 +121,8 @@ func NewService(cfg ServiceConfig) *Service {
 
 // Run does the background work of the aggregates until ctx is done: hold
 // expiry and idempotency purges, each store call under a deadline (see
-// Reservations.Run), and mail delivery (Outbox.Run).
+// Reservations.Run), and mail delivery and the purge of sent mail
+// (Outbox.Run).
 func (s *Service) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {

@@ -449,7 +449,7 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 	}
 	paceCell := "not measured: " + pace.reason
 	if pace.ok {
-		paceCell = fmt.Sprintf("%.0f / %d per min, from %.1f s", pace.rate, sz.admit, pace.resumed.Seconds())
+		paceCell = fmt.Sprintf("%.0f / %d per min, from %.1f s", pace.rate, sz.admit, pace.resumed.Seconds()) // measured / configured
 	}
 
 	// The row.

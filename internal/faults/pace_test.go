@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"boxoffice"
@@ -262,5 +263,51 @@ func measurePace(samples []paceSample, faultEnd, from, filled time.Time, fans, p
 		resumed: max(0, first.at.Sub(faultEnd)),
 		rate:    float64(last.probe-first.probe) / last.at.Sub(first.at).Minutes(),
 		ok:      true,
+	}
+}
+
+// TestMeasurePace drives the pace check with counter readings five times a
+// second of a coordinator admitting perRound users once a second.
+func TestMeasurePace(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	// readings from 0 to 10 s; round k (from 1 s) happens at k s + 50 ms
+	// and admits admitted(k) users.
+	readings := func(admitted func(k int) int) []paceSample {
+		var out []paceSample
+		total := 0
+		for i := 0; i <= 50; i++ {
+			at := t0.Add(time.Duration(i) * 200 * time.Millisecond)
+			if i > 0 && i%5 == 1 {
+				total += admitted(i / 5)
+			}
+			out = append(out, paceSample{at: at, probe: total})
+		}
+		return out
+	}
+	atPace := func(int) int { return 30 }
+	faultEnd := t0.Add(2500 * time.Millisecond)
+	for _, c := range []struct {
+		name     string
+		samples  []paceSample
+		fans     int
+		ok       bool
+		min, max float64
+		reason   string
+	}{
+		{name: "at pace", samples: readings(atPace), fans: 600, ok: true, min: 1800 * 0.95, max: 1800 * 1.05},
+		{name: "a burst first is left out", samples: readings(func(k int) int { return map[bool]int{true: 120, false: 30}[k == 3] }), fans: 600, ok: true, min: 1800 * 0.95, max: 1800 * 1.05},
+		{name: "a quarter below", samples: readings(func(int) int { return 22 }), fans: 600, ok: true, max: 1800 * paceLow},
+		{name: "stalled", samples: readings(func(k int) int { return map[bool]int{true: 30, false: 0}[k < 3] }), fans: 600, reason: "no admission after the fault"},
+		{name: "line may run dry", samples: readings(atPace), fans: 200, reason: "run dry"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := measurePace(c.samples, faultEnd, faultEnd, t0, c.fans, 1800)
+			if r.ok != c.ok || !strings.Contains(r.reason, c.reason) {
+				t.Fatalf("measurePace = %+v, want ok %v, reason containing %q", r, c.ok, c.reason)
+			}
+			if c.ok && (r.rate < c.min || r.rate > c.max) {
+				t.Errorf("rate %.0f/min, want %.0f to %.0f", r.rate, c.min, c.max)
+			}
+		})
 	}
 }

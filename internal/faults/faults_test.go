@@ -50,10 +50,10 @@ type run struct {
 	redis     *redis
 	event     string
 	admin     string
-	mon       *monitor
+	mon       *sampler[sample]
 	faultFrom time.Time
-	probe     string       // the pace probe's event
-	pace      *paceMonitor // its admissions
+	probe     string               // the pace probe's event
+	pace      *sampler[paceSample] // its admissions
 }
 
 // scenario is one fault: inject starts it and returns when it has ended
@@ -177,22 +177,22 @@ type sample struct {
 	capacity, held, confirmed, available int
 }
 
-// monitor reads the sales view five times a second from whichever
-// instance answers.
-type monitor struct {
+// sampler reads something five times a second until the test ends,
+// keeping the readings that worked.
+type sampler[T any] struct {
 	mu      sync.Mutex
-	samples []sample
-	stop    context.CancelFunc
-	done    chan struct{}
+	samples []T
 }
 
-func (r *run) startMonitor() {
+// startSampler starts reading with read, which reports whether it read.
+func startSampler[T any](t *testing.T, read func(context.Context) (T, bool)) *sampler[T] {
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &monitor{stop: cancel, done: make(chan struct{})}
+	m := &sampler[T]{}
+	done := make(chan struct{})
 	go func() {
-		defer close(m.done)
+		defer close(done)
 		for ctx.Err() == nil {
-			if sm, err := r.sales(ctx); err == nil {
+			if sm, ok := read(ctx); ok {
 				m.mu.Lock()
 				m.samples = append(m.samples, sm)
 				m.mu.Unlock()
@@ -203,8 +203,16 @@ func (r *run) startMonitor() {
 			}
 		}
 	}()
-	r.mon = m
-	r.t.Cleanup(func() { cancel(); <-m.done })
+	t.Cleanup(func() { cancel(); <-done })
+	return m
+}
+
+// startMonitor reads the sales view from whichever instance answers.
+func (r *run) startMonitor() {
+	r.mon = startSampler(r.t, func(ctx context.Context) (sample, bool) {
+		sm, err := r.sales(ctx)
+		return sm, err == nil
+	})
 }
 
 // sales reads the hot tier's sales view.
@@ -227,21 +235,22 @@ func (r *run) sales(ctx context.Context) (sample, error) {
 	return sample{at: time.Now(), capacity: tr.Capacity, held: tr.Held, confirmed: tr.Confirmed, available: tr.Available}, nil
 }
 
-// latest returns the newest sample.
-func (m *monitor) latest() (sample, bool) {
+// latest returns the newest reading.
+func (m *sampler[T]) latest() (T, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.samples) == 0 {
-		return sample{}, false
+		var zero T
+		return zero, false
 	}
 	return m.samples[len(m.samples)-1], true
 }
 
-// all returns a copy of the samples.
-func (m *monitor) all() []sample {
+// all returns a copy of the readings.
+func (m *sampler[T]) all() []T {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]sample(nil), m.samples...)
+	return append([]T(nil), m.samples...)
 }
 
 // loadReport is the part of cmd/loadgen's JSON report the suite reads.

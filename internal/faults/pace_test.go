@@ -46,34 +46,8 @@ type paceSample struct {
 	probe, hot int
 }
 
-// paceMonitor reads every live instance's metrics five times a second.
-type paceMonitor struct {
-	mu      sync.Mutex
-	samples []paceSample
-}
-
 // startPace starts reading the admission counters.
-func (r *run) startPace() {
-	ctx, cancel := context.WithCancel(context.Background())
-	m := &paceMonitor{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			if sm, ok := r.admissions(ctx); ok {
-				m.mu.Lock()
-				m.samples = append(m.samples, sm)
-				m.mu.Unlock()
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}()
-	r.pace = m
-	r.t.Cleanup(func() { cancel(); <-done })
-}
+func (r *run) startPace() { r.pace = startSampler(r.t, r.admissions) }
 
 // admissions sums the admission counters of the live instances; it reports
 // false unless every live instance answered, so that no sample is short of
@@ -132,12 +106,6 @@ func scrapeAdmissions(ctx context.Context, url, hotEvent string) (probe, hot int
 		}
 	}
 	return probe, hot, sc.Err()
-}
-
-func (m *paceMonitor) all() []paceSample {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]paceSample(nil), m.samples...)
 }
 
 // createProbe creates the probe event: on sale, with a waiting room at the

@@ -138,8 +138,9 @@ func NewService(cfg ServiceConfig) *Service {
 
 // Run does the background work of the aggregates until ctx is done: hold
 // expiry and idempotency purges, each store call under a deadline (see
-// Reservations.Run), mail delivery (Outbox.Run), and the checkout's order
-// expiry, refunds and payment reconciliation (Orders.Run).
+// Reservations.Run), mail delivery and the purge of sent mail
+// (Outbox.Run), and the checkout's order expiry, refunds and payment
+// reconciliation (Orders.Run).
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.outbox.Run(ctx) })

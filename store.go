@@ -61,6 +61,10 @@ type Store interface {
 	// MailFailed records a failed delivery: the attempts so far, the last
 	// error, and when to try again (nil: never).
 	MailFailed(ctx context.Context, id string, attempts int, lastErr string, next *time.Time) error
+	// PurgeMail deletes the messages sent before sentBefore, in bounded
+	// batches, and returns how many it deleted. Unsent messages (due,
+	// leased or given up) stay.
+	PurgeMail(ctx context.Context, sentBefore time.Time) (int, error)
 
 	// CreateEvent inserts e and its tiers (IDs already assigned).
 	CreateEvent(ctx context.Context, e *Event) error

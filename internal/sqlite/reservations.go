@@ -634,19 +634,28 @@ func (s *Store) Idempotency(ctx context.Context, userID, key string) (*boxoffice
 	return &i, nil
 }
 
-// purgeBatch is how many idempotency records one purge transaction deletes,
-// so that a large purge does not hold the write lock for long.
+// purgeBatch is how many records one purge transaction deletes, so that a
+// large purge does not hold the write lock for long.
 const purgeBatch = 5000
 
 // PurgeIdempotency deletes records created before before, in batches, and
 // returns how many it deleted.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int, error) {
+	return s.deleteInBatches(ctx, "purge idempotency", `DELETE FROM idempotency WHERE rowid IN
+		(SELECT rowid FROM idempotency WHERE created_at < ? LIMIT ?)`, us(before))
+}
+
+// deleteInBatches runs stmt, a DELETE whose last parameter is the size of
+// its batch, with args and purgeBatch, one transaction per batch, until it
+// deletes fewer than purgeBatch rows, and returns how many it deleted in
+// all.
+func (s *Store) deleteInBatches(ctx context.Context, what, stmt string, args ...any) (int, error) {
 	total := 0
+	args = append(args, purgeBatch)
 	for {
 		var n int64
-		err := s.inTx(ctx, "purge idempotency", func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE rowid IN
-				(SELECT rowid FROM idempotency WHERE created_at < ? LIMIT ?)`, us(before), purgeBatch)
+		err := s.inTx(ctx, what, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, stmt, args...)
 			if err != nil {
 				return err
 			}

@@ -121,10 +121,55 @@ func TestChartRendersStrictlyAndSafely(t *testing.T) {
 			checkDeployment(t, r)
 			checkWiring(t, r)
 			checkMail(t, r, c.mail)
+			checkPayments(t, r)
 			if len(r.all("Job")) > 0 {
 				checkMigrationJob(t, r)
 			}
 		})
+	}
+}
+
+// checkPayments: every deployment runs in production mode with Stripe, its
+// keys taken from a Secret (never the ConfigMap), and the NetworkPolicy lets
+// the pods reach Stripe's API.
+func checkPayments(t *testing.T, r rendered) {
+	t.Helper()
+	d := one[*appsv1.Deployment](t, r, "Deployment")
+	fromSecret := map[string]bool{}
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.Value == "" {
+			fromSecret[e.Name] = true
+		}
+	}
+	for _, name := range []string{"BOXOFFICE_STRIPE_SECRET_KEY", "BOXOFFICE_STRIPE_WEBHOOK_SECRET"} {
+		if !fromSecret[name] {
+			t.Errorf("%s is not taken from a Secret", name)
+		}
+	}
+	for _, v := range r.all("ConfigMap") {
+		cm := v.(*corev1.ConfigMap)
+		if cm.Name != d.Name {
+			continue
+		}
+		if cm.Data["BOXOFFICE_ENV"] != "production" || cm.Data["BOXOFFICE_PAYMENTS"] != "stripe" {
+			t.Errorf("ConfigMap: BOXOFFICE_ENV %q, BOXOFFICE_PAYMENTS %q; want production, stripe", cm.Data["BOXOFFICE_ENV"], cm.Data["BOXOFFICE_PAYMENTS"])
+		}
+		for k := range cm.Data {
+			if strings.HasPrefix(k, "BOXOFFICE_STRIPE_") {
+				t.Errorf("%s (a secret) is in the ConfigMap", k)
+			}
+		}
+	}
+	https := false
+	for _, v := range r.all("NetworkPolicy") {
+		for _, rule := range v.(*networkingv1.NetworkPolicy).Spec.Egress {
+			for _, p := range rule.Ports {
+				https = https || p.Port != nil && p.Port.IntValue() == 443
+			}
+		}
+	}
+	if len(r.all("NetworkPolicy")) > 0 && !https {
+		t.Error("the NetworkPolicy does not let the pods reach Stripe's API (port 443)")
 	}
 }
 
@@ -500,6 +545,10 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		{"no database", []string{"secrets.databaseURL.existingSecret="}, "secrets.databaseURL.existingSecret is required"},
 		{"secret in config", []string{"config.extra.BOXOFFICE_JWT_SECRET=x"}, "is a secret"},
 		{"SMTP URL in config", []string{"config.extra.BOXOFFICE_SMTP_URL=smtp://u:p@mail:587"}, "is a secret"},
+		{"Stripe key in config", []string{"config.extra.BOXOFFICE_STRIPE_SECRET_KEY=sk_live_x"}, "is a secret"},
+		{"test payments", []string{"payments.provider=test"}, "payments.provider must be stripe"},
+		{"no Stripe key", []string{"secrets.stripeSecretKey.existingSecret="}, "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required"},
+		{"no webhook secret", []string{"secrets.stripeWebhookSecret.existingSecret="}, "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required"},
 		{"SMTP without sender", []string{"secrets.smtpURL.existingSecret=boxoffice-mail", "mail.publicURL=https://tickets.example.com"}, "secrets.smtpURL needs mail.from"},
 		{"SMTP without public URL", []string{"secrets.smtpURL.existingSecret=boxoffice-mail", "mail.from=tickets@example.com"}, "secrets.smtpURL needs mail.from"},
 	} {

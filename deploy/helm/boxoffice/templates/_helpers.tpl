@@ -102,6 +102,10 @@ app.kubernetes.io/component: server
 {{- if $s.smtpURL.existingSecret }}
 {{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_SMTP_URL" "ref" $s.smtpURL) }}
 {{- end }}
+{{- if eq .Values.payments.provider "stripe" }}
+{{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_STRIPE_SECRET_KEY" "ref" $s.stripeSecretKey) }}
+{{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_STRIPE_WEBHOOK_SECRET" "ref" $s.stripeWebhookSecret) }}
+{{- end }}
 {{- end -}}
 
 {{/* Fail early on values that would deploy a broken fleet. */}}
@@ -112,6 +116,12 @@ app.kubernetes.io/component: server
 {{- end -}}
 {{- if and .Values.secrets.smtpURL.existingSecret (not (and .Values.mail.from .Values.mail.publicURL)) -}}
 {{- fail "secrets.smtpURL needs mail.from (BOXOFFICE_MAIL_FROM) and mail.publicURL (BOXOFFICE_PUBLIC_URL): the server refuses to start without them" -}}
+{{- end -}}
+{{- if ne .Values.payments.provider "stripe" -}}
+{{- fail "payments.provider must be stripe: a deployment runs in production mode, which refuses the test provider (it hands out tickets without taking money)" -}}
+{{- end -}}
+{{- if not (and .Values.secrets.stripeSecretKey.existingSecret .Values.secrets.stripeWebhookSecret.existingSecret) -}}
+{{- fail "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required: the server refuses to start without them" -}}
 {{- end -}}
 {{- if not (and .Values.resources.limits .Values.resources.limits.memory) -}}
 {{- fail "resources.limits.memory is required: GOMEMLIMIT is derived from it" -}}

@@ -179,18 +179,9 @@ func (s *server) handleListOrders(w http.ResponseWriter, r *http.Request, c boxo
 }
 
 func (s *server) handleCancelOrder(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
+	id, idem, err := readCancel(w, r)
 	if err != nil {
 		return err
-	}
-	idem, body, err := readIdempotent(w, r, true)
-	if err != nil {
-		return err
-	}
-	if len(body) > 0 {
-		if err := decodeJSON(body, &cancelRequest{}); err != nil {
-			return err
-		}
 	}
 	o, err := s.orders.CancelOrder(r.Context(), c, id, idem)
 	if err != nil {
@@ -199,25 +190,30 @@ func (s *server) handleCancelOrder(w http.ResponseWriter, r *http.Request, c box
 	return writeJSON(w, r, http.StatusOK, orderOf(o))
 }
 
+// readOptional reads the id in the path and decodes the request's body,
+// which may be left out, into v.
+func readOptional(w http.ResponseWriter, r *http.Request, v any) (string, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return "", err
+	}
+	body, err := readBody(w, r, true)
+	if err != nil || len(body) == 0 {
+		return id, err
+	}
+	return id, decodeJSON(body, v)
+}
+
 // paymentRequest is the body of POST /api/v1/orders/{id}/payments.
 type paymentRequest struct {
 	PaymentToken string `json:"payment_token"`
 }
 
 func (s *server) handleStartPayment(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r, true)
-	if err != nil {
-		return err
-	}
 	var req paymentRequest
-	if len(body) > 0 {
-		if err := decodeJSON(body, &req); err != nil {
-			return err
-		}
+	id, err := readOptional(w, r, &req)
+	if err != nil {
+		return err
 	}
 	p, _, err := s.orders.StartPayment(r.Context(), c, id, req.PaymentToken)
 	if err != nil {
@@ -234,19 +230,10 @@ type refundRequest struct {
 }
 
 func (s *server) handleRefundOrder(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r, true)
-	if err != nil {
-		return err
-	}
 	var req refundRequest
-	if len(body) > 0 {
-		if err := decodeJSON(body, &req); err != nil {
-			return err
-		}
+	id, err := readOptional(w, r, &req)
+	if err != nil {
+		return err
 	}
 	in := boxoffice.RefundInput{Reason: req.Reason}
 	if req.Lines != nil {

@@ -14,9 +14,11 @@ type ServiceConfig struct {
 	// Limits enforces the rate limits of sign-up, sign-in and holds; nil
 	// limits nothing. Give the WaitingRoom the same one.
 	Limits *Limiter
-	// Provider is the payment provider of orders (and, through it, of v1
-	// reservations). When nil, every payment answers ErrUnavailable: there
-	// is no built-in provider.
+	// Provider is the payment provider of orders. When nil, every payment
+	// answers ErrUnavailable: there is no built-in provider. A simulated
+	// provider (one whose Simulated method says so: the test provider)
+	// also pays v1 reservations; under a real one they are refused
+	// (ErrInvalidState) and tickets are paid for through orders.
 	Provider PaymentProvider
 	// Payments charges v1 reservations; nil = through Provider. Tests set
 	// it to watch the charges.
@@ -103,8 +105,11 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.SweepTimeout <= 0 {
 		cfg.SweepTimeout = DefaultSweepTimeout
 	}
-	if cfg.Payments == nil && cfg.Provider != nil {
+	if sim, ok := cfg.Provider.(interface{ Simulated() bool }); cfg.Payments == nil && ok && sim.Simulated() {
 		cfg.Payments = providerCharges{cfg.Provider}
+	}
+	if cfg.Payments == nil && cfg.Provider != nil {
+		cfg.Payments = ordersOnly{}
 	}
 	if cfg.Payments == nil {
 		cfg.Payments = noPayments{}
@@ -152,6 +157,21 @@ func (s *Service) Run(ctx context.Context) error {
 
 // Ready returns nil when the store answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// ordersOnly answers v1 confirmations under a real payment provider: a
+// reservation keeps no record of a provider's payment, so its money could
+// not be refunded later; real money goes through orders, whose payments are
+// recorded, reconciled and refundable.
+type ordersOnly struct{}
+
+func (ordersOnly) Charge(context.Context, *Reservation, string) error {
+	return Errorf(CodeInvalidState, "with this payment provider, tickets are paid for through orders: "+
+		"POST /api/v1/events/{id}/orders, then POST /api/v1/orders/{id}/payments")
+}
+
+func (ordersOnly) Refund(context.Context, *Reservation) error {
+	return Errorf(CodeInvalidState, "reservations are not paid through this payment provider")
+}
 
 // noPayments stands in when no payment provider is configured: nothing can
 // be paid for.

@@ -88,6 +88,19 @@ func TestStripeCheckout(t *testing.T) {
 	}
 	fan := client{t: t, base: in.url, token: signIn(t, in.url, "fan@example.com", "stage-door-123")}
 
+	// A v1 reservation keeps no record of a Stripe payment that could be
+	// refunded: with Stripe it is paid for through an order.
+	var hold struct{ ID string }
+	if code := fan.do("POST", "/api/v1/events/"+e.ID+"/reservations", map[string]any{"tier_id": e.Tiers[0].ID, "quantity": 1}, &hold); code != 201 {
+		t.Fatalf("hold: %d", code)
+	}
+	if code := fan.do("POST", "/api/v1/reservations/"+hold.ID+"/confirm", map[string]string{"payment_token": "pm_card_visa"}, nil); code != 409 {
+		t.Fatalf("v1 confirm under Stripe: %d, want 409", code)
+	}
+	if code := fan.do("POST", "/api/v1/reservations/"+hold.ID+"/cancel", nil, nil); code != 200 {
+		t.Fatalf("cancel hold: %d", code)
+	}
+
 	var o struct {
 		ID      string
 		Status  string

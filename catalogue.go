@@ -33,8 +33,8 @@ func (s *Catalogue) CreateEvent(ctx context.Context, c Caller, in EventInput) (*
 		ID: NewID(), Title: in.Title, Description: in.Description, Venue: in.Venue,
 		StartsAt: in.StartsAt, EndsAt: in.EndsAt, SalesStartAt: in.SalesStartAt, SalesEndAt: in.SalesEndAt,
 		MaxTicketsPerUser: in.MaxTicketsPerUser, HoldSeconds: in.HoldSeconds,
-		RequireVerifiedEmail: in.RequireVerifiedEmail,
-		CreatedAt:            now, UpdatedAt: now,
+		RequireVerifiedEmail: in.RequireVerifiedEmail, Refunds: in.Refunds,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	if in.Queue != nil {
 		e.Queue = *in.Queue
@@ -158,6 +158,9 @@ func applyPatch(e *Event, p *EventPatch) error {
 	if p.RequireVerifiedEmail != nil {
 		e.RequireVerifiedEmail = *p.RequireVerifiedEmail
 	}
+	if p.Refunds != nil {
+		e.Refunds = *p.Refunds
+	}
 	if p.HoldSeconds != nil {
 		e.HoldSeconds = *p.HoldSeconds
 		if e.HoldSeconds == 0 {
@@ -273,6 +276,18 @@ func (s *Catalogue) Sales(ctx context.Context, c Caller, eventID string) (*Sales
 		return nil, ErrNotFound
 	}
 	return s.store.Sales(ctx, eventID)
+}
+
+// Revenue returns an event's payments and refunds (admin only). It returns
+// ErrForbidden or ErrNotFound.
+func (s *Catalogue) Revenue(ctx context.Context, c Caller, eventID string) (*Revenue, error) {
+	if !c.IsAdmin() {
+		return nil, ErrForbidden
+	}
+	if !ValidID(eventID) {
+		return nil, ErrNotFound
+	}
+	return s.store.Revenue(ctx, eventID)
 }
 
 // eventLoadTimeout bounds a read of an event's rules, which is not tied to

@@ -32,6 +32,8 @@ const (
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
 	CodeRequestInProgress    Code = "request_in_progress"
 	CodeHasReservations      Code = "has_reservations"
+	CodeHasOrders            Code = "has_orders"
+	CodeRefundClosed         Code = "refund_closed"
 	CodeQueueDisabled        Code = "queue_disabled"
 	CodeCapacityConflict     Code = "capacity_below_reserved"
 	CodeValidationFailed     Code = "validation_failed"
@@ -82,6 +84,7 @@ var (
 	ErrIdempotencyKeyReused = &Error{CodeIdempotencyKeyReused, "this Idempotency-Key was used for a different request"}
 	ErrRequestInProgress    = &Error{CodeRequestInProgress, "a request with this Idempotency-Key is still in progress"}
 	ErrHasReservations      = &Error{CodeHasReservations, "the event has held or confirmed tickets"}
+	ErrHasOrders            = &Error{CodeHasOrders, "the event has orders; its money history is kept"}
 	ErrQueueDisabled        = &Error{CodeQueueDisabled, "this event has no waiting room"}
 	ErrCapacityConflict     = &Error{CodeCapacityConflict, "capacity cannot go below the tickets already held or sold"}
 	ErrRateLimited          = &Error{CodeRateLimited, "too many requests"}

@@ -108,11 +108,15 @@ type keyClaims struct {
 
 // claim reports whether req may use its key (a request without one may),
 // and claims it.
-func (c *keyClaims) claim(req *HoldRequest) bool {
-	if req.Idempotency == nil {
+func (c *keyClaims) claim(req *HoldRequest) bool { return c.claimKey(req.Idempotency) }
+
+// claimKey reports whether a request with the record idem (nil: no key) may
+// use its key, and claims it.
+func (c *keyClaims) claimKey(idem *Idempotency) bool {
+	if idem == nil {
 		return true
 	}
-	k := IdempotencyKey{req.Idempotency.UserID, req.Idempotency.Key}
+	k := IdempotencyKey{idem.UserID, idem.Key}
 	if c.recorded[k] || c.claimed[k] {
 		return false
 	}

@@ -6,49 +6,70 @@ import (
 	"time"
 )
 
-// holdEngine is the group-commit engine of the hold path. Requests for the
-// same tier queue up while a transaction for that tier is in flight; when it
-// finishes, everything that queued meanwhile (up to maxBatch) is decided in
-// the next single transaction, which locks the tier's counter row once,
-// grants or refuses each request in arrival order and inserts every granted
-// hold. A request is answered only after its transaction has committed, so a
-// 201 is always durable. Under light load a batch holds one request and adds
-// no delay; under a flash crowd batches grow with the load, and the counter
-// row's lock is taken once per batch instead of once per ticket. Several
+// groupCommit is the group-commit engine of the hold and order paths.
+// Requests for the same key (a tier for holds, an event for orders) queue up
+// while a transaction for that key is in flight; when it finishes,
+// everything that queued meanwhile (up to maxBatch) is decided in the next
+// single transaction, which locks the key's counter rows once, grants or
+// refuses each request in arrival order and inserts everything granted. A
+// request is answered only after its transaction has committed, so a 201 is
+// always durable. Under light load a batch holds one request and adds no
+// delay; under a flash crowd batches grow with the load, and the counter
+// row's lock is taken once per batch instead of once per request. Several
 // processes each run their own engine on the same database: the row lock
 // orders their batches, and the store's conditional checks keep them exact.
-// Within one process up to parallel batches per tier may be in flight (1 by
+// Within one process up to parallel batches per key may be in flight (1 by
 // default: on a small machine one at a time gives the best latency); a store
-// that takes the tier's lock late (MySQL) overlaps the work of concurrent
-// batches, also those of other instances.
-type holdEngine struct {
-	store    Store
+// that takes the lock late (MySQL) overlaps the work of concurrent batches,
+// also those of other instances.
+//
+// R is the request type; commit decides a batch and sets each request's
+// verdict, which verdict reads back.
+type groupCommit[R any] struct {
+	commit   func(ctx context.Context, key string, reqs []*R) error
+	verdict  func(*R) *error
 	maxBatch int
 	parallel int
 	timeout  time.Duration // of one batch transaction
 
-	mu    sync.Mutex
-	tiers map[string]*tierQueue
+	mu     sync.Mutex
+	queues map[string]*commitQueue[R]
 }
 
-type tierQueue struct {
-	pending []*holdCall
+type commitQueue[R any] struct {
+	pending []*commitCall[R]
 	running int // drains in flight
 }
 
-type holdCall struct {
+type commitCall[R any] struct {
 	ctx  context.Context
-	req  HoldRequest
+	req  R
 	done chan struct{}
 }
 
+// holdEngine batches hold requests per tier (Store.CreateHolds).
+type holdEngine = groupCommit[HoldRequest]
+
+// orderEngine batches orders per event (Store.CreateOrders).
+type orderEngine = groupCommit[OrderRequest]
+
 // defaultBatchTimeout bounds one batch transaction when the service is not
 // told the requests' time budget. A batch is independent of the clients
-// waiting for it, but one that outlives their budget only grants holds
+// waiting for it, but one that outlives their budget only grants requests
 // nobody is waiting for.
 const defaultBatchTimeout = 10 * time.Second
 
 func newHoldEngine(store Store, maxBatch, parallel int, timeout time.Duration) *holdEngine {
+	return newGroupCommit(store.CreateHolds, func(r *HoldRequest) *error { return &r.Err }, maxBatch, parallel, timeout)
+}
+
+func newOrderEngine(store Store, maxBatch, parallel int, timeout time.Duration) *orderEngine {
+	return newGroupCommit(store.CreateOrders, func(r *OrderRequest) *error { return &r.Err }, maxBatch, parallel, timeout)
+}
+
+func newGroupCommit[R any](commit func(context.Context, string, []*R) error, verdict func(*R) *error,
+	maxBatch, parallel int, timeout time.Duration,
+) *groupCommit[R] {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
@@ -58,23 +79,25 @@ func newHoldEngine(store Store, maxBatch, parallel int, timeout time.Duration) *
 	if timeout <= 0 {
 		timeout = defaultBatchTimeout
 	}
-	return &holdEngine{store: store, maxBatch: maxBatch, parallel: parallel, timeout: timeout, tiers: make(map[string]*tierQueue)}
+	return &groupCommit[R]{commit: commit, verdict: verdict, maxBatch: maxBatch, parallel: parallel, timeout: timeout,
+		queues: make(map[string]*commitQueue[R])}
 }
 
-// hold submits req and waits for its verdict, at most until ctx ends. It
-// returns the store's verdict for the request, the batch's error when the
-// transaction failed, or ctx's error when ctx ended first. A request whose
-// batch has not started by then is dropped; one whose batch is running may
-// still be granted after hold returned: with an idempotency key, a retry is
-// answered with that outcome (the record commits with the hold); without
-// one, the hold is never confirmed and expires at its HoldExpiresAt.
-func (h *holdEngine) hold(ctx context.Context, tierID string, req HoldRequest) error {
-	c := &holdCall{ctx: ctx, req: req, done: make(chan struct{})}
+// hold submits req for key and waits for its verdict, at most until ctx
+// ends. It returns the store's verdict for the request, the batch's error
+// when the transaction failed, or ctx's error when ctx ended first. A
+// request whose batch has not started by then is dropped; one whose batch
+// is running may still be granted after hold returned: with an idempotency
+// key, a retry is answered with that outcome (the record commits with the
+// grant); without one, the hold (or order) is never paid and expires at
+// its HoldExpiresAt.
+func (h *groupCommit[R]) hold(ctx context.Context, key string, req R) error {
+	c := &commitCall[R]{ctx: ctx, req: req, done: make(chan struct{})}
 	h.mu.Lock()
-	q, ok := h.tiers[tierID]
+	q, ok := h.queues[key]
 	if !ok {
-		q = &tierQueue{}
-		h.tiers[tierID] = q
+		q = &commitQueue[R]{}
+		h.queues[key] = q
 	}
 	q.pending = append(q.pending, c)
 	start := q.running < h.parallel
@@ -83,31 +106,31 @@ func (h *holdEngine) hold(ctx context.Context, tierID string, req HoldRequest) e
 	}
 	h.mu.Unlock()
 	if start {
-		go h.drain(tierID, q)
+		go h.drain(key, q)
 	}
 	select {
 	case <-c.done:
-		return c.req.Err
+		return *h.verdict(&c.req)
 	case <-ctx.Done():
 		select {
 		case <-c.done: // decided meanwhile: tell the verdict
-			return c.req.Err
+			return *h.verdict(&c.req)
 		default:
 			return ctx.Err()
 		}
 	}
 }
 
-// drain runs batches for one tier until its queue is empty. At most
-// h.parallel drains run per tier; the tier's entry in h.tiers exists exactly
+// drain runs batches for one key until its queue is empty. At most
+// h.parallel drains run per key; the key's entry in h.queues exists exactly
 // while one runs.
-func (h *holdEngine) drain(tierID string, q *tierQueue) {
+func (h *groupCommit[R]) drain(key string, q *commitQueue[R]) {
 	for {
 		h.mu.Lock()
 		if len(q.pending) == 0 {
 			q.running--
 			if q.running == 0 {
-				delete(h.tiers, tierID)
+				delete(h.queues, key)
 			}
 			h.mu.Unlock()
 			return
@@ -119,16 +142,16 @@ func (h *holdEngine) drain(tierID string, q *tierQueue) {
 			q.pending = nil
 		}
 		h.mu.Unlock()
-		h.run(tierID, batch)
+		h.run(key, batch)
 	}
 }
 
-func (h *holdEngine) run(tierID string, batch []*holdCall) {
-	live := make([]*holdCall, 0, len(batch))
-	reqs := make([]*HoldRequest, 0, len(batch))
+func (h *groupCommit[R]) run(key string, batch []*commitCall[R]) {
+	live := make([]*commitCall[R], 0, len(batch))
+	reqs := make([]*R, 0, len(batch))
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
-			c.req.Err = err // the client left before its turn: no hold
+			*h.verdict(&c.req) = err // the client left before its turn: nothing granted
 			close(c.done)
 			continue
 		}
@@ -139,11 +162,11 @@ func (h *holdEngine) run(tierID string, batch []*holdCall) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
-	err := h.store.CreateHolds(ctx, tierID, reqs)
+	err := h.commit(ctx, key, reqs)
 	cancel()
 	for _, c := range live {
 		if err != nil {
-			c.req.Err = err
+			*h.verdict(&c.req) = err
 		}
 		close(c.done)
 	}

@@ -28,7 +28,10 @@ const (
 	OutcomeHeld      OutcomeKind = "held"
 	OutcomeConfirmed OutcomeKind = "confirmed"
 	OutcomeCancelled OutcomeKind = "cancelled"
-	OutcomeUnknown   OutcomeKind = "unknown"
+	// OutcomeOrder records a request on an order (ReservationID holds the
+	// order's ID); it is answered with the order as it is now.
+	OutcomeOrder   OutcomeKind = "order"
+	OutcomeUnknown OutcomeKind = "unknown"
 )
 
 // Outcome is what was decided for a recorded request, in domain terms (never
@@ -80,7 +83,7 @@ func (o *Outcome) UnmarshalText(b []byte) error {
 	case strings.HasPrefix(s, outcomeVersion):
 		s = s[len(outcomeVersion):]
 		switch OutcomeKind(s) {
-		case OutcomeConfirmed, OutcomeCancelled:
+		case OutcomeConfirmed, OutcomeCancelled, OutcomeOrder:
 			o.Kind = OutcomeKind(s)
 			return nil
 		}

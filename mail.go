@@ -3,6 +3,7 @@ package boxoffice
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,12 @@ type Message struct {
 const (
 	MailVerifyEmail   = "verify_email"
 	MailPasswordReset = "password_reset"
+	// MailOrderPaid confirms a paid order; MailOrderRefunded tells of a
+	// refund of tickets; MailPaymentRefunded of a payment refunded because
+	// its tickets were gone.
+	MailOrderPaid       = "order_paid"
+	MailOrderRefunded   = "order_refunded"
+	MailPaymentRefunded = "payment_refunded"
 )
 
 // Mailer delivers mail. internal/smtp implements it on an SMTP server and a
@@ -62,6 +69,10 @@ const (
 	// MaxMailAttempts is how many failed deliveries a message gets before
 	// the outbox gives up on it.
 	MaxMailAttempts = 15
+	// MailRetention is how long a sent message (its recipient, subject and
+	// when it was sent; the text is dropped once sent) stays in the outbox
+	// before it is purged.
+	MailRetention = 7 * 24 * time.Hour
 )
 
 // MailRetryDelay returns how long to wait after the attempts-th failed
@@ -123,8 +134,12 @@ func (o *Outbox) wake() {
 	}
 }
 
-// Run delivers due messages until ctx is done.
+// Run delivers due messages until ctx is done and, beside that, purges the
+// messages sent more than MailRetention ago every ten minutes.
 func (o *Outbox) Run(ctx context.Context) error {
+	var bg sync.WaitGroup
+	bg.Go(func() { purgeLoop(ctx, o.log, o.now, "sent mail", MailRetention, o.store.PurgeMail) })
+	defer bg.Wait()
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
 	for {

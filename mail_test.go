@@ -369,3 +369,48 @@ func tampered(tok string) string {
 	}
 	return tok[:len(tok)-1] + string(repl)
 }
+
+// purges records each PurgeMail call: the cut-off it was given and how many
+// messages the store deleted.
+type purges struct {
+	boxoffice.Store
+	calls chan purgeCall
+}
+
+type purgeCall struct {
+	before time.Time
+	n      int
+}
+
+func (p *purges) PurgeMail(ctx context.Context, before time.Time) (int, error) {
+	n, err := p.Store.PurgeMail(ctx, before)
+	select {
+	case p.calls <- purgeCall{before, n}:
+	default:
+	}
+	return n, err
+}
+
+// TestOutboxPurgesSentMail: the outbox's background work deletes the mail
+// sent more than MailRetention ago as soon as it starts, and keeps the rest.
+func TestOutboxPurgesSentMail(t *testing.T) {
+	store := &purges{Store: testdb.SQLite(t), calls: make(chan purgeCall, 1)}
+	h := newHarness(t, store)
+	signUp(t, h, "old@example.com") // sent now
+	h.clock.Advance(boxoffice.MailRetention)
+	signUp(t, h, "recent@example.com") // sent MailRetention later
+	h.clock.Advance(time.Hour)
+
+	run(t, h.svc)
+	select {
+	case c := <-store.calls:
+		if want := h.clock.Now().Add(-boxoffice.MailRetention); !c.before.Equal(want) {
+			t.Errorf("purged the mail sent before %s, want before %s", c.before, want)
+		}
+		if c.n != 1 {
+			t.Errorf("the purge deleted %d messages, want 1 (the one sent more than MailRetention ago)", c.n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no purge of sent mail within 30 s of the start")
+	}
+}

@@ -49,9 +49,11 @@ type Event struct {
 	// RequireVerifiedEmail admits only buyers with a verified email to
 	// the event's waiting room and holds.
 	RequireVerifiedEmail bool
-	Tiers                []Tier
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// Refunds is what the event's buyers may refund themselves.
+	Refunds   RefundPolicy
+	Tiers     []Tier
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Available returns the number of tickets left over all tiers.
@@ -76,6 +78,28 @@ func (e *Event) Tier(id string) *Tier {
 // OnSale reports whether sales are open at now: SalesStartAt ≤ now < SalesEndAt.
 func (e *Event) OnSale(now time.Time) bool {
 	return !now.Before(e.SalesStartAt) && now.Before(e.SalesEndAt)
+}
+
+// RefundPolicy says until when an event's buyers may refund their own
+// orders (organizers may refund at any time). The zero value allows it
+// until the event starts.
+type RefundPolicy struct {
+	// None forbids refunds by buyers.
+	None bool
+	// Until, when set, is the deadline instead of the event's start.
+	Until *time.Time
+}
+
+// FanRefundDeadline returns until when the event's buyers may refund
+// their orders, and false when they may not at all.
+func (e *Event) FanRefundDeadline() (time.Time, bool) {
+	switch {
+	case e.Refunds.None:
+		return time.Time{}, false
+	case e.Refunds.Until != nil:
+		return *e.Refunds.Until, true
+	}
+	return e.StartsAt, true
 }
 
 // Tier is a class of tickets of one event with its own price and capacity.
@@ -123,6 +147,7 @@ type EventPatch struct {
 	Queue             *QueueConfig
 	// RequireVerifiedEmail sets Event.RequireVerifiedEmail.
 	RequireVerifiedEmail *bool
+	Refunds              *RefundPolicy
 	Tiers                []TierPatch
 }
 
@@ -234,4 +259,7 @@ type TierSales struct {
 type Sales struct {
 	EventID string
 	Tiers   []TierSales
+	// OrderRevenue is what the event's orders kept: paid minus refunded,
+	// per currency.
+	OrderRevenue map[string]int64
 }

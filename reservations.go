@@ -37,7 +37,7 @@ type Reservations struct {
 	onSweep      func(SweepPass)
 	holds        *holdEngine
 	events       *eventCache
-	inflight     inflightKeys
+	inflight     *inflightKeys
 	limits       *Limiter
 }
 
@@ -381,33 +381,8 @@ func (s *Reservations) expireHolds(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Idempotency records are purged every purgeEvery, each purge bounded by
-// purgeTimeout; what one purge leaves the next one takes.
-const (
-	purgeEvery   = 10 * time.Minute
-	purgeTimeout = time.Minute
-)
-
 // purgeIdempotency deletes expired idempotency records now and every
-// purgeEvery until ctx is done. It runs beside the expiry passes so that a
-// long purge never delays them.
+// purgeEvery until ctx is done.
 func (s *Reservations) purgeIdempotency(ctx context.Context) {
-	t := time.NewTicker(purgeEvery)
-	defer t.Stop()
-	for {
-		pctx, cancel := context.WithTimeout(ctx, purgeTimeout)
-		n, err := s.store.PurgeIdempotency(pctx, s.clock().Add(-IdempotencyTTL))
-		cancel()
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("purging idempotency records", "err", err, "purged", n)
-		case n > 0:
-			s.log.Info("purged idempotency records", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	purgeLoop(ctx, s.log, s.now, "idempotency records", IdempotencyTTL, s.store.PurgeIdempotency)
 }

@@ -14,8 +14,14 @@ type ServiceConfig struct {
 	// Limits enforces the rate limits of sign-up, sign-in and holds; nil
 	// limits nothing. Give the WaitingRoom the same one.
 	Limits *Limiter
-	// Payments charges and refunds. When nil, every confirmation answers
-	// ErrUnavailable: there is no built-in provider.
+	// Provider is the payment provider of orders. When nil, every payment
+	// answers ErrUnavailable: there is no built-in provider. A simulated
+	// provider (one whose Simulated method says so: the test provider)
+	// also pays v1 reservations; under a real one they are refused
+	// (ErrInvalidState) and tickets are paid for through orders.
+	Provider PaymentProvider
+	// Payments charges v1 reservations; nil = through Provider. Tests set
+	// it to watch the charges.
 	Payments Payments
 	// Admissions checks waiting-room admissions for holds on events with a
 	// waiting room (a *WaitingRoom). When nil, nobody is admitted.
@@ -90,6 +96,7 @@ type Service struct {
 	*Accounts
 	*Catalogue
 	*Reservations
+	Orders *Orders
 	store  Store
 	outbox *Outbox
 }
@@ -112,6 +119,12 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.SweepTimeout <= 0 {
 		cfg.SweepTimeout = DefaultSweepTimeout
 	}
+	if sim, ok := cfg.Provider.(interface{ Simulated() bool }); cfg.Payments == nil && ok && sim.Simulated() {
+		cfg.Payments = providerCharges{cfg.Provider}
+	}
+	if cfg.Payments == nil && cfg.Provider != nil {
+		cfg.Payments = ordersOnly{}
+	}
 	if cfg.Payments == nil {
 		cfg.Payments = noPayments{}
 	}
@@ -129,7 +142,14 @@ func NewService(cfg ServiceConfig) *Service {
 	}
 	events := &eventCache{entries: make(map[string]eventEntry)}
 	outbox := newOutbox(cfg.Store, cfg.Mailer, cfg.Logger, cfg.Now, cfg.Outbox)
+	inflight := &inflightKeys{}
 	return &Service{
+		Orders: &Orders{
+			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,
+			events: events, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
+			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
+			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
+		},
 		store:  cfg.Store,
 		outbox: outbox,
 		Accounts: &Accounts{store: cfg.Store, hasher: cfg.Hasher, limits: cfg.Limits, log: cfg.Logger, now: cfg.Now,
@@ -140,25 +160,44 @@ func NewService(cfg ServiceConfig) *Service {
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
 			now: cfg.Now, sweep: cfg.SweepInterval, sweepTimeout: cfg.SweepTimeout, onSweep: cfg.OnSweep, events: events,
 			holds: newHoldEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout), limits: cfg.Limits,
+			inflight: inflight,
 		},
 	}
 }
 
 // Run does the background work of the aggregates until ctx is done: hold
 // expiry and idempotency purges, each store call under a deadline (see
-// Reservations.Run), mail delivery (Outbox.Run), and the users' standings
-// and refresh-token purges (Accounts.Run).
+// Reservations.Run), mail delivery and the purge of sent mail
+// (Outbox.Run), the checkout's order expiry, refunds and payment
+// reconciliation (Orders.Run), and the users' standings and refresh-token
+// purges (Accounts.Run).
 func (s *Service) Run(ctx context.Context) error {
-	var bg sync.WaitGroup
-	bg.Go(func() { _ = s.outbox.Run(ctx) })
-	bg.Go(func() { s.Accounts.Run(ctx) })
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.outbox.Run(ctx) })
+	wg.Go(func() { _ = s.Orders.Run(ctx) })
+	wg.Go(func() { s.Accounts.Run(ctx) })
 	err := s.Reservations.Run(ctx)
-	bg.Wait()
+	wg.Wait()
 	return err
 }
 
 // Ready returns nil when the store answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// ordersOnly answers v1 confirmations under a real payment provider: a
+// reservation keeps no record of a provider's payment, so its money could
+// not be refunded later; real money goes through orders, whose payments are
+// recorded, reconciled and refundable.
+type ordersOnly struct{}
+
+func (ordersOnly) Charge(context.Context, *Reservation, string) error {
+	return Errorf(CodeInvalidState, "with this payment provider, tickets are paid for through orders: "+
+		"POST /api/v1/events/{id}/orders, then POST /api/v1/orders/{id}/payments")
+}
+
+func (ordersOnly) Refund(context.Context, *Reservation) error {
+	return Errorf(CodeInvalidState, "reservations are not paid through this payment provider")
+}
 
 // noPayments stands in when no payment provider is configured: nothing can
 // be paid for.

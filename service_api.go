@@ -48,7 +48,10 @@ type EventInput struct {
 	Queue             *QueueConfig
 	// RequireVerifiedEmail sets Event.RequireVerifiedEmail.
 	RequireVerifiedEmail bool
-	Tiers                []TierInput
+	// Refunds is what buyers may refund themselves (zero: until the
+	// event starts).
+	Refunds RefundPolicy
+	Tiers   []TierInput
 }
 
 // TierInput is one tier of an EventInput.

@@ -51,7 +51,7 @@ func newHarness(t *testing.T, store boxoffice.Store) *harness {
 // admissions.
 func (h *harness) service(store boxoffice.Store, admissions ...boxoffice.Admissions) *boxoffice.Service {
 	cfg := boxoffice.ServiceConfig{
-		Store: store, Hasher: auth.NewHasher(4, 0, 0, 0), Payments: testpay.Provider{},
+		Store: store, Hasher: auth.NewHasher(4, 0, 0, 0), Provider: testpay.New(""),
 		Now: h.clock.Now, SweepInterval: 10 * time.Millisecond,
 	}
 	if len(admissions) > 0 {
@@ -539,10 +539,20 @@ func TestIdempotentHoldAnswer(t *testing.T) {
 			}
 			h.checkSales(t, e.ID, 0)
 
-			if err := h.svc.DeleteEvent(ctx, h.admin, e.ID); err != nil {
+			// An event whose reservations were paid keeps them; one whose
+			// hold was only cancelled can be deleted.
+			gone := h.event(t, 10, 4)
+			in := boxoffice.HoldInput{EventID: gone.ID, TierID: gone.Tiers[0].ID, Quantity: 1, IdempotencyKey: "hold-gone", Fingerprint: "fp-gone"}
+			r, err := h.svc.CreateReservation(ctx, u, in)
+			if err != nil {
 				t.Fatal(err)
 			}
-			in := boxoffice.HoldInput{EventID: e.ID, TierID: e.Tiers[0].ID, Quantity: 1, IdempotencyKey: "hold-0", Fingerprint: "fp-0"}
+			if _, err := h.svc.Cancel(ctx, u, r.ID, boxoffice.Idempotent{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.svc.DeleteEvent(ctx, h.admin, gone.ID); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := h.svc.CreateReservation(ctx, u, in); !errors.Is(err, boxoffice.ErrNotFound) {
 				t.Fatalf("replay after the event was deleted: %v, want not found", err)
 			}

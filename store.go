@@ -84,6 +84,10 @@ type Store interface {
 	// MailFailed records a failed delivery: the attempts so far, the last
 	// error, and when to try again (nil: never).
 	MailFailed(ctx context.Context, id string, attempts int, lastErr string, next *time.Time) error
+	// PurgeMail deletes the messages sent before sentBefore, in bounded
+	// batches, and returns how many it deleted. Unsent messages (due,
+	// leased or given up) stay.
+	PurgeMail(ctx context.Context, sentBefore time.Time) (int, error)
 
 	// CreateEvent inserts e and its tiers (IDs already assigned).
 	CreateEvent(ctx context.Context, e *Event) error
@@ -101,8 +105,10 @@ type Store interface {
 	// capacity would fall below its Reserved count.
 	UpdateEvent(ctx context.Context, id string, apply func(*Event) error) (*Event, error)
 	// DeleteEvent deletes the event with its tiers, bookmarks, and
-	// cancelled or expired reservations. It returns ErrNotFound, or
-	// ErrHasReservations when any tier has held or confirmed tickets.
+	// cancelled or expired reservations that were never paid. It returns
+	// ErrNotFound, ErrHasReservations when any tier has held or confirmed
+	// tickets or a reservation was ever confirmed (its money history
+	// stays), or ErrHasOrders when the event has any order.
 	DeleteEvent(ctx context.Context, id string) error
 
 	// PutBookmark saves eventID for userID at time at; saving it again
@@ -153,8 +159,14 @@ type Store interface {
 	// expired. Several processes may call it at once; each hold expires once.
 	ExpireHolds(ctx context.Context, now time.Time, limit int) (int, error)
 	// Sales returns the inventory of an event's tiers read in one
-	// consistent snapshot, or ErrNotFound.
+	// consistent snapshot, or ErrNotFound. Held counts held reservations
+	// and pending orders' tickets; Confirmed counts confirmed reservations
+	// and the kept tickets of paid and partially refunded orders.
+	// OrderRevenue is Σ (Total − Refunded) of the event's paid, partially
+	// refunded and refunded orders, per currency.
 	Sales(ctx context.Context, eventID string) (*Sales, error)
+
+	OrderStore
 
 	// Idempotency returns the record for (userID, key), or ErrNotFound.
 	Idempotency(ctx context.Context, userID, key string) (*Idempotency, error)
@@ -162,6 +174,118 @@ type Store interface {
 	// how many it deleted.
 	PurgeIdempotency(ctx context.Context, before time.Time) (int, error)
 }
+
+// OrderStore keeps orders, their payments and refunds. Orders share the
+// tiers' Reserved counts and the users' ticket counts with v1 reservations:
+// an order in a state that Holds() counts its lines' kept tickets in both,
+// so held + confirmed ≤ capacity covers both kinds. Lock order everywhere:
+// payment → order → reservation → user counters → tiers (sorted by ID).
+type OrderStore interface {
+	// CreateOrders decides a batch of orders, all for the same event, in
+	// one transaction: it reads the facts DecideOrders needs (the tickets
+	// left in every tier the batch asks for, under the tiers' locks, the
+	// users' held + confirmed tickets for the event, the keys on record),
+	// lets DecideOrders set each request's Err, inserts the granted orders
+	// with their lines (and their Idempotency records), and moves each
+	// tier's Reserved count and each user's count once. Nothing of a
+	// refused order is written. The returned error is non-nil only when the
+	// transaction failed as a whole (nothing granted).
+	CreateOrders(ctx context.Context, eventID string, reqs []*OrderRequest) error
+	// Order returns the order with its lines (in order) and its latest
+	// payment (Payment, nil when none), or ErrNotFound.
+	Order(ctx context.Context, id string) (*Order, error)
+	// ListOrders returns up to f.Limit orders, newest first (by ID), of a
+	// user or of an event, without their latest payment.
+	ListOrders(ctx context.Context, f OrderFilter) ([]*Order, error)
+	// CancelOrder cancels an order as OrderCancelStep decides under its
+	// lock, releasing its tickets at once; idem (when not nil) is inserted
+	// in the same transaction. It returns ErrNotFound or the step's error.
+	CancelOrder(ctx context.Context, id string, now time.Time, idem *Idempotency) (*Order, error)
+	// ExpireOrders marks up to limit pending orders whose hold ran out by
+	// now (OrderExpireStep) as expired and releases their tickets. It
+	// returns how many it expired. Several processes may call it at once.
+	ExpireOrders(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// CreatePayment loads p.OrderID's order under lock, calls check with it
+	// (check returns an error to refuse), and inserts p, in one
+	// transaction. It returns ErrNotFound or check's error.
+	CreatePayment(ctx context.Context, p *Payment, check func(*Order) error) error
+	// Payment returns a payment, or ErrNotFound.
+	Payment(ctx context.Context, id string) (*Payment, error)
+	// PaymentByRef returns the payment of a provider with the provider's
+	// id ref, or ErrNotFound.
+	PaymentByRef(ctx context.Context, provider, ref string) (*Payment, error)
+	// OrderPayments returns an order's payments, oldest first.
+	OrderPayments(ctx context.Context, orderID string) ([]*Payment, error)
+	// SettlePayment loads, under lock, the payment, its order with its
+	// lines, the tickets left in each of the order's tiers and the
+	// order's user's tickets for the event (SettleFacts, MaxPerUser left
+	// zero for decide to fill), calls decide, and writes the Settlement it
+	// returns in one transaction: the payment; the order when OrderChanged;
+	// the order's tickets taken again when Reserve (tiers' Reserved and the
+	// user's count); the refund and the mail when set. eventKey, when not
+	// "", names the provider event being applied: it is recorded in the
+	// same transaction, and when it was recorded before SettlePayment
+	// changes nothing and returns ErrDuplicateEvent. decide returning
+	// changed false writes nothing but the event key. It returns the order
+	// as written, ErrNotFound, or decide's error.
+	SettlePayment(ctx context.Context, paymentID, eventKey string, decide func(SettleFacts) (Settlement, bool, error)) (*Order, error)
+	// StuckPayments returns up to limit payments in processing or
+	// requires_action last updated before before and created after since,
+	// oldest update first: the reconciliation job asks their provider.
+	StuckPayments(ctx context.Context, before, since time.Time, limit int) ([]*Payment, error)
+
+	// RefundOrder loads the order with its lines and the payment that paid
+	// it (nil when none) under lock, calls decide (which changes the order
+	// and returns the refund), and writes, in one transaction, the order,
+	// the refund, and the refund's tickets given back to their tiers and
+	// to the user's count; mail (when decide returns one) goes to the
+	// outbox. It returns the refund, ErrNotFound, or decide's error.
+	RefundOrder(ctx context.Context, orderID string, decide func(*Order, *Payment) (*Refund, *OutboxMessage, error)) (*Refund, error)
+	// OrderRefunds returns an order's refunds, oldest first.
+	OrderRefunds(ctx context.Context, orderID string) ([]*Refund, error)
+	// ClaimRefunds claims up to limit refunds that are pending or failed
+	// and due by now (NextAttemptAt ≤ now), oldest due first, by setting
+	// their NextAttemptAt to leaseUntil, and returns them. Several
+	// processes may call it at once; a refund is claimed by one.
+	ClaimRefunds(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*Refund, error)
+	// UpdateRefund writes r's Ref, Status, Attempts, LastError,
+	// NextAttemptAt and UpdatedAt, unless the stored refund has succeeded
+	// (final), in which case it changes nothing. eventKey as in
+	// SettlePayment.
+	UpdateRefund(ctx context.Context, r *Refund, eventKey string) error
+	// Refund returns a refund, or ErrNotFound.
+	Refund(ctx context.Context, id string) (*Refund, error)
+	// Revenue returns an event's money: the amounts of the succeeded
+	// payments of its orders, and of all their refunds (owed or made: a
+	// failed refund is tried again until it is done); ErrNotFound for an
+	// unknown event.
+	Revenue(ctx context.Context, eventID string) (*Revenue, error)
+}
+
+// OrderFilter selects orders, newest first. Exactly one of UserID and
+// EventID is set.
+type OrderFilter struct {
+	UserID   string
+	EventID  string
+	Status   OrderStatus // "" = all
+	BeforeID string      // keyset cursor: only IDs < BeforeID; "" = first page
+	Limit    int
+}
+
+// Revenue is an event's money, per currency (an event sells in one
+// currency in practice; nothing forbids more).
+type Revenue struct {
+	EventID string
+	// Paid is the sum of succeeded payments; Refunded the sum of refunds
+	// owed or made; Net = Paid − Refunded, per currency.
+	Paid     map[string]int64
+	Refunded map[string]int64
+}
+
+// ErrDuplicateEvent is what SettlePayment and UpdateRefund return for a
+// provider event applied before.
+var ErrDuplicateEvent = &Error{CodeInvalidState, "this provider event was applied before"}
 
 // Cache holds encoded read responses shared by every instance (Redis) or
 // within one process (memory). A Cache never fails a request: errors count

@@ -115,6 +115,13 @@ func normaliseEvent(e *Event) error {
 			v.Add("ends_at", "must be after starts_at")
 		}
 	}
+	if e.Refunds.Until != nil {
+		t := normTime(*e.Refunds.Until)
+		e.Refunds.Until = &t
+		if !storableTime(t) {
+			v.Add("refund_policy.until", "must be in the years 1 to 9999")
+		}
+	}
 	if !e.SalesStartAt.IsZero() && !e.SalesEndAt.IsZero() && !e.SalesStartAt.Before(e.SalesEndAt) {
 		v.Add("sales_end_at", "must be after sales_start_at")
 	}

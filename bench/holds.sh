@@ -27,6 +27,7 @@ LOADER=${LOADER:-loadgen}
 PORT=${PORT:-18190}
 MYSQL_URL=${MYSQL_URL:-mysql://root@127.0.0.1:3306/bo_bench_holds}
 work=$(mktemp -d)
+export BOXOFFICE_PAYMENTS=test # simulated payments: these runs measure holds and checkouts, not a provider
 export BOXOFFICE_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop
 go build -o "$work/boxoffice" ./cmd/boxoffice
 go build -o "$work/loadgen" ./cmd/loadgen

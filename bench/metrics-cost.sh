@@ -31,6 +31,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+export BOXOFFICE_PAYMENTS=test # simulated payments: these runs measure holds and checkouts, not a provider
 export BOXOFFICE_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop
 go build -o "$work/boxoffice" ./cmd/boxoffice
 go build -o "$work/loadgen" ./cmd/loadgen

@@ -41,6 +41,7 @@ mysql -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB"
 redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null
 
 export BOXOFFICE_DATABASE_URL=$MYSQL_URL BOXOFFICE_REDIS_URL=$REDIS_URL
+export BOXOFFICE_PAYMENTS=test # simulated payments: these runs measure holds and checkouts, not a provider
 export BOXOFFICE_JWT_SECRET=onsale-smoke-secret-0123456789abcdefghij
 export BOXOFFICE_ADMIN_EMAIL=admin@onsale.test BOXOFFICE_ADMIN_PASSWORD=admin-stage-door-123
 export BOXOFFICE_LOG_LEVEL=warn

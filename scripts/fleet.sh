@@ -34,6 +34,7 @@ FLEET_MYSQL=${FLEET_MYSQL:-mysql://root@127.0.0.1:3306}
 FLEET_REDIS=${FLEET_REDIS:-redis://127.0.0.1:6379/1}
 FLEET_INSTANCES=${FLEET_INSTANCES:-3}
 FLEET_KEEP=${FLEET_KEEP:-0}
+export BOXOFFICE_PAYMENTS=test # simulated payments: these runs measure holds and checkouts, not a provider
 export BOXOFFICE_JWT_SECRET=${BOXOFFICE_JWT_SECRET:-fleet-secret-shared-by-every-instance-0123}
 export BOXOFFICE_ADMIN_EMAIL=${BOXOFFICE_ADMIN_EMAIL:-admin@fleet.test}
 export BOXOFFICE_ADMIN_PASSWORD=${BOXOFFICE_ADMIN_PASSWORD:-admin-stage-door-123}

@@ -63,6 +63,20 @@ type config struct {
 	MailFrom  string
 	PublicURL string
 	MailRetry time.Duration
+	// Production refuses settings that are only fit for trying boxoffice
+	// out (BOXOFFICE_ENV=production).
+	Production bool
+	// Payments names the payment provider: "test" (moves no money),
+	// "stripe", or "" (none: nothing can be paid for).
+	Payments string
+	// StripeSecretKey, StripeWebhookSecret and StripeAPIBase configure the
+	// Stripe provider (StripeAPIBase "" = Stripe's own API).
+	StripeSecretKey     string
+	StripeWebhookSecret string
+	StripeAPIBase       string
+	// TestPaymentsSecret signs the test provider's callbacks ("" = it
+	// takes none).
+	TestPaymentsSecret string
 }
 
 // limitEnv returns the variable that sets a rate limit.
@@ -152,6 +166,48 @@ func loadConfig(getenv func(string) string) (config, error) {
 	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.RawQuery != "" || u.Fragment != "" {
 		bad("BOXOFFICE_PUBLIC_URL", "must be an http:// or https:// URL without query, like https://tickets.example.com")
+	}
+	switch env := getenv("BOXOFFICE_ENV"); env {
+	case "", "development":
+	case "production":
+		c.Production = true
+	default:
+		bad("BOXOFFICE_ENV", "must be development or production")
+	}
+	c.Payments = getenv("BOXOFFICE_PAYMENTS")
+	c.StripeSecretKey = getenv("BOXOFFICE_STRIPE_SECRET_KEY")
+	c.StripeWebhookSecret = getenv("BOXOFFICE_STRIPE_WEBHOOK_SECRET")
+	c.StripeAPIBase = getenv("BOXOFFICE_STRIPE_API_BASE")
+	c.TestPaymentsSecret = getenv("BOXOFFICE_TEST_PAYMENTS_SECRET")
+	switch c.Payments {
+	case "", "none":
+		c.Payments = ""
+		if c.Production {
+			bad("BOXOFFICE_PAYMENTS", "must be stripe in production: without a payment provider nothing can be sold")
+		}
+	case "test":
+		if c.Production {
+			bad("BOXOFFICE_PAYMENTS", "must not be test in production: the test provider hands out tickets without taking money")
+		}
+	case "stripe":
+		if !strings.HasPrefix(c.StripeSecretKey, "sk_") && !strings.HasPrefix(c.StripeSecretKey, "rk_") {
+			bad("BOXOFFICE_STRIPE_SECRET_KEY", "must be set to a Stripe secret key (sk_…) with BOXOFFICE_PAYMENTS=stripe")
+		}
+		if !strings.HasPrefix(c.StripeWebhookSecret, "whsec_") {
+			bad("BOXOFFICE_STRIPE_WEBHOOK_SECRET", "must be set to the webhook endpoint's signing secret (whsec_…) with BOXOFFICE_PAYMENTS=stripe")
+		}
+		if c.Production && strings.HasPrefix(c.StripeSecretKey, "sk_test_") {
+			bad("BOXOFFICE_STRIPE_SECRET_KEY", "is a test-mode key; production needs a live key (sk_live_…)")
+		}
+	default:
+		bad("BOXOFFICE_PAYMENTS", "must be test, stripe or none")
+	}
+	if c.StripeAPIBase != "" {
+		if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("BOXOFFICE_STRIPE_API_BASE", "must be an http:// or https:// URL, like http://127.0.0.1:12111")
+		} else if c.Production {
+			bad("BOXOFFICE_STRIPE_API_BASE", "is for tests against stripe-mock; production talks to Stripe itself")
+		}
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "mysql://") {
 		bad("BOXOFFICE_DATABASE_URL", "must start with sqlite: or mysql://")

@@ -476,6 +476,9 @@ func startInstance(t *testing.T, env map[string]string) *instance {
 	if env["BOXOFFICE_LOG_LEVEL"] == "" {
 		env["BOXOFFICE_LOG_LEVEL"] = "warn"
 	}
+	if env["BOXOFFICE_PAYMENTS"] == "" {
+		env["BOXOFFICE_PAYMENTS"] = "test"
+	}
 	cfg, err := loadConfig(envOf(env))
 	if err != nil {
 		t.Fatal(err)

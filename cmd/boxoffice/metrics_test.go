@@ -193,6 +193,19 @@ func TestMetricsEndToEnd(t *testing.T) {
 	expect(fan.do("POST", "/api/v1/reservations/"+r2.ID+"/cancel", nil, nil), 200, "cancel")
 	expect(fan.do("POST", "/api/v1/events/"+open.ID+"/reservations", map[string]any{"tier_id": open.Tiers[1].ID, "quantity": 5}, nil), 409, "over the limit")
 	expect(fan.do("GET", "/api/v1/users/me/reservations", nil, nil), 200, "my reservations")
+	var o1, o2 struct {
+		ID string `json:"id"`
+	}
+	oneTicket := map[string]any{"lines": []map[string]any{{"tier_id": open.Tiers[0].ID, "quantity": 1}}}
+	expect(fan.do("POST", "/api/v1/events/"+open.ID+"/orders", oneTicket, &o1), 201, "order")
+	expect(fan.do("GET", "/api/v1/orders/"+o1.ID, nil, nil), 200, "get order")
+	expect(fan.do("POST", "/api/v1/orders/"+o1.ID+"/cancel", nil, nil), 200, "cancel order")
+	expect(fan.do("POST", "/api/v1/events/"+open.ID+"/orders", oneTicket, &o2), 201, "order 2")
+	expect(fan.do("POST", "/api/v1/orders/"+o2.ID+"/payments", map[string]any{"payment_token": "tok_visa"}, nil), 201, "pay")
+	expect(fan.do("POST", "/api/v1/orders/"+o2.ID+"/refunds", nil, nil), 201, "refund")
+	expect(fan.do("GET", "/api/v1/orders/"+o2.ID+"/refunds", nil, nil), 200, "refunds")
+	expect(fan.do("GET", "/api/v1/users/me/orders", nil, nil), 200, "my orders")
+	expect(fan.do("POST", "/api/v1/payments/webhooks/test", map[string]any{"id": "evt"}, nil), 401, "unsigned callback")
 	expect(fan.do("GET", "/healthz", nil, nil), 200, "healthz")
 	expect(fan.do("GET", "/readyz", nil, nil), 200, "readyz")
 	expect(fan.do("GET", "/api/v1/openapi.json", nil, nil), 200, "openapi")

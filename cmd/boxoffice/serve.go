@@ -25,6 +25,7 @@ import (
 	"boxoffice/internal/redis"
 	"boxoffice/internal/smtp"
 	"boxoffice/internal/sqlite"
+	"boxoffice/internal/stripe"
 	"boxoffice/internal/testpay"
 )
 
@@ -147,8 +148,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 	} else {
 		log.Warn("no SMTP server configured (BOXOFFICE_SMTP_URL): mail is logged, not sent")
 	}
+	provider, paymentsNote, err := paymentProvider(cfg, log)
+	if err != nil {
+		return err
+	}
 	svcCfg := boxoffice.ServiceConfig{
-		Store: svcStore, Hasher: hasher, Limits: limits, Payments: testpay.Provider{}, Admissions: room, Logger: log,
+		Store: svcStore, Hasher: hasher, Limits: limits, Provider: provider, Admissions: room, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel, RequestTimeout: cfg.RequestTimeout,
 		Mailer: mailer, PublicURL: cfg.PublicURL, Outbox: boxoffice.OutboxConfig{RetryBase: cfg.MailRetry},
 		AccessTokenTTL: cfg.TokenTTL, RefreshTokenTTL: cfg.RefreshTTL,
@@ -175,6 +180,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 			return ready(ctx)
 		},
 		Draining:       &draining,
+		ReadyNote:      paymentsNote,
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
 	}
@@ -314,4 +320,29 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) {
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("pprof server", "err", err)
 	}
+}
+
+// paymentProvider returns the configured payment provider (nil for none)
+// and what /readyz says about it. The test provider is announced loudly:
+// it hands out tickets without taking money.
+func paymentProvider(cfg config, log *slog.Logger) (boxoffice.PaymentProvider, string, error) {
+	switch cfg.Payments {
+	case "test":
+		log.Warn("PAYMENTS ARE SIMULATED: BOXOFFICE_PAYMENTS=test takes no money and hands out tickets for free; never use it for a real sale")
+		return testpay.New(cfg.TestPaymentsSecret), "test: payments are simulated and take no money", nil
+	case "stripe":
+		p, err := stripe.New(stripe.Config{
+			SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret, APIBase: cfg.StripeAPIBase,
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("payments: %w", err)
+		}
+		mode := "live"
+		if strings.HasPrefix(cfg.StripeSecretKey, "sk_test_") || strings.HasPrefix(cfg.StripeSecretKey, "rk_test_") {
+			mode = "test mode"
+		}
+		return p, "stripe (" + mode + ")", nil
+	}
+	log.Warn("no payment provider configured (BOXOFFICE_PAYMENTS): orders can be held but not paid for")
+	return nil, "none: nothing can be paid for", nil
 }

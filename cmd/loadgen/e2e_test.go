@@ -53,7 +53,7 @@ func startBoxoffice(t *testing.T, users, capacity int) (base, eventID, tierID st
 	if err := store.Seed(ctx, boxoffice.SeedSpec{Users: users, PasswordHash: hash, Events: 45, HotEvent: hot, Now: now}, nil); err != nil {
 		t.Fatal(err)
 	}
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Payments: testpay.Provider{}})
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Provider: testpay.New("")})
 	if _, err := svc.EnsureAdmin(ctx, "admin@example.test", "admin-password", "Admin"); err != nil {
 		t.Fatal(err)
 	}

@@ -236,7 +236,7 @@ func queueHandler(t *testing.T, users int, tick time.Duration) (h http.Handler, 
 		Queue: memory.NewQueue(), Store: store, Tick: tick,
 		Tokens: auth.NewAdmissionTokens(auth.AdmissionSecret([]byte(testSecret))),
 	})
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Payments: testpay.Provider{}, Admissions: room})
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Provider: testpay.New(""), Admissions: room})
 	if _, err := svc.EnsureAdmin(ctx, "admin@example.test", "admin-password", "Admin"); err != nil {
 		t.Fatal(err)
 	}

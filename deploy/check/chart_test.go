@@ -92,11 +92,13 @@ var cases = []struct {
 	sets  []string
 	kinds []string // kinds that must be present beyond the always-present ones
 	not   []string // kinds that must be absent
+	mail  bool     // mail is sent (secrets.smtpURL)
 }{
 	{name: "default", kinds: []string{"HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"}, not: []string{"Ingress", "ServiceMonitor"}},
 	{name: "production", files: []string{"values-production.yaml"}, kinds: []string{"HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Ingress", "ServiceMonitor"}},
-	{name: "everything", sets: []string{"ingress.enabled=true", "ingress.className=nginx", "serviceMonitor.enabled=true", "grafanaDashboards.enabled=true", "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "secrets.adminPassword.existingSecret=boxoffice-admin", "config.extra.BOXOFFICE_ADMIN_EMAIL=admin@example.com"},
-		kinds: []string{"Ingress", "ServiceMonitor"}},
+	{name: "everything", sets: []string{"ingress.enabled=true", "ingress.className=nginx", "serviceMonitor.enabled=true", "grafanaDashboards.enabled=true", "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "secrets.adminPassword.existingSecret=boxoffice-admin", "config.extra.BOXOFFICE_ADMIN_EMAIL=admin@example.com",
+		"secrets.smtpURL.existingSecret=boxoffice-mail", "mail.from=Boxoffice <tickets@example.com>", "mail.publicURL=https://tickets.example.com"},
+		kinds: []string{"Ingress", "ServiceMonitor"}, mail: true},
 	{name: "single instance without Redis", sets: []string{"autoscaling.enabled=false", "replicaCount=1", "secrets.redisURL.existingSecret=", "podDisruptionBudget.enabled=false", "networkPolicy.enabled=false", "migrations.enabled=false"},
 		not: []string{"HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Job"}},
 }
@@ -118,10 +120,107 @@ func TestChartRendersStrictlyAndSafely(t *testing.T) {
 			}
 			checkDeployment(t, r)
 			checkWiring(t, r)
+			checkMail(t, r, c.mail)
+			checkPayments(t, r)
 			if len(r.all("Job")) > 0 {
 				checkMigrationJob(t, r)
 			}
 		})
+	}
+}
+
+// checkPayments: every deployment runs in production mode with Stripe, its
+// keys taken from a Secret (never the ConfigMap), and the NetworkPolicy lets
+// the pods reach Stripe's API.
+func checkPayments(t *testing.T, r rendered) {
+	t.Helper()
+	d := one[*appsv1.Deployment](t, r, "Deployment")
+	fromSecret := map[string]bool{}
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.Value == "" {
+			fromSecret[e.Name] = true
+		}
+	}
+	for _, name := range []string{"BOXOFFICE_STRIPE_SECRET_KEY", "BOXOFFICE_STRIPE_WEBHOOK_SECRET"} {
+		if !fromSecret[name] {
+			t.Errorf("%s is not taken from a Secret", name)
+		}
+	}
+	for _, v := range r.all("ConfigMap") {
+		cm := v.(*corev1.ConfigMap)
+		if cm.Name != d.Name {
+			continue
+		}
+		if cm.Data["BOXOFFICE_ENV"] != "production" || cm.Data["BOXOFFICE_PAYMENTS"] != "stripe" {
+			t.Errorf("ConfigMap: BOXOFFICE_ENV %q, BOXOFFICE_PAYMENTS %q; want production, stripe", cm.Data["BOXOFFICE_ENV"], cm.Data["BOXOFFICE_PAYMENTS"])
+		}
+		for k := range cm.Data {
+			if strings.HasPrefix(k, "BOXOFFICE_STRIPE_") {
+				t.Errorf("%s (a secret) is in the ConfigMap", k)
+			}
+		}
+	}
+	https := false
+	for _, v := range r.all("NetworkPolicy") {
+		for _, rule := range v.(*networkingv1.NetworkPolicy).Spec.Egress {
+			for _, p := range rule.Ports {
+				https = https || p.Port != nil && p.Port.IntValue() == 443
+			}
+		}
+	}
+	if len(r.all("NetworkPolicy")) > 0 && !https {
+		t.Error("the NetworkPolicy does not let the pods reach Stripe's API (port 443)")
+	}
+}
+
+// checkMail: with secrets.smtpURL the pods get BOXOFFICE_SMTP_URL from that
+// Secret (never a plain value), the sender and the public address from the
+// ConfigMap, and the NetworkPolicy lets them reach the SMTP port; without it
+// none of that is set.
+func checkMail(t *testing.T, r rendered, mail bool) {
+	t.Helper()
+	d := one[*appsv1.Deployment](t, r, "Deployment")
+	var smtp *corev1.EnvVar
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "BOXOFFICE_SMTP_URL" {
+			smtp = &e
+		}
+	}
+	var cm *corev1.ConfigMap
+	for _, v := range r.all("ConfigMap") {
+		if c := v.(*corev1.ConfigMap); c.Name == d.Name {
+			cm = c
+		}
+	}
+	if cm == nil {
+		t.Fatal("no ConfigMap of the Deployment's name")
+	}
+	if _, ok := cm.Data["BOXOFFICE_SMTP_URL"]; ok {
+		t.Error("BOXOFFICE_SMTP_URL (it holds the SMTP password) is in the ConfigMap")
+	}
+	smtpEgress := false
+	for _, v := range r.all("NetworkPolicy") {
+		for _, rule := range v.(*networkingv1.NetworkPolicy).Spec.Egress {
+			for _, p := range rule.Ports {
+				smtpEgress = smtpEgress || p.Port != nil && p.Port.IntValue() == 587
+			}
+		}
+	}
+	if !mail {
+		if smtp != nil || cm.Data["BOXOFFICE_MAIL_FROM"] != "" || smtpEgress {
+			t.Errorf("mail is configured without secrets.smtpURL: env %+v, from %q, egress to 587 %v", smtp, cm.Data["BOXOFFICE_MAIL_FROM"], smtpEgress)
+		}
+		return
+	}
+	if smtp == nil || smtp.Value != "" || smtp.ValueFrom == nil || smtp.ValueFrom.SecretKeyRef == nil ||
+		smtp.ValueFrom.SecretKeyRef.Name != "boxoffice-mail" || smtp.ValueFrom.SecretKeyRef.Key != "smtp-url" {
+		t.Errorf("BOXOFFICE_SMTP_URL is not taken from the Secret boxoffice-mail, key smtp-url: %+v", smtp)
+	}
+	if cm.Data["BOXOFFICE_MAIL_FROM"] != "Boxoffice <tickets@example.com>" || cm.Data["BOXOFFICE_PUBLIC_URL"] != "https://tickets.example.com" {
+		t.Errorf("ConfigMap: BOXOFFICE_MAIL_FROM %q, BOXOFFICE_PUBLIC_URL %q", cm.Data["BOXOFFICE_MAIL_FROM"], cm.Data["BOXOFFICE_PUBLIC_URL"])
+	}
+	if len(r.all("NetworkPolicy")) > 0 && !smtpEgress {
+		t.Error("the NetworkPolicy does not let the pods reach the SMTP server (port 587)")
 	}
 }
 
@@ -445,6 +544,13 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		{"no JWT secret", []string{"secrets.jwtSecret.existingSecret="}, "secrets.jwtSecret.existingSecret is required"},
 		{"no database", []string{"secrets.databaseURL.existingSecret="}, "secrets.databaseURL.existingSecret is required"},
 		{"secret in config", []string{"config.extra.BOXOFFICE_JWT_SECRET=x"}, "is a secret"},
+		{"SMTP URL in config", []string{"config.extra.BOXOFFICE_SMTP_URL=smtp://u:p@mail:587"}, "is a secret"},
+		{"Stripe key in config", []string{"config.extra.BOXOFFICE_STRIPE_SECRET_KEY=sk_live_x"}, "is a secret"},
+		{"test payments", []string{"payments.provider=test"}, "payments.provider must be stripe"},
+		{"no Stripe key", []string{"secrets.stripeSecretKey.existingSecret="}, "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required"},
+		{"no webhook secret", []string{"secrets.stripeWebhookSecret.existingSecret="}, "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required"},
+		{"SMTP without sender", []string{"secrets.smtpURL.existingSecret=boxoffice-mail", "mail.publicURL=https://tickets.example.com"}, "secrets.smtpURL needs mail.from"},
+		{"SMTP without public URL", []string{"secrets.smtpURL.existingSecret=boxoffice-mail", "mail.from=tickets@example.com"}, "secrets.smtpURL needs mail.from"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Render(helm, chart, "boxoffice", nil, c.sets)

@@ -95,6 +95,20 @@ variable "credentials_version" {
   default     = 1
 }
 
+variable "stripe_secret_key" {
+  description = "The Stripe secret key (sk_live_…) the pods take payments with; written to Secrets Manager with the other credentials when credentials_version changes, never stored in the state."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "stripe_webhook_secret" {
+  description = "The signing secret (whsec_…) of the Stripe webhook endpoint https://YOUR-SITE/api/v1/payments/webhooks/stripe; handled like stripe_secret_key."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
 variable "github_repository" {
   description = "owner/name of the GitHub repository whose Actions push images to ECR through OIDC; empty = no CI role."
   type        = string

@@ -3,7 +3,8 @@
 // MariaDB and a Redis of the suite's own, every connection to them through
 // a toxiproxy proxy, injects one fault, and checks safety (no ticket sold
 // twice, no answered reservation lost, the sales view balances) and
-// liveness (the sale finishes soon after the fault ends).
+// liveness (soon after the fault ends, admission runs at its pace again
+// and the sale finishes).
 //
 // The suite runs only when BOXOFFICE_FAULTS is "short" or "long"; see
 // RELIABILITY.md at the repository root.

@@ -288,8 +288,9 @@ func (r *redis) start() {
 
 // instance is one boxoffice server.
 type instance struct {
-	url string
-	p   *proc
+	url     string
+	metrics string // its private metrics listener's /metrics
+	p       *proc
 }
 
 // startInstances starts n boxoffice instances on free ports, every
@@ -299,17 +300,19 @@ func (s *suite) startInstances(t *testing.T, db string, n int) []*instance {
 	t.Helper()
 	var out []*instance
 	for i := range n {
-		port := freePort(t)
+		port, metricsPort := freePort(t), freePort(t)
 		env := []string{
 			"BOXOFFICE_ADDR=" + fmt.Sprintf("127.0.0.1:%d", port),
 			"BOXOFFICE_DATABASE_URL=" + fmt.Sprintf("mysql://root@127.0.0.1:%d/%s", s.dbProxyPort, db),
 			"BOXOFFICE_REDIS_URL=" + fmt.Sprintf("redis://127.0.0.1:%d/0", s.redisProxyPort),
 			"BOXOFFICE_JWT_SECRET=" + jwtSecret, "BOXOFFICE_ADMIN_EMAIL=" + adminEmail, "BOXOFFICE_ADMIN_PASSWORD=" + adminPassword,
-			"BOXOFFICE_MIGRATE=false", "BOXOFFICE_LOG_LEVEL=warn", "BOXOFFICE_SHUTDOWN_TIMEOUT=10s", "BOXOFFICE_METRICS=false",
+			"BOXOFFICE_MIGRATE=false", "BOXOFFICE_LOG_LEVEL=warn", "BOXOFFICE_SHUTDOWN_TIMEOUT=10s",
+			"BOXOFFICE_METRICS=true", "BOXOFFICE_METRICS_ADDR=" + fmt.Sprintf("127.0.0.1:%d", metricsPort),
+			"BOXOFFICE_PAYMENTS=test",
 		}
 		env = append(env, noRateLimits()...)
 		p := start(t, fmt.Sprintf("boxoffice-%d", i), filepath.Join(s.dir, fmt.Sprintf("%s-bo%d.log", db, i)), env, s.boxoffice, "serve")
-		out = append(out, &instance{url: fmt.Sprintf("http://127.0.0.1:%d", port), p: p})
+		out = append(out, &instance{url: fmt.Sprintf("http://127.0.0.1:%d", port), metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), p: p})
 	}
 	for i, in := range out {
 		if !waitFor(30*time.Second, func() bool { return in.p.exited() || httpOK(in.url+"/readyz") }) || in.p.exited() {

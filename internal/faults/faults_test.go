@@ -29,15 +29,16 @@ type size struct {
 	holdSeconds                 int
 	abandonShare                string
 	redisQuickGap, redisLongGap time.Duration
+	probeFans                   int // in the pace probe's line (pace_test.go)
 }
 
 var sizes = map[string]size{
 	"short": {name: "short", users: 450, capacity: 150, admit: 1800, rate: 150, fault: 3 * time.Second,
 		recover: 20 * time.Second, holdSeconds: 10, abandonShare: "0.3",
-		redisQuickGap: 200 * time.Millisecond, redisLongGap: 2 * time.Second},
+		redisQuickGap: 200 * time.Millisecond, redisLongGap: 2 * time.Second, probeFans: 600},
 	"long": {name: "long", users: 3000, capacity: 1000, admit: 6000, rate: 300, fault: 10 * time.Second,
 		recover: 60 * time.Second, holdSeconds: 20, abandonShare: "0.3",
-		redisQuickGap: 200 * time.Millisecond, redisLongGap: 2 * time.Second},
+		redisQuickGap: 200 * time.Millisecond, redisLongGap: 2 * time.Second, probeFans: 4000},
 }
 
 // run is one scenario's world: its instances, its Redis and its sale.
@@ -49,8 +50,10 @@ type run struct {
 	redis     *redis
 	event     string
 	admin     string
-	mon       *monitor
+	mon       *sampler[sample]
 	faultFrom time.Time
+	probe     string               // the pace probe's event
+	pace      *sampler[paceSample] // its admissions
 }
 
 // scenario is one fault: inject starts it and returns when it has ended
@@ -63,6 +66,9 @@ type scenario struct {
 	// slack adds to N for a fault that lasts the whole sale: abandoned
 	// admissions each hold a place in flight until they go idle.
 	slack time.Duration
+	// lostQueue: the fault empties the waiting rooms, so the pace probe's
+	// fans join again after it, as the buyers do.
+	lostQueue bool
 }
 
 // toxic returns a scenario that adds a toxic to the MariaDB proxy for the
@@ -121,12 +127,12 @@ func scenarios(sz size) []scenario {
 			r.redis.p.kill()
 			time.Sleep(sz.redisQuickGap) // the outage's length
 			r.redis.start()
-		}},
+		}, lostQueue: true},
 		{name: "redis-restart-2s", fault: fmt.Sprintf("Redis restarted empty, %s gap", sz.redisLongGap), inject: func(r *run) {
 			r.redis.p.kill()
 			time.Sleep(sz.redisLongGap) // the outage's length
 			r.redis.start()
-		}},
+		}, lostQueue: true},
 		{name: "abandon", fault: fmt.Sprintf("%s of buyers abandon their admissions (admitted, never buy)", sz.abandonShare),
 			inject: func(*run) {}, loadArgs: []string{"-onsale-abandon", sz.abandonShare}, atStart: true,
 			// Near the end, when two tickets left cap the admissions in
@@ -171,22 +177,22 @@ type sample struct {
 	capacity, held, confirmed, available int
 }
 
-// monitor reads the sales view five times a second from whichever
-// instance answers.
-type monitor struct {
+// sampler reads something five times a second until the test ends,
+// keeping the readings that worked.
+type sampler[T any] struct {
 	mu      sync.Mutex
-	samples []sample
-	stop    context.CancelFunc
-	done    chan struct{}
+	samples []T
 }
 
-func (r *run) startMonitor() {
+// startSampler starts reading with read, which reports whether it read.
+func startSampler[T any](t *testing.T, read func(context.Context) (T, bool)) *sampler[T] {
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &monitor{stop: cancel, done: make(chan struct{})}
+	m := &sampler[T]{}
+	done := make(chan struct{})
 	go func() {
-		defer close(m.done)
+		defer close(done)
 		for ctx.Err() == nil {
-			if sm, err := r.sales(ctx); err == nil {
+			if sm, ok := read(ctx); ok {
 				m.mu.Lock()
 				m.samples = append(m.samples, sm)
 				m.mu.Unlock()
@@ -197,8 +203,16 @@ func (r *run) startMonitor() {
 			}
 		}
 	}()
-	r.mon = m
-	r.t.Cleanup(func() { cancel(); <-m.done })
+	t.Cleanup(func() { cancel(); <-done })
+	return m
+}
+
+// startMonitor reads the sales view from whichever instance answers.
+func (r *run) startMonitor() {
+	r.mon = startSampler(r.t, func(ctx context.Context) (sample, bool) {
+		sm, err := r.sales(ctx)
+		return sm, err == nil
+	})
 }
 
 // sales reads the hot tier's sales view.
@@ -221,21 +235,22 @@ func (r *run) sales(ctx context.Context) (sample, error) {
 	return sample{at: time.Now(), capacity: tr.Capacity, held: tr.Held, confirmed: tr.Confirmed, available: tr.Available}, nil
 }
 
-// latest returns the newest sample.
-func (m *monitor) latest() (sample, bool) {
+// latest returns the newest reading.
+func (m *sampler[T]) latest() (T, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.samples) == 0 {
-		return sample{}, false
+		var zero T
+		return zero, false
 	}
 	return m.samples[len(m.samples)-1], true
 }
 
-// all returns a copy of the samples.
-func (m *monitor) all() []sample {
+// all returns a copy of the readings.
+func (m *sampler[T]) all() []T {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]sample(nil), m.samples...)
+	return append([]T(nil), m.samples...)
 }
 
 // loadReport is the part of cmd/loadgen's JSON report the suite reads.
@@ -290,7 +305,7 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 		s.mariadb.signal(syscall.SIGCONT)
 	})
 
-	seed := exec.CommandContext(ctx, s.boxoffice, "seed", "-users", fmt.Sprint(sz.users), "-events", "5",
+	seed := exec.CommandContext(ctx, s.boxoffice, "seed", "-users", fmt.Sprint(max(sz.users, sz.probeFans)), "-events", "5",
 		"-hot-capacity", fmt.Sprint(sz.capacity), "-hot-max-per-user", "4", "-hot-queue", "-hot-admit-per-minute", fmt.Sprint(sz.admit))
 	seed.Env = append(os.Environ(), fmt.Sprintf("BOXOFFICE_DATABASE_URL=mysql://root@127.0.0.1:%d/%s", s.mariadbPort, db),
 		"BOXOFFICE_ADMIN_EMAIL="+adminEmail, "BOXOFFICE_ADMIN_PASSWORD="+adminPassword, "BOXOFFICE_LOG_LEVEL=warn")
@@ -314,6 +329,10 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 		t.Fatal(err)
 	}
 	r.startMonitor()
+	r.startPace()
+	r.createProbe(ctx)
+	fans := sz.probeFans
+	filled := r.fillProbe(ctx, fans)
 
 	// The load: bounded well past the point where the sale must be over.
 	var targets []string
@@ -342,12 +361,25 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 	r.faultFrom = time.Now()
 	sc.inject(r)
 	faultEnd := time.Now()
+	paceFrom := faultEnd
+	if sc.lostQueue {
+		fans = sz.probeFans / 2
+		filled = r.fillProbe(ctx, fans)
+		paceFrom = filled
+	}
 	t.Logf("fault %q from %.1fs to %.1fs into the load", sc.fault, r.faultFrom.Sub(loadStart).Seconds(), faultEnd.Sub(loadStart).Seconds())
 
 	if !waitFor(bound+60*time.Second, load.exited) {
 		t.Fatal("the load generator did not end within its bound")
 	}
 	loadEnd := time.Now()
+	// The pace window may end after the load: wait for it, at most until
+	// N after the fault.
+	var pace paceResult
+	waitFor(time.Until(faultEnd.Add(window)), func() bool {
+		pace = measurePace(r.pace.all(), faultEnd, paceFrom, filled, fans, sz.admit)
+		return pace.ok && time.Now().After(pace.end)
+	})
 	var rep loadReport
 	b, err := os.ReadFile(jsonOut)
 	if err == nil {
@@ -414,6 +446,21 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 			d.CutOff, d.Buyers, loadEnd.Sub(faultEnd).Round(100*time.Millisecond), window)
 	}
 
+	// Liveness: admission at its pace again within N of the fault's end.
+	switch {
+	case !pace.ok:
+		fail("LIVENESS", "admission-pace", "%s", pace.reason)
+	case pace.resumed > window:
+		fail("LIVENESS", "admission-pace", "admission resumed %.1f s after the fault (want within %s)", pace.resumed.Seconds(), window)
+	case pace.rate < paceLow*float64(sz.admit) || pace.rate > paceHigh*float64(sz.admit):
+		fail("LIVENESS", "admission-pace", "admission ran at %.0f/min after the fault; the event's admit_per_minute is %d (want %.0f to %.0f)",
+			pace.rate, sz.admit, paceLow*float64(sz.admit), paceHigh*float64(sz.admit))
+	}
+	paceCell := "not measured: " + pace.reason
+	if pace.ok {
+		paceCell = fmt.Sprintf("%.0f / %d per min, from %.1f s", pace.rate, sz.admit, pace.resumed.Seconds()) // measured / configured
+	}
+
 	// The row.
 	var ok2, c4, c5, errs uint64
 	for _, o := range rep.Outcomes {
@@ -444,8 +491,8 @@ func runScenario(t *testing.T, s *suite, sz size, sc scenario) string {
 			verdict = "FAIL (liveness)"
 		}
 	}
-	return fmt.Sprintf("| %s | %s | %d buyers, %d tickets, %d/s arriving, admit %d/min | %d / %d / %d / %d | %d | %s | %s | %d failed, %d moved, %d rejoined | %s | `BOXOFFICE_FAULTS=%s go test -count=1 -run 'TestFaults/%s$' -v ./internal/faults` |",
-		sc.name, sc.fault, sz.users, sz.capacity, sz.rate, sz.admit, ok2, c4, c5, errs, d.Lost, since(recovered), since(soldOut),
+	return fmt.Sprintf("| %s | %s | %d buyers, %d tickets, %d/s arriving, admit %d/min | %d / %d / %d / %d | %d | %s | %s | %s | %d failed, %d moved, %d rejoined | %s | `BOXOFFICE_FAULTS=%s go test -count=1 -run 'TestFaults/%s$' -v ./internal/faults` |",
+		sc.name, sc.fault, sz.users, sz.capacity, sz.rate, sz.admit, ok2, c4, c5, errs, d.Lost, since(recovered), since(soldOut), paceCell,
 		d.Failed, d.FailedOver, d.Rejoined, verdict, sz.name, sc.name)
 }
 

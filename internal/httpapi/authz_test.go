@@ -61,6 +61,21 @@ func (f *authzFixture) hold() string {
 	return r.ID
 }
 
+// order makes the owner a fresh order of one ticket, paid when paid, and
+// returns its id.
+func (f *authzFixture) order(paid bool) string {
+	var o struct {
+		ID string `json:"id"`
+	}
+	f.ts.call("POST", "/api/v1/events/"+f.event+"/orders", f.tokens[owner],
+		map[string]any{"lines": []map[string]any{{"tier_id": f.tier, "quantity": 1}}}).ok(f.ts.t, 201, &o)
+	if paid {
+		f.ts.call("POST", "/api/v1/orders/"+o.ID+"/payments", f.tokens[owner],
+			map[string]string{"payment_token": "tok_visa"}).ok(f.ts.t, 201, nil)
+	}
+	return o.ID
+}
+
 // TestAuthorizationMatrix calls every route of the route table as every
 // kind of caller and checks the status: a route missing from the matrix
 // fails the test, so no route can be added without deciding who may call it.
@@ -95,6 +110,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	ownHold := func(suffix string, body any) func(*authzFixture, int) (string, any) {
 		return func(f *authzFixture, _ int) (string, any) { return "/api/v1/reservations/" + f.hold() + suffix, body }
+	}
+	ownOrder := func(suffix string, body any, paid bool) func(*authzFixture, int) (string, any) {
+		return func(f *authzFixture, _ int) (string, any) { return "/api/v1/orders/" + f.order(paid) + suffix, body }
 	}
 	matrix := map[string]authzRoute{
 		"POST /api/v1/users": {[callerKinds]int{201, 201, 201, 201}, func(f *authzFixture, _ int) (string, any) {
@@ -172,6 +190,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PATCH /api/v1/reservations/{id}":        {[callerKinds]int{A, 200, N, 200}, ownHold("", map[string]int{"quantity": 2})},
 		"POST /api/v1/reservations/{id}/confirm": {[callerKinds]int{A, 200, N, 200}, ownHold("/confirm", map[string]string{"payment_token": "tok_visa"})},
 		"POST /api/v1/reservations/{id}/cancel":  {[callerKinds]int{A, 200, N, 200}, ownHold("/cancel", nil)},
+
+		"POST /api/v1/events/{id}/orders": {[callerKinds]int{A, 201, 201, 201}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event + "/orders", map[string]any{"lines": []map[string]any{{"tier_id": f.tier, "quantity": 1}}}
+		}},
+		"GET /api/v1/users/me/orders":       {[callerKinds]int{A, 200, 200, 200}, static("/api/v1/users/me/orders", nil)},
+		"GET /api/v1/orders/{id}":           {[callerKinds]int{A, 200, N, 200}, ownOrder("", nil, false)},
+		"POST /api/v1/orders/{id}/cancel":   {[callerKinds]int{A, 200, N, 200}, ownOrder("/cancel", nil, false)},
+		"POST /api/v1/orders/{id}/payments": {[callerKinds]int{A, 201, N, 201}, ownOrder("/payments", map[string]string{"payment_token": "tok_visa"}, false)},
+		"POST /api/v1/orders/{id}/refunds":  {[callerKinds]int{A, 201, N, 201}, ownOrder("/refunds", nil, true)},
+		"GET /api/v1/orders/{id}/refunds":   {[callerKinds]int{A, 200, N, 200}, ownOrder("/refunds", nil, true)},
+		// A callback's signature decides, not who sends it (a bad one: 401).
+		"POST /api/v1/payments/webhooks/{provider}": {[callerKinds]int{A, A, A, A},
+			static("/api/v1/payments/webhooks/test", map[string]string{"id": "evt"})},
 
 		"GET /healthz":             {[callerKinds]int{200, 200, 200, 200}, static("/healthz", nil)},
 		"GET /readyz":              {[callerKinds]int{200, 200, 200, 200}, static("/readyz", nil)},

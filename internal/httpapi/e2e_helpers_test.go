@@ -73,7 +73,13 @@ type testServer struct {
 	secret     []byte
 	admissions *testAdmissions
 	adminToken string
+	// pay is the test payment provider, store the system of record.
+	pay   *testpay.Provider
+	store boxoffice.Store
 }
+
+// testWebhookSecret signs the test provider's callbacks.
+const testWebhookSecret = "whsec_test_provider_secret"
 
 // newTestServer starts the real stack on a fresh database and returns it
 // with an admin signed in. Everything stops at the end of the test. opts
@@ -91,10 +97,11 @@ func newTestServer(t *testing.T, opts ...func(boxoffice.Store, *Config)) *testSe
 	}
 	clock := &testClock{}
 	admissions := &testAdmissions{granted: map[[3]string]bool{}}
+	pay := testpay.New(testWebhookSecret)
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
 		Store:      store,
 		Hasher:     auth.NewHasher(4, 0, 0, 0),
-		Payments:   testpay.Provider{},
+		Provider:   pay,
 		Admissions: admissions,
 		Logger:     discardLogger(),
 		Now:        clock.now,
@@ -128,7 +135,7 @@ func newTestServer(t *testing.T, opts ...func(boxoffice.Store, *Config)) *testSe
 		}
 	})
 
-	ts := &testServer{t: t, url: srv.URL, svc: svc, clock: clock, secret: secret, admissions: admissions}
+	ts := &testServer{t: t, url: srv.URL, svc: svc, clock: clock, secret: secret, admissions: admissions, pay: pay, store: store}
 	if _, err := svc.EnsureAdmin(ctx, "admin@boxoffice.test", "admin-password", "Admin"); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +25,27 @@ type eventRequest struct {
 	HoldSeconds       int           `json:"hold_seconds"`
 	Queue             *queueConfig  `json:"queue"`
 	RequireVerified   bool          `json:"require_verified_email"`
+	RefundPolicy      *refundPolicy `json:"refund_policy"`
 	Tiers             []tierRequest `json:"tiers"`
+}
+
+// refundPolicy is the JSON shape of a RefundPolicy in requests: fan_refunds
+// false forbids refunds by buyers; until, when set, is their deadline
+// instead of the event's start.
+type refundPolicy struct {
+	FanRefunds *bool   `json:"fan_refunds"`
+	Until      *string `json:"until"`
+}
+
+// refundPolicyOf decodes a request's refund policy (nil: the default).
+func refundPolicyOf(ve *boxoffice.ValidationError, p *refundPolicy) boxoffice.RefundPolicy {
+	if p == nil {
+		return boxoffice.RefundPolicy{}
+	}
+	return boxoffice.RefundPolicy{
+		None:  p.FanRefunds != nil && !*p.FanRefunds,
+		Until: optTimeField(ve, "refund_policy.until", p.Until),
+	}
 }
 
 // tierRequest is one tier of an eventRequest.
@@ -57,6 +78,7 @@ func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventIn
 		HoldSeconds:          req.HoldSeconds,
 		Queue:                (*boxoffice.QueueConfig)(req.Queue),
 		RequireVerifiedEmail: req.RequireVerified,
+		Refunds:              refundPolicyOf(ve, req.RefundPolicy),
 	}
 	for _, t := range req.Tiers {
 		in.Tiers = append(in.Tiers, boxoffice.TierInput{Name: t.Name, Price: boxoffice.Money(t.Price), Capacity: t.Capacity})
@@ -78,6 +100,7 @@ type eventPatchRequest struct {
 	HoldSeconds       *int               `json:"hold_seconds"`
 	Queue             *queueConfig       `json:"queue"`
 	RequireVerified   *bool              `json:"require_verified_email"`
+	RefundPolicy      *refundPolicy      `json:"refund_policy"`
 	Tiers             []tierPatchRequest `json:"tiers"`
 }
 
@@ -112,6 +135,10 @@ func decodeEventPatch(w http.ResponseWriter, r *http.Request) (boxoffice.EventPa
 		HoldSeconds:          req.HoldSeconds,
 		Queue:                (*boxoffice.QueueConfig)(req.Queue),
 		RequireVerifiedEmail: req.RequireVerified,
+	}
+	if req.RefundPolicy != nil {
+		rp := refundPolicyOf(ve, req.RefundPolicy)
+		p.Refunds = &rp
 	}
 	for i, t := range req.Tiers {
 		if t.ID != "" && !boxoffice.ValidID(t.ID) {
@@ -224,6 +251,37 @@ type salesResponse struct {
 	EventID string          `json:"event_id"`
 	Tiers   []tierSalesBody `json:"tiers"`
 	Queue   queueCounts     `json:"queue"`
+	// Revenue is the event's money per currency: what its orders kept
+	// (orders), and the payments taken and refunds owed or made; orders ==
+	// paid − refunded, always.
+	Revenue []revenueBody `json:"revenue"`
+}
+
+type revenueBody struct {
+	Currency string `json:"currency"`
+	Orders   int64  `json:"orders"`
+	Paid     int64  `json:"paid"`
+	Refunded int64  `json:"refunded"`
+}
+
+// revenueOf lists an event's money per currency, sorted by currency.
+func revenueOf(sales *boxoffice.Sales, rev *boxoffice.Revenue) []revenueBody {
+	seen := map[string]bool{}
+	var cur []string
+	for _, m := range []map[string]int64{sales.OrderRevenue, rev.Paid, rev.Refunded} {
+		for c := range m {
+			if !seen[c] {
+				seen[c] = true
+				cur = append(cur, c)
+			}
+		}
+	}
+	slices.Sort(cur)
+	out := make([]revenueBody, 0, len(cur))
+	for _, c := range cur {
+		out = append(out, revenueBody{Currency: c, Orders: sales.OrderRevenue[c], Paid: rev.Paid[c], Refunded: rev.Refunded[c]})
+	}
+	return out
 }
 
 // queueCounts is the waiting room's part of the sales view.
@@ -241,7 +299,11 @@ func (s *server) handleSales(w http.ResponseWriter, r *http.Request, c boxoffice
 	if err != nil {
 		return err
 	}
-	resp := salesResponse{EventID: sales.EventID, Tiers: []tierSalesBody{}}
+	rev, err := s.catalogue.Revenue(r.Context(), c, id)
+	if err != nil {
+		return err
+	}
+	resp := salesResponse{EventID: sales.EventID, Tiers: []tierSalesBody{}, Revenue: revenueOf(sales, rev)}
 	for _, t := range sales.Tiers {
 		resp.Tiers = append(resp.Tiers, tierSalesBody(t))
 	}

@@ -158,6 +158,9 @@ func (s *server) handleMe(w http.ResponseWriter, r *http.Request, c boxoffice.Ca
 // health is the body of GET /healthz and a successful GET /readyz.
 type health struct {
 	Status string `json:"status"`
+	// Payments says which payment provider runs (/readyz only), so that a
+	// deployment on the test provider cannot go unnoticed.
+	Payments string `json:"payments,omitempty"`
 }
 
 func (s *server) handleHealth(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
@@ -177,7 +180,7 @@ func (s *server) handleReady(w http.ResponseWriter, r *http.Request, _ boxoffice
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, r, http.StatusOK, health{Status: "ok"})
+	return writeJSON(w, r, http.StatusOK, health{Status: "ok", Payments: s.readyNote})
 }
 
 func (s *server) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {

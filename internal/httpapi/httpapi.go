@@ -39,6 +39,8 @@ type Config struct {
 	// Draining, when set to true, makes GET /readyz answer 503 at once so
 	// load balancers stop sending traffic before shutdown.
 	Draining *atomic.Bool
+	// ReadyNote is what GET /readyz says about the payment provider.
+	ReadyNote string
 	// Observer, when not nil, is told about every request (for metrics).
 	Observer Observer
 	// RequestTimeout, when positive, bounds the work of every request but
@@ -84,12 +86,14 @@ type server struct {
 	accounts     *boxoffice.Accounts
 	catalogue    *boxoffice.Catalogue
 	reservations *boxoffice.Reservations
+	orders       *boxoffice.Orders
 	cache        boxoffice.Cache
 	tokens       Tokens
 	queue        *boxoffice.WaitingRoom
 	log          *slog.Logger
 	ready        func(ctx context.Context) error
 	draining     *atomic.Bool
+	readyNote    string
 	obs          Observer
 	timeout      time.Duration
 	proxies      []netip.Prefix
@@ -105,17 +109,18 @@ func New(cfg Config) http.Handler {
 		queue:    cfg.Queue,
 		log:      cfg.Logger,
 		ready:    cfg.Ready,
-		draining: cfg.Draining,
-		obs:      cfg.Observer,
-		timeout:  cfg.RequestTimeout,
-		proxies:  cfg.TrustedProxies,
-		mux:      http.NewServeMux(),
+		draining: cfg.Draining, readyNote: cfg.ReadyNote,
+		obs:     cfg.Observer,
+		timeout: cfg.RequestTimeout,
+		proxies: cfg.TrustedProxies,
+		mux:     http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Service != nil {
 		s.accounts, s.catalogue, s.reservations = cfg.Service.Accounts, cfg.Service.Catalogue, cfg.Service.Reservations
+		s.orders = cfg.Service.Orders
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))

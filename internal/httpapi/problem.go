@@ -53,6 +53,8 @@ var kinds = map[boxoffice.Code]kind{
 	boxoffice.CodeIdempotencyKeyReused: {http.StatusConflict, "Idempotency key reused"},
 	boxoffice.CodeRequestInProgress:    {http.StatusConflict, "Request in progress"},
 	boxoffice.CodeHasReservations:      {http.StatusConflict, "Event has reservations"},
+	boxoffice.CodeHasOrders:            {http.StatusConflict, "Event has orders"},
+	boxoffice.CodeRefundClosed:         {http.StatusConflict, "Refunds closed"},
 	boxoffice.CodeQueueDisabled:        {http.StatusConflict, "Queue disabled"},
 	boxoffice.CodeCapacityConflict:     {http.StatusConflict, "Capacity below reserved"},
 	codePayloadTooLarge:                {http.StatusRequestEntityTooLarge, "Payload too large"},
@@ -72,6 +74,9 @@ type problem struct {
 	Detail    string         `json:"detail"`
 	RequestID string         `json:"request_id"`
 	Errors    []fieldError   `json:"errors,omitempty"`
+	// Line and TierID name the order line a refusal is about.
+	Line   *int   `json:"line,omitempty"`
+	TierID string `json:"tier_id,omitempty"`
 	// RetryAfter, when positive, overrides the code's Retry-After.
 	RetryAfter time.Duration `json:"-"`
 }
@@ -109,6 +114,11 @@ func problemFor(r *http.Request, err error) *problem {
 		}
 	case errors.As(err, &de):
 		p.Detail = de.Message
+		if le, ok := boxoffice.IsLineError(err); ok {
+			line := le.Line
+			p.Line, p.TierID = &line, le.TierID
+			p.Detail = fmt.Sprintf("Line %d: %s", le.Line, de.Message)
+		}
 	}
 	return p
 }

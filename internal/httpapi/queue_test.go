@@ -69,7 +69,7 @@ func startQueueServer(t *testing.T, q boxoffice.Queue, tick time.Duration, pn *p
 		Queue: q, Store: store, Tokens: admission, Logger: discardLogger(), Tick: tick, LeaseTTL: 10 * tick,
 	})
 	svc := boxoffice.NewService(boxoffice.ServiceConfig{
-		Store: store, Hasher: auth.NewHasher(4, 0, 0, 0), Payments: testpay.Provider{}, Admissions: room, Logger: discardLogger(),
+		Store: store, Hasher: auth.NewHasher(4, 0, 0, 0), Provider: testpay.New(""), Admissions: room, Logger: discardLogger(),
 	})
 	runCtx, stop := context.WithCancel(context.Background())
 	var bg sync.WaitGroup

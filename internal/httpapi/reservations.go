@@ -162,19 +162,29 @@ func (s *server) handleConfirm(w http.ResponseWriter, r *http.Request, c boxoffi
 // may also be sent without a body.
 type cancelRequest struct{}
 
-func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+// readCancel reads a cancellation of the reservation or order in the path:
+// its id, its Idempotency-Key and its (empty, optional) body.
+func readCancel(w http.ResponseWriter, r *http.Request) (string, boxoffice.Idempotent, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return err
+		return "", boxoffice.Idempotent{}, err
 	}
 	idem, body, err := readIdempotent(w, r, true)
 	if err != nil {
-		return err
+		return "", boxoffice.Idempotent{}, err
 	}
 	if len(body) > 0 {
 		if err := decodeJSON(body, &cancelRequest{}); err != nil {
-			return err
+			return "", boxoffice.Idempotent{}, err
 		}
+	}
+	return id, idem, nil
+}
+
+func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, idem, err := readCancel(w, r)
+	if err != nil {
+		return err
 	}
 	res, err := s.reservations.Cancel(r.Context(), c, id, idem)
 	if err != nil {

@@ -82,6 +82,16 @@ func (s *server) routes() []route {
 		{"POST /api/v1/reservations/{id}/confirm", authed, s.handleConfirm},
 		{"POST /api/v1/reservations/{id}/cancel", authed, s.handleCancel},
 
+		// Orders and payments.
+		{"POST /api/v1/events/{id}/orders", authed, s.handleCreateOrder},
+		{"GET /api/v1/users/me/orders", authed, s.handleListOrders},
+		{"GET /api/v1/orders/{id}", authed, s.handleGetOrder},
+		{"POST /api/v1/orders/{id}/cancel", authed, s.handleCancelOrder},
+		{"POST /api/v1/orders/{id}/payments", authed, s.handleStartPayment},
+		{"POST /api/v1/orders/{id}/refunds", authed, s.handleRefundOrder},
+		{"GET /api/v1/orders/{id}/refunds", authed, s.handleListRefunds},
+		{"POST /api/v1/payments/webhooks/{provider}", public, s.handleWebhook},
+
 		// Operations.
 		{"GET /healthz", public, s.handleHealth},
 		{"GET /readyz", public, s.handleReady},

@@ -45,10 +45,17 @@ type eventBody struct {
 	HoldSeconds       int         `json:"hold_seconds"`
 	Queue             queueConfig `json:"queue"`
 	RequireVerified   bool        `json:"require_verified_email"`
+	RefundPolicy      refundBody  `json:"refund_policy"`
 	Tiers             []tierBody  `json:"tiers"`
 	Available         int         `json:"available"`
 	CreatedAt         time.Time   `json:"created_at"`
 	UpdatedAt         time.Time   `json:"updated_at"`
+}
+
+// refundBody is the JSON shape of an event's RefundPolicy.
+type refundBody struct {
+	FanRefunds bool       `json:"fan_refunds"`
+	Until      *time.Time `json:"until"`
 }
 
 // tierBody is the JSON shape of a Tier.
@@ -67,6 +74,7 @@ func eventOf(e *boxoffice.Event) eventBody {
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt, SalesStartAt: e.SalesStartAt, SalesEndAt: e.SalesEndAt,
 		MaxTicketsPerUser: e.MaxTicketsPerUser, HoldSeconds: e.HoldSeconds, Queue: queueConfig(e.Queue),
 		RequireVerified: e.RequireVerifiedEmail,
+		RefundPolicy:    refundBody{FanRefunds: !e.Refunds.None, Until: e.Refunds.Until},
 		Tiers:           make([]tierBody, len(e.Tiers)),
 		Available:       e.Available(),
 		CreatedAt:       e.CreatedAt, UpdatedAt: e.UpdatedAt,

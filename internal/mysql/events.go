@@ -13,7 +13,8 @@ import (
 )
 
 const eventCols = "id, title, description, venue, starts_at, ends_at, sales_start_at, sales_end_at, " +
-	"max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at, require_verified_email"
+	"max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at, require_verified_email, " +
+	"refunds_none, refunds_until"
 
 // eventColsOf is eventCols with every column qualified by alias.
 func eventColsOf(alias string) string {
@@ -29,21 +30,25 @@ const tierCols = "id, event_id, name, price_amount, price_currency, capacity, re
 type scanner interface{ Scan(...any) error }
 
 // eventDest returns the scan destinations of eventCols for e.
-func eventDest(e *boxoffice.Event, ends *sql.NullTime) []any {
+func eventDest(e *boxoffice.Event, ends, refundsUntil *sql.NullTime) []any {
 	return []any{&e.ID, &e.Title, &e.Description, &e.Venue, &e.StartsAt, ends, &e.SalesStartAt, &e.SalesEndAt,
 		&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &e.CreatedAt, &e.UpdatedAt,
-		&e.RequireVerifiedEmail}
+		&e.RequireVerifiedEmail, &e.Refunds.None, refundsUntil}
 }
 
 func scanEvent(row scanner, extra ...any) (*boxoffice.Event, error) {
 	e := &boxoffice.Event{}
-	var ends sql.NullTime
-	if err := row.Scan(append(extra, eventDest(e, &ends)...)...); err != nil {
+	var ends, refundsUntil sql.NullTime
+	if err := row.Scan(append(extra, eventDest(e, &ends, &refundsUntil)...)...); err != nil {
 		return nil, err
 	}
 	if ends.Valid {
 		t := ends.Time
 		e.EndsAt = &t
+	}
+	if refundsUntil.Valid {
+		t := refundsUntil.Time
+		e.Refunds.Until = &t
 	}
 	return e, nil
 }
@@ -151,14 +156,15 @@ func rowsOf(n, m int) string {
 func eventArgs(e *boxoffice.Event) []any {
 	return []any{e.ID, e.Title, e.Description, e.Venue, e.StartsAt.UTC(), nullTime(e.EndsAt),
 		e.SalesStartAt.UTC(), e.SalesEndAt.UTC(), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled,
-		e.Queue.AdmitPerMinute, e.CreatedAt.UTC(), e.UpdatedAt.UTC(), e.RequireVerifiedEmail}
+		e.Queue.AdmitPerMinute, e.CreatedAt.UTC(), e.UpdatedAt.UTC(), e.RequireVerifiedEmail, e.Refunds.None,
+		nullTime(e.Refunds.Until)}
 }
 
 // CreateEvent inserts e and its tiers (IDs already assigned) in one
 // transaction.
 func (s *Store) CreateEvent(ctx context.Context, e *boxoffice.Event) error {
 	return s.inTx(ctx, "create event", nil, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO events ("+eventCols+") VALUES ("+placeholders(15)+")", eventArgs(e)...); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO events ("+eventCols+") VALUES ("+placeholders(17)+")", eventArgs(e)...); err != nil {
 			return err
 		}
 		return insertTiers(ctx, tx, e.Tiers, e.ID)
@@ -418,10 +424,11 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, description = ?, venue = ?, starts_at = ?,
 			ends_at = ?, sales_start_at = ?, sales_end_at = ?, max_tickets_per_user = ?, hold_seconds = ?,
-			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, updated_at = ? WHERE id = ?`,
+			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, refunds_none = ?, refunds_until = ?,
+			updated_at = ? WHERE id = ?`,
 			e.Title, e.Description, e.Venue, e.StartsAt.UTC(), nullTime(e.EndsAt), e.SalesStartAt.UTC(),
 			e.SalesEndAt.UTC(), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute,
-			e.RequireVerifiedEmail, e.UpdatedAt.UTC(), id); err != nil {
+			e.RequireVerifiedEmail, e.Refunds.None, nullTime(e.Refunds.Until), e.UpdatedAt.UTC(), id); err != nil {
 			return err
 		}
 		sort.Slice(e.Tiers, func(i, j int) bool { return e.Tiers[i].ID < e.Tiers[j].ID })
@@ -434,9 +441,11 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 	return out, nil
 }
 
-// DeleteEvent deletes the event with its tiers, bookmarks, counters and
-// cancelled or expired reservations. It returns ErrNotFound, or
-// ErrHasReservations when any tier has held or confirmed tickets.
+// DeleteEvent deletes the event with its tiers, bookmarks, and cancelled
+// or expired reservations that were never paid. It returns ErrNotFound,
+// ErrHasOrders when the event has any order, or ErrHasReservations when any
+// tier has held or confirmed tickets or a reservation was ever confirmed:
+// money history is never erased.
 func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 	return s.inTx(ctx, "delete event", nil, func(tx *sql.Tx) error {
 		var one int
@@ -463,10 +472,28 @@ func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// A locking read: it sees every committed order and keeps new ones
+		// out until the delete commits.
+		switch err := tx.QueryRowContext(ctx, "SELECT 1 FROM orders WHERE event_id = ? LIMIT 1 FOR UPDATE", id).Scan(&one); {
+		case err == nil:
+			return boxoffice.ErrHasOrders
+		case err != sql.ErrNoRows:
+			return err
+		}
 		if total > 0 {
 			return boxoffice.ErrHasReservations
 		}
 		if len(tierIDs) > 0 {
+			// A reservation confirmed once (and cancelled since) was paid
+			// for: its money history stays.
+			err := tx.QueryRowContext(ctx, "SELECT 1 FROM reservations WHERE tier_id IN ("+placeholders(len(tierIDs))+
+				") AND confirmed_at IS NOT NULL LIMIT 1", tierIDs...).Scan(&one)
+			switch {
+			case err == nil:
+				return boxoffice.ErrHasReservations
+			case err != sql.ErrNoRows:
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, "DELETE FROM reservations WHERE tier_id IN ("+placeholders(len(tierIDs))+")", tierIDs...); err != nil {
 				return err
 			}

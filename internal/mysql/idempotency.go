@@ -10,8 +10,8 @@ import (
 
 const idemCols = "user_id, idem_key, fingerprint, status, reservation_id, response, created_at"
 
-// purgeBatch bounds the rows one DELETE of PurgeIdempotency removes, so the
-// purge never holds many locks or a long undo log.
+// purgeBatch bounds the rows one DELETE of a purge removes, so the purge
+// never holds many locks or a long undo log.
 const purgeBatch = 5000
 
 // idemArgsOf returns a record's column values. The outcome goes in
@@ -51,18 +51,19 @@ func (s *Store) Idempotency(ctx context.Context, userID, key string) (*boxoffice
 // PurgeIdempotency deletes records created before before, in bounded
 // batches, and returns how many it deleted.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int, error) {
-	return s.purge(ctx, "purge idempotency", "DELETE FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?", before)
+	return s.deleteInBatches(ctx, "purge idempotency", "DELETE FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?", before.UTC())
 }
 
-// purge runs del, a DELETE of the rows older than its first argument
-// limited to its second, with before and purgeBatch until it deletes fewer
-// than purgeBatch rows, and returns how many it deleted.
-func (s *Store) purge(ctx context.Context, op, del string, before time.Time) (int, error) {
+// deleteInBatches runs stmt, a DELETE whose last parameter is its LIMIT,
+// with args and purgeBatch until it deletes fewer than purgeBatch rows, and
+// returns how many it deleted in all.
+func (s *Store) deleteInBatches(ctx context.Context, what, stmt string, args ...any) (int, error) {
 	total := 0
+	args = append(args, purgeBatch)
 	for {
-		res, err := s.db.ExecContext(ctx, del, before.UTC(), purgeBatch)
+		res, err := s.db.ExecContext(ctx, stmt, args...)
 		if err != nil {
-			return total, translate(op, err)
+			return total, translate(what, err)
 		}
 		n, _ := res.RowsAffected()
 		total += int(n)

@@ -177,3 +177,9 @@ func (s *Store) MailFailed(ctx context.Context, id string, attempts int, lastErr
 		attempts, lastErr, nullTime(next), id)
 	return translate("mail failed", err)
 }
+
+// PurgeMail deletes messages sent before sentBefore, in bounded batches,
+// and returns how many it deleted.
+func (s *Store) PurgeMail(ctx context.Context, sentBefore time.Time) (int, error) {
+	return s.deleteInBatches(ctx, "purge mail", "DELETE FROM outbox WHERE sent_at < ? ORDER BY sent_at LIMIT ?", sentBefore.UTC())
+}

@@ -84,5 +84,5 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte,
 // PurgeRefreshTokens deletes refresh tokens that expired before before, in
 // bounded batches, and returns how many it deleted.
 func (s *Store) PurgeRefreshTokens(ctx context.Context, before time.Time) (int, error) {
-	return s.purge(ctx, "purge refresh tokens", "DELETE FROM refresh_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?", before)
+	return s.deleteInBatches(ctx, "purge refresh tokens", "DELETE FROM refresh_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?", before.UTC())
 }

@@ -212,11 +212,20 @@ func keyedOutsider(reqs []*boxoffice.HoldRequest, cand []bool) bool {
 
 // recordedKeys returns which of the batch's idempotency keys are on record.
 func recordedKeys(ctx context.Context, tx *sql.Tx, reqs []*boxoffice.HoldRequest) (map[boxoffice.IdempotencyKey]bool, error) {
-	var keyArgs []any
+	var idems []*boxoffice.Idempotency
 	for _, r := range reqs {
 		if r.Idempotency != nil {
-			keyArgs = append(keyArgs, r.Idempotency.UserID, r.Idempotency.Key)
+			idems = append(idems, r.Idempotency)
 		}
+	}
+	return recordedKeysOf(ctx, tx, idems)
+}
+
+// recordedKeysOf returns which of the records' keys are on record.
+func recordedKeysOf(ctx context.Context, tx *sql.Tx, idems []*boxoffice.Idempotency) (map[boxoffice.IdempotencyKey]bool, error) {
+	var keyArgs []any
+	for _, i := range idems {
+		keyArgs = append(keyArgs, i.UserID, i.Key)
 	}
 	if len(keyArgs) == 0 {
 		return nil, nil
@@ -630,11 +639,15 @@ func releaseGrouped(ctx context.Context, tx *sql.Tx, tiers map[string]int, users
 	return err
 }
 
-// Sales returns the inventory of an event's tiers, read by one statement
-// (one consistent snapshot), or ErrNotFound.
+// Sales returns the inventory of an event's tiers and its orders' revenue,
+// read in one read-only transaction (one consistent snapshot), or
+// ErrNotFound. Which order states count as held, confirmed or sold is the
+// domain's (OrderStatus.Holds, Sold); the queries group by state.
 func (s *Store) Sales(ctx context.Context, eventID string) (*boxoffice.Sales, error) {
-	out, err := func() (*boxoffice.Sales, error) {
-		rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.capacity,
+	var out *boxoffice.Sales
+	err := s.inTx(ctx, "sales", &sql.TxOptions{ReadOnly: true}, func(tx *sql.Tx) error {
+		out = &boxoffice.Sales{EventID: eventID, Tiers: []boxoffice.TierSales{}}
+		rows, err := tx.QueryContext(ctx, `SELECT t.id, t.capacity,
 				COALESCE(SUM(CASE WHEN r.status = 'held' THEN r.quantity END), 0),
 				COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN r.quantity END), 0)
 			FROM events e
@@ -644,28 +657,81 @@ func (s *Store) Sales(ctx context.Context, eventID string) (*boxoffice.Sales, er
 			GROUP BY t.id, t.capacity
 			ORDER BY t.id`, eventID)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		defer rows.Close()
-		out := &boxoffice.Sales{EventID: eventID, Tiers: []boxoffice.TierSales{}}
+		byTier := map[string]int{}
 		for rows.Next() {
 			var ts boxoffice.TierSales
 			if err := rows.Scan(&ts.TierID, &ts.Capacity, &ts.Held, &ts.Confirmed); err != nil {
-				return nil, err
+				rows.Close()
+				return err
 			}
-			ts.Available = max(ts.Capacity-ts.Held-ts.Confirmed, 0)
+			byTier[ts.TierID] = len(out.Tiers)
 			out.Tiers = append(out.Tiers, ts)
 		}
+		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if len(out.Tiers) == 0 {
-			return nil, sql.ErrNoRows
+			return sql.ErrNoRows
 		}
-		return out, nil
-	}()
+
+		rows, err = tx.QueryContext(ctx, `SELECT l.tier_id, o.status, SUM(l.quantity - l.refunded)
+			FROM orders o JOIN order_lines l ON l.order_id = o.id
+			WHERE o.event_id = ? GROUP BY l.tier_id, o.status`, eventID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var tierID, status string
+			var n int
+			if err := rows.Scan(&tierID, &status, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			i, ok := byTier[tierID]
+			st := boxoffice.OrderStatus(status)
+			switch {
+			case !ok || !st.Holds():
+			case st == boxoffice.OrderPending:
+				out.Tiers[i].Held += n
+			default:
+				out.Tiers[i].Confirmed += n
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `SELECT status, currency, SUM(total_amount - refunded_amount)
+			FROM orders WHERE event_id = ? GROUP BY status, currency`, eventID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var status, currency string
+			var n int64
+			if err := rows.Scan(&status, &currency, &n); err != nil {
+				return err
+			}
+			if boxoffice.OrderStatus(status).Sold() {
+				if out.OrderRevenue == nil {
+					out.OrderRevenue = map[string]int64{}
+				}
+				out.OrderRevenue[currency] += n
+			}
+		}
+		return rows.Err()
+	})
 	if err != nil {
-		return nil, translate("sales", err)
+		return nil, err
+	}
+	for i := range out.Tiers {
+		ts := &out.Tiers[i]
+		ts.Available = max(ts.Capacity-ts.Held-ts.Confirmed, 0)
 	}
 	return out, nil
 }

@@ -13,7 +13,7 @@ import (
 // (alias t, LEFT JOIN), as read by scanEvents.
 const eventTierCols = `e.id, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.sales_start_at, e.sales_end_at,
 	e.max_tickets_per_user, e.hold_seconds, e.queue_enabled, e.admit_per_minute, e.created_at, e.updated_at,
-	e.require_verified_email, t.id, t.name, t.price_amount, t.price_currency, t.capacity, t.reserved`
+	e.require_verified_email, e.refunds_none, e.refunds_until, t.id, t.name, t.price_amount, t.price_currency, t.capacity, t.reserved`
 
 // scanEvents reads rows of eventTierCols, ordered so that the rows of one
 // event are adjacent and its tiers in ID order, preceded by len(pre)
@@ -25,7 +25,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 	for rows.Next() {
 		var (
 			e                                      boxoffice.Event
-			endsAt                                 sql.NullInt64
+			endsAt, refundsUntil                   sql.NullInt64
 			starts, salesStart, salesEnd, cAt, uAt int64
 			tierID, tierName, currency             sql.NullString
 			price, capacity, reserved              sql.NullInt64
@@ -33,7 +33,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 		dest := append(pre[:len(pre):len(pre)],
 			&e.ID, &e.Title, &e.Description, &e.Venue, &starts, &endsAt, &salesStart, &salesEnd,
 			&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &cAt, &uAt,
-			&e.RequireVerifiedEmail, &tierID, &tierName, &price, &currency, &capacity, &reserved)
+			&e.RequireVerifiedEmail, &e.Refunds.None, &refundsUntil, &tierID, &tierName, &price, &currency, &capacity, &reserved)
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
@@ -41,6 +41,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 			e.StartsAt, e.EndsAt = fromUS(starts), fromNullUS(endsAt)
 			e.SalesStartAt, e.SalesEndAt = fromUS(salesStart), fromUS(salesEnd)
 			e.CreatedAt, e.UpdatedAt = fromUS(cAt), fromUS(uAt)
+			e.Refunds.Until = fromNullUS(refundsUntil)
 			last = &e
 			onEvent(last)
 		}
@@ -84,7 +85,7 @@ func (s *Store) CreateEvent(ctx context.Context, e *boxoffice.Event) error {
 }
 
 const (
-	eventInsertCols = 15
+	eventInsertCols = 17
 	tierInsertCols  = 7
 )
 
@@ -116,7 +117,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []*boxoffice.Event) er
 func insertEventsSQL(n int) string {
 	return `INSERT INTO events (id, title, description, venue, starts_at, ends_at, sales_start_at, sales_end_at,
 		max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at,
-		require_verified_email) VALUES ` + rowsOf(n, eventInsertCols)
+		require_verified_email, refunds_none, refunds_until) VALUES ` + rowsOf(n, eventInsertCols)
 }
 
 func insertTiersSQL(n int) string {
@@ -126,7 +127,8 @@ func insertTiersSQL(n int) string {
 func appendEventArgs(args []any, e *boxoffice.Event) []any {
 	return append(args, e.ID, e.Title, e.Description, e.Venue, us(e.StartsAt), nullUS(e.EndsAt),
 		us(e.SalesStartAt), us(e.SalesEndAt), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled,
-		e.Queue.AdmitPerMinute, us(e.CreatedAt), us(e.UpdatedAt), e.RequireVerifiedEmail)
+		e.Queue.AdmitPerMinute, us(e.CreatedAt), us(e.UpdatedAt), e.RequireVerifiedEmail, e.Refunds.None,
+		nullUS(e.Refunds.Until))
 }
 
 func appendTierArgs(args []any, eventID string, t *boxoffice.Tier) []any {
@@ -212,10 +214,11 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, description = ?, venue = ?, starts_at = ?,
 			ends_at = ?, sales_start_at = ?, sales_end_at = ?, max_tickets_per_user = ?, hold_seconds = ?,
-			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, updated_at = ? WHERE id = ?`,
+			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, refunds_none = ?, refunds_until = ?,
+			updated_at = ? WHERE id = ?`,
 			e.Title, e.Description, e.Venue, us(e.StartsAt), nullUS(e.EndsAt), us(e.SalesStartAt), us(e.SalesEndAt),
 			e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute, e.RequireVerifiedEmail,
-			us(e.UpdatedAt), id); err != nil {
+			e.Refunds.None, nullUS(e.Refunds.Until), us(e.UpdatedAt), id); err != nil {
 			return err
 		}
 		for i := range e.Tiers {
@@ -243,20 +246,25 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 }
 
 // DeleteEvent deletes the event with its tiers, bookmarks, and cancelled or
-// expired reservations. It returns boxoffice.ErrNotFound, or
-// boxoffice.ErrHasReservations when any tier has held or confirmed tickets.
+// expired reservations that were never paid. It returns
+// boxoffice.ErrNotFound, boxoffice.ErrHasReservations when any tier has held
+// or confirmed tickets or a reservation was ever confirmed, or
+// boxoffice.ErrHasOrders when the event has any order.
 func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 	return s.inTx(ctx, "delete event", func(tx *sql.Tx) error {
-		var busy int
+		var busy, orders int
 		err := tx.QueryRowContext(ctx, `SELECT
 			EXISTS (SELECT 1 FROM tiers WHERE event_id = ?1 AND reserved > 0)
 			OR EXISTS (SELECT 1 FROM tiers t JOIN reservations r ON r.tier_id = t.id
-				WHERE t.event_id = ?1 AND r.status IN ('held', 'confirmed'))
-			FROM events WHERE id = ?1`, id).Scan(&busy)
-		if err != nil {
+				WHERE t.event_id = ?1 AND (r.status IN ('held', 'confirmed') OR r.confirmed_at IS NOT NULL)),
+			EXISTS (SELECT 1 FROM orders WHERE event_id = ?1)
+			FROM events WHERE id = ?1`, id).Scan(&busy, &orders)
+		switch {
+		case err != nil:
 			return err
-		}
-		if busy != 0 {
+		case orders != 0:
+			return boxoffice.ErrHasOrders
+		case busy != 0:
 			return boxoffice.ErrHasReservations
 		}
 		for _, q := range []string{

@@ -170,3 +170,10 @@ func (s *Store) MailFailed(ctx context.Context, id string, attempts int, lastErr
 		return err
 	})
 }
+
+// PurgeMail deletes messages sent before sentBefore, in batches, and
+// returns how many it deleted.
+func (s *Store) PurgeMail(ctx context.Context, sentBefore time.Time) (int, error) {
+	return s.deleteInBatches(ctx, "purge mail", `DELETE FROM outbox WHERE id IN
+		(SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ? LIMIT ?)`, us(sentBefore))
+}

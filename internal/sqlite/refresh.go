@@ -78,6 +78,6 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte,
 // PurgeRefreshTokens deletes refresh tokens that expired before before, in
 // batches, and returns how many it deleted.
 func (s *Store) PurgeRefreshTokens(ctx context.Context, before time.Time) (int, error) {
-	return s.purge(ctx, "purge refresh tokens", `DELETE FROM refresh_tokens WHERE token_hash IN
-		(SELECT token_hash FROM refresh_tokens WHERE expires_at < ? LIMIT ?)`, before)
+	return s.deleteInBatches(ctx, "purge refresh tokens", `DELETE FROM refresh_tokens WHERE token_hash IN
+		(SELECT token_hash FROM refresh_tokens WHERE expires_at < ? LIMIT ?)`, us(before))
 }

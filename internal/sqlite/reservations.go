@@ -529,36 +529,90 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time, limit int) (int,
 	return n, nil
 }
 
-// Sales returns the inventory of an event's tiers, read in one statement
-// (one snapshot), or boxoffice.ErrNotFound.
+// Sales returns the inventory of an event's tiers and its orders' revenue,
+// read in one read transaction (one snapshot), or boxoffice.ErrNotFound.
+// Held counts held reservations and pending orders' tickets; Confirmed
+// counts confirmed reservations and the kept tickets of paid and partially
+// refunded orders.
 func (s *Store) Sales(ctx context.Context, eventID string) (*boxoffice.Sales, error) {
 	out := &boxoffice.Sales{EventID: eventID}
-	found := false
-	err := queryEach(ctx, s.r, `SELECT t.id, t.capacity,
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		found := false
+		err := queryEach(ctx, tx, `SELECT t.id, t.capacity,
 			COALESCE((SELECT SUM(quantity) FROM reservations WHERE tier_id = t.id AND status = 'held'), 0),
 			COALESCE((SELECT SUM(quantity) FROM reservations WHERE tier_id = t.id AND status = 'confirmed'), 0)
 		FROM events e LEFT JOIN tiers t ON t.event_id = e.id WHERE e.id = ? ORDER BY t.id`,
-		[]any{eventID}, func(rows *sql.Rows) error {
-			found = true
-			var id sql.NullString
-			var ts boxoffice.TierSales
-			var capacity sql.NullInt64
-			if err := rows.Scan(&id, &capacity, &ts.Held, &ts.Confirmed); err != nil {
+			[]any{eventID}, func(rows *sql.Rows) error {
+				found = true
+				var id sql.NullString
+				var ts boxoffice.TierSales
+				var capacity sql.NullInt64
+				if err := rows.Scan(&id, &capacity, &ts.Held, &ts.Confirmed); err != nil {
+					return err
+				}
+				if id.Valid {
+					ts.TierID, ts.Capacity = id.String, int(capacity.Int64)
+					out.Tiers = append(out.Tiers, ts)
+				}
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+		if !found {
+			return boxoffice.ErrNotFound
+		}
+		// The orders' tickets, by the statuses whose orders hold them
+		// (boxoffice.OrderStatus.Holds).
+		byTier := map[string]*boxoffice.TierSales{}
+		for i := range out.Tiers {
+			byTier[out.Tiers[i].TierID] = &out.Tiers[i]
+		}
+		err = queryEach(ctx, tx, `SELECT l.tier_id, o.status, SUM(l.quantity - l.refunded)
+			FROM orders o INDEXED BY orders_event_id JOIN order_lines l ON l.order_id = o.id
+			WHERE o.event_id = ? AND o.status IN ('pending', 'paid', 'partially_refunded')
+			GROUP BY l.tier_id, o.status`, []any{eventID}, func(rows *sql.Rows) error {
+			var tier string
+			var status boxoffice.OrderStatus
+			var n int
+			if err := rows.Scan(&tier, &status, &n); err != nil {
 				return err
 			}
-			if !id.Valid {
-				return nil
+			if ts := byTier[tier]; ts != nil {
+				if status == boxoffice.OrderPending {
+					ts.Held += n
+				} else {
+					ts.Confirmed += n
+				}
 			}
-			ts.TierID, ts.Capacity = id.String, int(capacity.Int64)
-			ts.Available = ts.Capacity - ts.Held - ts.Confirmed
-			out.Tiers = append(out.Tiers, ts)
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		for i := range out.Tiers {
+			ts := &out.Tiers[i]
+			ts.Available = ts.Capacity - ts.Held - ts.Confirmed
+		}
+		// What the sold orders (boxoffice.OrderStatus.Sold) kept.
+		return queryEach(ctx, tx, `SELECT currency, SUM(total_amount - refunded_amount)
+			FROM orders INDEXED BY orders_event_id
+			WHERE event_id = ? AND status IN ('paid', 'partially_refunded', 'refunded') GROUP BY currency`,
+			[]any{eventID}, func(rows *sql.Rows) error {
+				var cur string
+				var n int64
+				if err := rows.Scan(&cur, &n); err != nil {
+					return err
+				}
+				if out.OrderRevenue == nil {
+					out.OrderRevenue = map[string]int64{}
+				}
+				out.OrderRevenue[cur] = n
+				return nil
+			})
+	})
 	if err != nil {
 		return nil, wrap("sales", err)
-	}
-	if !found {
-		return nil, boxoffice.ErrNotFound
 	}
 	return out, nil
 }
@@ -580,27 +634,28 @@ func (s *Store) Idempotency(ctx context.Context, userID, key string) (*boxoffice
 	return &i, nil
 }
 
-// purgeBatch is how many idempotency records one purge transaction deletes,
-// so that a large purge does not hold the write lock for long.
+// purgeBatch is how many records one purge transaction deletes, so that a
+// large purge does not hold the write lock for long.
 const purgeBatch = 5000
 
 // PurgeIdempotency deletes records created before before, in batches, and
 // returns how many it deleted.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int, error) {
-	return s.purge(ctx, "purge idempotency", `DELETE FROM idempotency WHERE rowid IN
-		(SELECT rowid FROM idempotency WHERE created_at < ? LIMIT ?)`, before)
+	return s.deleteInBatches(ctx, "purge idempotency", `DELETE FROM idempotency WHERE rowid IN
+		(SELECT rowid FROM idempotency WHERE created_at < ? LIMIT ?)`, us(before))
 }
 
-// purge runs del, a DELETE of the rows older than its first argument
-// limited to its second, with before and purgeBatch, one transaction each,
-// until it deletes fewer than purgeBatch rows, and returns how many it
-// deleted.
-func (s *Store) purge(ctx context.Context, op, del string, before time.Time) (int, error) {
+// deleteInBatches runs stmt, a DELETE whose last parameter is the size of
+// its batch, with args and purgeBatch, one transaction per batch, until it
+// deletes fewer than purgeBatch rows, and returns how many it deleted in
+// all.
+func (s *Store) deleteInBatches(ctx context.Context, what, stmt string, args ...any) (int, error) {
 	total := 0
+	args = append(args, purgeBatch)
 	for {
 		var n int64
-		err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, del, us(before), purgeBatch)
+		err := s.inTx(ctx, what, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, stmt, args...)
 			if err != nil {
 				return err
 			}

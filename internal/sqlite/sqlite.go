@@ -204,6 +204,17 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 	return wrap(op, tx.Commit())
 }
 
+// readTx runs fn in a read transaction on a read-only connection: every
+// statement of fn reads the same snapshot.
+func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
 // wrap translates a driver error into the store's contract: no rows become
 // boxoffice.ErrNotFound, a busy or locked database a
 // *boxoffice.RetryableError, any other SQLite error an error that carries its

@@ -342,14 +342,15 @@ func testDeleteEvent(t *testing.T, s boxoffice.Store) {
 	t.Run("RefusedWhileReserved", func(t *testing.T) {
 		ctx := t.Context()
 		e := createEvent(t, s, 10, 10)
+		paid := createEvent(t, s, 10)
 		other := createEvent(t, s)
 		u := createUser(t, s)
 		at := now()
 		held := mustHold(t, s, e, 0, u.ID, 1, at)
-		confirmed := mustHold(t, s, e, 1, u.ID, 2, at)
+		confirmed := mustHold(t, s, paid, 0, u.ID, 2, at)
 		_, err := s.Confirm(ctx, confirmed.ID, at, chargeOK, nil)
 		must(t, "Confirm", err)
-		expired := mustHold(t, s, e, 0, u.ID, 1, at.Add(-time.Hour))
+		expired := mustHold(t, s, e, 1, u.ID, 1, at.Add(-time.Hour))
 		n, err := s.ExpireHolds(ctx, at, 100)
 		must(t, "ExpireHolds", err)
 		if n != 1 {
@@ -358,19 +359,22 @@ func testDeleteEvent(t *testing.T, s boxoffice.Store) {
 		must(t, "PutBookmark", s.PutBookmark(ctx, u.ID, e.ID, at))
 		must(t, "PutBookmark other", s.PutBookmark(ctx, u.ID, other.ID, at.Add(time.Second)))
 
-		wantErr(t, "DeleteEvent with held and confirmed", s.DeleteEvent(ctx, e.ID), boxoffice.ErrHasReservations)
+		wantErr(t, "DeleteEvent with a hold", s.DeleteEvent(ctx, e.ID), boxoffice.ErrHasReservations)
+		wantErr(t, "DeleteEvent with confirmed", s.DeleteEvent(ctx, paid.ID), boxoffice.ErrHasReservations)
 		_, err = s.Cancel(ctx, held.ID, at, time.Time{}, nil)
 		must(t, "Cancel held", err)
-		wantErr(t, "DeleteEvent with confirmed", s.DeleteEvent(ctx, e.ID), boxoffice.ErrHasReservations)
 		_, err = s.Cancel(ctx, confirmed.ID, at, refundable, nil)
 		must(t, "Cancel confirmed", err)
+		// A reservation that was paid keeps its money history, refunded or not.
+		wantErr(t, "DeleteEvent with a refunded reservation", s.DeleteEvent(ctx, paid.ID), boxoffice.ErrHasReservations)
+		wantStatus(t, s, confirmed.ID, boxoffice.StatusCancelled)
 
 		must(t, "DeleteEvent", s.DeleteEvent(ctx, e.ID))
 		_, err = s.Event(ctx, e.ID)
 		wantErr(t, "Event(deleted)", err, boxoffice.ErrNotFound)
 		_, err = s.Sales(ctx, e.ID)
 		wantErr(t, "Sales(deleted)", err, boxoffice.ErrNotFound)
-		for _, id := range []string{held.ID, confirmed.ID, expired.ID} {
+		for _, id := range []string{held.ID, expired.ID} {
 			_, err = s.Reservation(ctx, id)
 			wantErr(t, "Reservation of deleted event", err, boxoffice.ErrNotFound)
 		}

@@ -247,4 +247,55 @@ func testMail(t *testing.T, s boxoffice.Store) {
 			}
 		}
 	})
+
+	t.Run("PurgeSent", func(t *testing.T) {
+		ctx := t.Context()
+		t0 := at(300)
+		// What the earlier subtests sent, all before t0, goes first, so
+		// that the counts below are this subtest's alone.
+		_, err := s.PurgeMail(ctx, t0)
+		must(t, "PurgeMail of the earlier subtests' mail", err)
+
+		mail := func() string {
+			u := newUser()
+			it := issued(u.ID, boxoffice.PurposeVerifyEmail, t0)
+			must(t, "CreateUser", s.CreateUser(ctx, u, it))
+			return it.Mail.ID
+		}
+		old, recent, givenUp, due, leased := mail(), mail(), mail(), mail(), mail()
+		claimed := claimAll(t, s, t0)
+		for _, id := range []string{old, recent, givenUp, leased} {
+			if claimed[id] == nil {
+				t.Fatalf("message %s not claimed", id)
+			}
+		}
+		must(t, "MailSent", s.MailSent(ctx, []string{old}, t0))
+		must(t, "MailSent", s.MailSent(ctx, []string{recent}, t0.Add(8*24*time.Hour)))
+		must(t, "MailFailed", s.MailFailed(ctx, givenUp, boxoffice.MaxMailAttempts, "550 no such user", nil))
+		next := t0
+		must(t, "MailFailed", s.MailFailed(ctx, due, 1, "connection refused", &next))
+
+		purge := func(before time.Time, want int) {
+			t.Helper()
+			n, err := s.PurgeMail(ctx, before)
+			must(t, "PurgeMail", err)
+			if n != want {
+				t.Errorf("PurgeMail(%s) deleted %d, want %d", before.Format(time.DateTime), n, want)
+			}
+		}
+		purge(t0, 0) // sent at t0 is not sent before t0
+		purge(t0.Add(time.Microsecond), 1)
+		purge(t0.Add(time.Microsecond), 0)
+		purge(t0.Add(30*24*time.Hour), 1)
+		// The unsent ones stay: the due one and the leased one are claimed
+		// again once due; the given-up one never is, and was not deleted
+		// (the counts above).
+		again := claimAll(t, s, t0.Add(31*24*time.Hour))
+		if again[due] == nil || again[leased] == nil {
+			t.Errorf("an unsent message was purged: due %v, leased %v", again[due] != nil, again[leased] != nil)
+		}
+		if again[old] != nil || again[recent] != nil || again[givenUp] != nil {
+			t.Error("a sent or given-up message was claimed after the purge")
+		}
+	})
 }

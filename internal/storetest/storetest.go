@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("Sales", func(t *testing.T) { testSales(t, open(t)) })
 	t.Run("Mail", func(t *testing.T) { testMail(t, open(t)) })
 	t.Run("RefreshTokens", func(t *testing.T) { testRefreshTokens(t, open(t)) })
+	runOrders(t, open)
 	t.Run("Concurrency", func(t *testing.T) {
 		t.Run("HoldsNeverOversell", func(t *testing.T) { testConcurrentSellOut(t, open(t)) })
 		t.Run("LimitPerUser", func(t *testing.T) { testConcurrentLimit(t, open(t)) })

@@ -321,13 +321,13 @@ export function adminToken() {
 // ---------------------------------------------------------------------------
 // API calls. Each returns classify's result.
 
-function params(route, auth, extra) {
+export function params(route, auth, extra) {
   const p = { tags: { name: route }, headers: {} };
   if (auth) p.headers.Authorization = auth;
   return Object.assign(p, extra || {});
 }
 
-function jsonParams(route, auth, extraHeaders, cb) {
+export function jsonParams(route, auth, extraHeaders, cb) {
   const p = params(route, auth);
   p.headers['Content-Type'] = 'application/json';
   Object.assign(p.headers, extraHeaders || {});
@@ -350,6 +350,12 @@ export const routes = {
   confirm: 'POST /api/v1/reservations/{id}/confirm',
   sales: 'GET /api/v1/events/{id}/sales',
   createEvent: 'POST /api/v1/events',
+  order: 'POST /api/v1/events/{id}/orders',
+  getOrder: 'GET /api/v1/orders/{id}',
+  myOrders: 'GET /api/v1/users/me/orders',
+  pay: 'POST /api/v1/orders/{id}/payments',
+  refund: 'POST /api/v1/orders/{id}/refunds',
+  webhook: 'POST /api/v1/payments/webhooks/{provider}',
 };
 
 // listEvents fetches one page of GET /api/v1/events (cursor may be null).

@@ -36,7 +36,7 @@ if [[ -z $k6 ]]; then
 fi
 echo "smoke: $("$k6" version | head -n1)"
 
-read -r -a scripts <<<"${SCRIPTS:-browse signin hold onsale mixed}"
+read -r -a scripts <<<"${SCRIPTS:-browse signin hold onsale mixed checkout}"
 
 if [[ $mode == check ]]; then
 	for s in "${scripts[@]}"; do
@@ -92,6 +92,10 @@ echo "smoke: building cmd/boxoffice"
 export BOXOFFICE_DATABASE_URL=sqlite:$tmp/boxoffice.db
 BOXOFFICE_JWT_SECRET=k6-smoke-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 export BOXOFFICE_JWT_SECRET
+export BOXOFFICE_PAYMENTS=test # simulated payments
+# The key of the test provider's signed callbacks (checkout.js signs them).
+BOXOFFICE_TEST_PAYMENTS_SECRET=k6-smoke-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+export BOXOFFICE_TEST_PAYMENTS_SECRET
 export BOXOFFICE_ADMIN_EMAIL=admin@k6-smoke.test
 export BOXOFFICE_ADMIN_PASSWORD=k6-smoke-admin-password
 export BOXOFFICE_ADDR=127.0.0.1:$port
@@ -124,7 +128,7 @@ curl -fsS -o /dev/null "$base/readyz" || { echo "smoke: the server is not ready"
 
 common=(
 	-e "BASE_URL=$base" -e "EVENT_ID=$event_id" -e "TIER_ID=$tier_id" -e "USERS=$users"
-	-e "JWT_SECRET=$BOXOFFICE_JWT_SECRET"
+	-e "JWT_SECRET=$BOXOFFICE_JWT_SECRET" -e "TEST_PAYMENTS_SECRET=$BOXOFFICE_TEST_PAYMENTS_SECRET"
 	-e "ADMIN_EMAIL=$BOXOFFICE_ADMIN_EMAIL" -e "ADMIN_PASSWORD=$BOXOFFICE_ADMIN_PASSWORD"
 	-e RAMP=1s -e THINK=0.1 -e POLL_INTERVAL=0.5 -e QUEUE_MAX_WAIT=10
 	--quiet --no-usage-report
@@ -136,6 +140,7 @@ declare -A args=(
 	[hold]="-e VUS=10 -e DURATION=5s -e CREATE_EVENT=1 -e CAPACITY=40 -e USER_OFFSET=1000 -e USERS=1000"
 	[onsale]="-e VUS=10 -e DURATION=8s -e USERS=1000 -e QUANTITY=3"
 	[mixed]="-e RPM=3000 -e DURATION=8s -e USERS=1000 -e USER_OFFSET=1000 -e TOKENS=mint"
+	[checkout]="-e VUS=4 -e DURATION=6s -e CREATE_EVENT=1 -e USERS=2000"
 )
 
 failed=()

@@ -82,7 +82,7 @@ app.kubernetes.io/component: server
       key: {{ required (printf "secrets: a key for %s" .name) .ref.key }}
 {{- end -}}
 
-{{/* The env entries of the secrets (database URL always; Redis, JWT, admin when configured). */}}
+{{/* The env entries of the secrets (database URL and JWT always; Redis, admin, SMTP when configured). */}}
 {{- define "boxoffice.secretEnvs" -}}
 {{- $s := .Values.secrets -}}
 {{- if not $s.databaseURL.existingSecret -}}
@@ -99,6 +99,13 @@ app.kubernetes.io/component: server
 {{- if $s.adminPassword.existingSecret }}
 {{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_ADMIN_PASSWORD" "ref" $s.adminPassword) }}
 {{- end }}
+{{- if $s.smtpURL.existingSecret }}
+{{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_SMTP_URL" "ref" $s.smtpURL) }}
+{{- end }}
+{{- if eq .Values.payments.provider "stripe" }}
+{{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_STRIPE_SECRET_KEY" "ref" $s.stripeSecretKey) }}
+{{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_STRIPE_WEBHOOK_SECRET" "ref" $s.stripeWebhookSecret) }}
+{{- end }}
 {{- end -}}
 
 {{/* Fail early on values that would deploy a broken fleet. */}}
@@ -106,6 +113,15 @@ app.kubernetes.io/component: server
 {{- $multi := or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) -}}
 {{- if and $multi (not .Values.secrets.redisURL.existingSecret) -}}
 {{- fail "more than one replica (or autoscaling) needs secrets.redisURL: without Redis each pod has its own waiting room and cache" -}}
+{{- end -}}
+{{- if and .Values.secrets.smtpURL.existingSecret (not (and .Values.mail.from .Values.mail.publicURL)) -}}
+{{- fail "secrets.smtpURL needs mail.from (BOXOFFICE_MAIL_FROM) and mail.publicURL (BOXOFFICE_PUBLIC_URL): the server refuses to start without them" -}}
+{{- end -}}
+{{- if ne .Values.payments.provider "stripe" -}}
+{{- fail "payments.provider must be stripe: a deployment runs in production mode, which refuses the test provider (it hands out tickets without taking money)" -}}
+{{- end -}}
+{{- if not (and .Values.secrets.stripeSecretKey.existingSecret .Values.secrets.stripeWebhookSecret.existingSecret) -}}
+{{- fail "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required: the server refuses to start without them" -}}
 {{- end -}}
 {{- if not (and .Values.resources.limits .Values.resources.limits.memory) -}}
 {{- fail "resources.limits.memory is required: GOMEMLIMIT is derived from it" -}}

@@ -217,6 +217,14 @@ func TestPasswordResetRules(t *testing.T) {
 		t.Fatalf("reset mails: %d", len(msgs))
 	}
 	tok := mailed(t, mailTokenRE, msgs[0])
+	before, err := h.svc.User(ctx, c.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh, err := h.svc.NewRefreshToken(ctx, before)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	if err := h.svc.ResetPassword(ctx, tok, "short"); !isInvalid(err, "password") {
 		t.Fatalf("short password: %v", err)
@@ -232,6 +240,13 @@ func TestPasswordResetRules(t *testing.T) {
 	}
 	if err := h.svc.ResetPassword(ctx, tok, "stage-door-3"); !isInvalid(err, "token") {
 		t.Fatalf("used token: %v", err)
+	}
+	// The reset ended the tokens issued before it.
+	if _, err := h.svc.CurrentCaller(ctx, c); !errors.Is(err, boxoffice.ErrUnauthenticated) {
+		t.Errorf("an access token from before the reset: %v, want ErrUnauthenticated", err)
+	}
+	if _, _, err := h.svc.Refresh(ctx, refresh); !errors.Is(err, boxoffice.ErrRefreshTokenInvalid) {
+		t.Errorf("a refresh token from before the reset: %v, want ErrRefreshTokenInvalid", err)
 	}
 	if _, err := h.svc.Authenticate(ctx, boxoffice.Caller{}, "ana@example.com", "stage-door-1"); !errors.Is(err, boxoffice.ErrInvalidCredentials) {
 		t.Fatalf("old password: %v", err)

@@ -1331,7 +1331,7 @@ func testConcurrentOrders(t *testing.T, s boxoffice.Store) {
 					mu.Unlock()
 					if rng.IntN(2) == 0 { // some holds are paid for
 						if _, err := s.Confirm(ctx, h.Reservation.ID, at, chargeOK, nil); err != nil && !errors.Is(err, boxoffice.ErrHoldExpired) {
-							fail(fmt.Errorf("Confirm: %w", err))
+							fail(fmt.Errorf("confirm: %w", err))
 							return
 						}
 					}

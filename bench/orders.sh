@@ -83,12 +83,21 @@ lines="$tierA:1,$tierB:1"
 "$work/loadgen" -scenario order "${common[@]}" -order-lines "$lines" -vus 8 -duration 2s >/dev/null
 
 profilers=()
-profile() { # profile NAME: a 10 s server CPU profile, in the background
+profile() { # profile NAME [WAIT_FOR_PAID]: a 10 s server CPU profile, in the background
 	[ -n "$PROFILE" ] || return 0
-	(sleep 2; curl -sf -o "$PROFILE/$1.prof" "http://127.0.0.1:$((PORT + 1))/debug/pprof/profile?seconds=10" &&
+	local paid=""
+	[ -n "${2:-}" ] && paid=$(succeeded)
+	# For the webhook round, wait until callbacks are being applied: its
+	# setup (orders and payments) comes first and is not what is measured.
+	(if [ -n "$paid" ]; then
+		for _ in $(seq 600); do [ "$(succeeded)" -gt "$paid" ] && break; sleep 0.2; done
+	fi
+	sleep 2; curl -sf -o "$PROFILE/$1.prof" "http://127.0.0.1:$((PORT + 1))/debug/pprof/profile?seconds=10" &&
 		go tool pprof -top -cum "$work/boxoffice" "$PROFILE/$1.prof" 2>/dev/null | head -45 >"$PROFILE/$1.txt") &
 	profilers+=($!)
 }
+
+succeeded() { mysql -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $DB.payments WHERE status = 'succeeded'"; }
 
 run() { # run NAME ARGS...: one loadgen run; prints its line, keeps its JSON
 	local name=$1
@@ -128,7 +137,7 @@ printf 'median holds/s %.0f, orders/s %.0f (2 tickets each): orders/holds %.3f (
 	"$h" "$o" "$(echo "$o / $h" | bc -l)" "$(median <"$work/ratios")"
 
 for r in $(seq "$ROUNDS"); do
-	[ "$r" = 1 ] && profile webhook
+	[ "$r" = 1 ] && profile webhook wait-for-paid
 	run "webhook-$r" -scenario webhook "${common[@]}" -order-lines "$lines" -vus "$WEBHOOK_VUS" -duration 120s \
 		-webhook-orders "$WEBHOOK_ORDERS" -webhook-duplicates 0.1 -webhook-stale 0.1
 	# The rate of first deliveries: each one applied a payment.

@@ -61,6 +61,7 @@ type config struct {
 	Ceil   ceilingConfig // the ceilings' flags: -serve-bare, get, baseline-redis
 	Onsale onsaleConfig  // the onsale scenario's flags
 	Mixed  mixedConfig   // the mixed scenario's flags
+	Orders orderConfig   // the order, checkout and webhook scenarios' flags
 }
 
 // parseFlags parses args into a config and checks it.
@@ -104,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	addCeilingFlags(fs, &c.Ceil)
 	addOnsaleFlags(fs, &c.Onsale)
 	addMixedFlags(fs, &c.Mixed)
+	addOrderFlags(fs, &c.Orders)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

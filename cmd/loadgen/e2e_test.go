@@ -29,6 +29,24 @@ const testSecret = "loadgen-test-secret-0123456789abcdef"
 // capacity tickets. It returns the base URL and the hot event and tier.
 func startBoxoffice(t *testing.T, users, capacity int) (base, eventID, tierID string) {
 	t.Helper()
+	base, eventID, tiers := startServer(t, serverSpec{users: users, capacities: []int{capacity}, maxPerUser: 4})
+	return base, eventID, tiers[0]
+}
+
+// serverSpec shapes the server startServer starts.
+type serverSpec struct {
+	users      int
+	capacities []int // one tier of the hot event per entry, priced 5000, 3000, 1000 … USD cents
+	maxPerUser int
+	// paymentsSecret signs the test provider's callbacks ("": none taken).
+	paymentsSecret string
+}
+
+// startServer serves the real API on a seeded SQLite store: spec.users
+// seeded users, a few filler events, and a hot event with a tier per
+// capacity. It returns the base URL, the hot event and its tiers.
+func startServer(t *testing.T, spec serverSpec) (base, eventID string, tierIDs []string) {
+	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "boxoffice.db"))
 	if err != nil {
@@ -47,13 +65,18 @@ func startBoxoffice(t *testing.T, users, capacity int) (base, eventID, tierID st
 	hot := &boxoffice.Event{
 		ID: boxoffice.NewID(), Title: "Hot", Venue: "Stadium",
 		StartsAt: now.Add(24 * time.Hour), SalesStartAt: now.Add(-time.Minute), SalesEndAt: now.Add(time.Hour),
-		MaxTicketsPerUser: 4, HoldSeconds: 600, CreatedAt: now, UpdatedAt: now,
+		MaxTicketsPerUser: spec.maxPerUser, HoldSeconds: 600, CreatedAt: now, UpdatedAt: now,
 	}
-	hot.Tiers = []boxoffice.Tier{{ID: boxoffice.NewID(), EventID: hot.ID, Name: "GA", Price: boxoffice.Money{Amount: 5000, Currency: "USD"}, Capacity: capacity}}
-	if err := store.Seed(ctx, boxoffice.SeedSpec{Users: users, PasswordHash: hash, Events: 45, HotEvent: hot, Now: now}, nil); err != nil {
+	for i, c := range spec.capacities {
+		tier := boxoffice.Tier{ID: boxoffice.NewID(), EventID: hot.ID, Name: fmt.Sprintf("Tier %d", i),
+			Price: boxoffice.Money{Amount: int64(5000 - 2000*i), Currency: "USD"}, Capacity: c}
+		hot.Tiers = append(hot.Tiers, tier)
+		tierIDs = append(tierIDs, tier.ID)
+	}
+	if err := store.Seed(ctx, boxoffice.SeedSpec{Users: spec.users, PasswordHash: hash, Events: 45, HotEvent: hot, Now: now}, nil); err != nil {
 		t.Fatal(err)
 	}
-	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Provider: testpay.New("")})
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{Store: store, Hasher: hasher, Provider: testpay.New(spec.paymentsSecret)})
 	if _, err := svc.EnsureAdmin(ctx, "admin@example.test", "admin-password", "Admin"); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +89,7 @@ func startBoxoffice(t *testing.T, users, capacity int) (base, eventID, tierID st
 		stop()
 		wg.Wait()
 	})
-	return srv.URL, hot.ID, hot.Tiers[0].ID
+	return srv.URL, hot.ID, tierIDs
 }
 
 // runLoadgen runs the command and returns its report and error.

@@ -283,6 +283,17 @@ type sales struct {
 		Confirmed int    `json:"confirmed"`
 		Available int    `json:"available"`
 	} `json:"tiers"`
+	// Revenue is the event's money per currency: what its orders kept,
+	// the payments taken and the refunds owed or made.
+	Revenue []revenue `json:"revenue"`
+}
+
+// revenue is one currency's line of the sales view's money.
+type revenue struct {
+	Currency string `json:"currency"`
+	Orders   int64  `json:"orders"`
+	Paid     int64  `json:"paid"`
+	Refunded int64  `json:"refunded"`
 }
 
 // fetchSales reads GET /api/v1/events/{id}/sales as the admin.

@@ -8,6 +8,9 @@
 // result of the scenario's invariant check.
 //
 //	loadgen -scenario hold -event E -tier T -jwt-secret S -users 20000 -rate 2000 -duration 20s
+//	loadgen -scenario order -event E -order-lines A:1,B:1 -jwt-secret S -users 20000 -vus 256 -duration 10s
+//	loadgen -scenario checkout -event E -order-lines A:2,B:1 -payments-secret P -admin-email … -vus 32 -duration 15s
+//	loadgen -scenario webhook -event E -order-lines A:1,B:1 -payments-secret P -admin-email … -webhook-orders 20000 -vus 64
 //	loadgen -scenario browse -vus 32 -duration 20s
 //	loadgen -scenario signin -users 2000 -vus 500 -duration 20s -detail-readers 4 -detail-event E
 //	loadgen -scenario baseline-sql -mysql mysql://root@127.0.0.1:3306/bo_load -clients 16 -duration 20s

@@ -61,6 +61,14 @@ func checkSale(ctx context.Context, env *Env, eventID string, holds, confirmed [
 		rep.Lines = append(rep.Lines, "sales view: "+err.Error())
 		return rep, nil, len(lost)
 	}
+	checkBalance(rep, sv)
+	return rep, sv, len(lost)
+}
+
+// checkBalance adds a line per tier of sv to rep, failing it for a tier
+// that does not balance: held + confirmed + available = capacity, held +
+// confirmed ≤ capacity.
+func checkBalance(rep *CheckReport, sv *sales) {
 	for _, t := range sv.Tiers {
 		balanced := t.Held+t.Confirmed <= t.Capacity && t.Held+t.Confirmed+t.Available == t.Capacity && t.Available >= 0
 		verdict := "ok"
@@ -71,7 +79,6 @@ func checkSale(ctx context.Context, env *Env, eventID string, holds, confirmed [
 		rep.Lines = append(rep.Lines, fmt.Sprintf("tier %s: capacity %d = held %d + confirmed %d + available %d: %s",
 			t.TierID, t.Capacity, t.Held, t.Confirmed, t.Available, verdict))
 	}
-	return rep, sv, len(lost)
 }
 
 // reservationStatuses fetches every reservation in rs (as the admin when

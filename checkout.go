@@ -372,32 +372,31 @@ func PaymentAllowed(o *Order, now time.Time) error {
 // payment as written in Payment. eventKey names the provider event ("" for
 // a report from a call).
 func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st PaymentState, at time.Time) (*Order, error) {
-	p, err := s.store.Payment(ctx, paymentID)
-	if err != nil {
-		return nil, err
-	}
-	before, err := s.store.Order(ctx, p.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.events.load(ctx, s.store, before.EventID)
-	if err != nil {
-		return nil, err
-	}
-	to, err := s.recipient(ctx, before)
-	if err != nil {
-		return nil, err
-	}
 	now := s.clock()
 	var out Settlement
 	o, err := s.store.SettlePayment(ctx, paymentID, eventKey, func(f SettleFacts) (Settlement, bool, error) {
+		// The event's rules come from the cache (a read only when they
+		// are older than a second), so a callback costs the one
+		// transaction.
+		e, err := s.events.load(ctx, s.store, f.Order.EventID)
+		if err != nil {
+			return Settlement{}, false, err
+		}
 		f.MaxPerUser = e.MaxTicketsPerUser
 		d, changed := Settle(f, st, at, now)
+		var mail func(string) Message
 		switch {
 		case d.OrderChanged && d.Order.Status == OrderPaid:
-			d.Mail = newOutboxMessage(orderPaidMail(to, e, d.Order, s.publicURL), now)
+			mail = func(to string) Message { return orderPaidMail(to, e, d.Order, s.publicURL) }
 		case d.Refund != nil:
-			d.Mail = newOutboxMessage(paymentRefundedMail(to, e, d.Order, d.Refund), now)
+			mail = func(to string) Message { return paymentRefundedMail(to, e, d.Order, d.Refund) }
+		}
+		if mail != nil {
+			to, err := s.recipient(ctx, d.Order)
+			if err != nil {
+				return Settlement{}, false, err
+			}
+			d.Mail = newOutboxMessage(mail(to), now)
 		}
 		out = d
 		return d, changed, nil
@@ -413,7 +412,6 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 			"payment", paymentID, "order", o.ID, "status", o.Status)
 		s.wakeRefunds()
 	}
-	o.Payment = out.Payment
 	return o, nil
 }
 

@@ -228,7 +228,8 @@ type OrderStore interface {
 	// same transaction, and when it was recorded before SettlePayment
 	// changes nothing and returns ErrDuplicateEvent. decide returning
 	// changed false writes nothing but the event key. It returns the order
-	// as written, ErrNotFound, or decide's error.
+	// as written with Payment the settled payment as written, ErrNotFound,
+	// or decide's error.
 	SettlePayment(ctx context.Context, paymentID, eventKey string, decide func(SettleFacts) (Settlement, bool, error)) (*Order, error)
 	// StuckPayments returns up to limit payments in processing or
 	// requires_action last updated before before and created after since,

@@ -757,8 +757,8 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string,
 		}
 		if !changed {
 			out = o
-			out.Payment, err = latestPayment(ctx, tx, o.ID)
-			return err
+			out.Payment = p
+			return nil
 		}
 		if err := updatePayment(ctx, tx, st.Payment); err != nil {
 			return err
@@ -782,8 +782,8 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string,
 			return err
 		}
 		out = st.Order
-		out.Payment, err = latestPayment(ctx, tx, out.ID)
-		return err
+		out.Payment = st.Payment
+		return nil
 	})
 	if err != nil {
 		return nil, err

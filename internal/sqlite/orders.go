@@ -593,6 +593,7 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string, d
 		}
 		if !changed {
 			out = before
+			out.Payment = p
 			return nil
 		}
 		np := st.Payment
@@ -608,6 +609,7 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string, d
 			}
 			out = st.Order
 		}
+		out.Payment = np
 		if st.Refund != nil {
 			if err := insertRefund(ctx, tx, st.Refund); err != nil {
 				return err

@@ -372,31 +372,27 @@ func PaymentAllowed(o *Order, now time.Time) error {
 // payment as written in Payment. eventKey names the provider event ("" for
 // a report from a call).
 func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st PaymentState, at time.Time) (*Order, error) {
+	// One read for what the decision needs besides the locked rows, and
+	// the event's rules from the cache: decide itself never waits for
+	// another connection while the transaction holds one.
+	party, err := s.store.PaymentParty(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.events.load(ctx, s.store, party.EventID)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock()
 	var out Settlement
 	o, err := s.store.SettlePayment(ctx, paymentID, eventKey, func(f SettleFacts) (Settlement, bool, error) {
-		// The event's rules come from the cache (a read only when they
-		// are older than a second), so a callback costs the one
-		// transaction.
-		e, err := s.events.load(ctx, s.store, f.Order.EventID)
-		if err != nil {
-			return Settlement{}, false, err
-		}
 		f.MaxPerUser = e.MaxTicketsPerUser
 		d, changed := Settle(f, st, at, now)
-		var mail func(string) Message
 		switch {
 		case d.OrderChanged && d.Order.Status == OrderPaid:
-			mail = func(to string) Message { return orderPaidMail(to, e, d.Order, s.publicURL) }
+			d.Mail = newOutboxMessage(orderPaidMail(party.Email, e, d.Order, s.publicURL), now)
 		case d.Refund != nil:
-			mail = func(to string) Message { return paymentRefundedMail(to, e, d.Order, d.Refund) }
-		}
-		if mail != nil {
-			to, err := s.recipient(ctx, d.Order)
-			if err != nil {
-				return Settlement{}, false, err
-			}
-			d.Mail = newOutboxMessage(mail(to), now)
+			d.Mail = newOutboxMessage(paymentRefundedMail(party.Email, e, d.Order, d.Refund), now)
 		}
 		out = d
 		return d, changed, nil

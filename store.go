@@ -231,6 +231,11 @@ type OrderStore interface {
 	// as written with Payment the settled payment as written, ErrNotFound,
 	// or decide's error.
 	SettlePayment(ctx context.Context, paymentID, eventKey string, decide func(SettleFacts) (Settlement, bool, error)) (*Order, error)
+	// PaymentParty returns, in one read, who and what a payment is for:
+	// its order's ID and event, and where the order's mail goes (the
+	// order's email, else its buyer's). It returns ErrNotFound for an
+	// unknown payment.
+	PaymentParty(ctx context.Context, paymentID string) (PaymentParty, error)
 	// StuckPayments returns up to limit payments in processing or
 	// requires_action last updated before before and created after since,
 	// oldest update first: the reconciliation job asks their provider.
@@ -262,6 +267,14 @@ type OrderStore interface {
 	// failed refund is tried again until it is done); ErrNotFound for an
 	// unknown event.
 	Revenue(ctx context.Context, eventID string) (*Revenue, error)
+}
+
+// PaymentParty is who and what a payment is for (Store.PaymentParty).
+type PaymentParty struct {
+	OrderID string
+	EventID string
+	// Email is where the order's mail goes.
+	Email string
 }
 
 // OrderFilter selects orders, newest first. Exactly one of UserID and

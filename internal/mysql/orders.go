@@ -791,6 +791,16 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string,
 	return out, nil
 }
 
+// PaymentParty returns the payment's order, event and mail recipient in
+// one read.
+func (s *Store) PaymentParty(ctx context.Context, paymentID string) (boxoffice.PaymentParty, error) {
+	var p boxoffice.PaymentParty
+	err := s.db.QueryRowContext(ctx, `SELECT o.id, o.event_id, COALESCE(NULLIF(o.email, ''), u.email, '')
+		FROM payments p JOIN orders o ON o.id = p.order_id LEFT JOIN users u ON u.id = o.user_id WHERE p.id = ?`,
+		paymentID).Scan(&p.OrderID, &p.EventID, &p.Email)
+	return p, translate("payment party", err)
+}
+
 func forUpdate(lock bool) string {
 	if lock {
 		return " FOR UPDATE"

@@ -620,6 +620,16 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string, d
 	return out, err
 }
 
+// PaymentParty returns the payment's order, event and mail recipient in
+// one read.
+func (s *Store) PaymentParty(ctx context.Context, paymentID string) (boxoffice.PaymentParty, error) {
+	var p boxoffice.PaymentParty
+	err := s.r.QueryRowContext(ctx, `SELECT o.id, o.event_id, COALESCE(NULLIF(o.email, ''), u.email, '')
+		FROM payments p JOIN orders o ON o.id = p.order_id LEFT JOIN users u ON u.id = o.user_id WHERE p.id = ?`,
+		paymentID).Scan(&p.OrderID, &p.EventID, &p.Email)
+	return p, wrap("payment party", err)
+}
+
 // insertMail puts m into the outbox; nil inserts nothing.
 func insertMail(ctx context.Context, tx *sql.Tx, m *boxoffice.OutboxMessage) error {
 	if m == nil {

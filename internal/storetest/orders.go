@@ -543,6 +543,30 @@ func testPayments(t *testing.T, s boxoffice.Store) {
 		must(t, "Payment", err)
 		diff(t, "Payment", p, got)
 
+		party, err := s.PaymentParty(ctx, p.ID)
+		must(t, "PaymentParty", err)
+		want := boxoffice.PaymentParty{OrderID: o.ID, EventID: e.ID, Email: o.Email}
+		if o.Email == "" {
+			want.Email = u.Email
+		}
+		if party != want {
+			t.Errorf("PaymentParty = %+v, want %+v", party, want)
+		}
+		// An order without an email of its own: its buyer's.
+		bare := newOrder(e, u.ID, at, ol{0, 1})
+		bare.Order.Email = ""
+		placeOrders(t, s, e, bare)
+		if bare.Err != nil {
+			t.Fatal(bare.Err)
+		}
+		bp := newPayment(bare.Order, at)
+		must(t, "CreatePayment", s.CreatePayment(ctx, bp, func(*boxoffice.Order) error { return nil }))
+		if party, err := s.PaymentParty(ctx, bp.ID); err != nil || party.Email != u.Email {
+			t.Errorf("PaymentParty of an order without an email = %+v, %v; want the buyer's %s", party, err, u.Email)
+		}
+		_, err = s.PaymentParty(ctx, boxoffice.NewID())
+		wantErr(t, "PaymentParty(unknown)", err, boxoffice.ErrNotFound)
+
 		// The next check sees the order with its latest payment: a rule
 		// that allows one payment under way at a time relies on it.
 		var seen2 *boxoffice.Order

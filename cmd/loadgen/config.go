@@ -46,6 +46,7 @@ type config struct {
 	BrowsePages int
 
 	HonorRetryAfter bool // signin: wait out Retry-After after a 429 or 503
+	SigninXFF       int  // signin: X-Forwarded-For from this many addresses in turn (0: none)
 
 	DetailReaders int    // extra closed-loop clients reading one event
 	DetailEvent   string // the event they read
@@ -94,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.FailOnUnexpected, "fail-on-unexpected", false, "exit non-zero when any unexpected answer occurred")
 	fs.IntVar(&c.BrowsePages, "browse-pages", 3, "browse scenario: at most this many list pages per iteration")
 	fs.BoolVar(&c.HonorRetryAfter, "honor-retry-after", false, "signin scenario: after a 429 or 503, wait as long as Retry-After says before the next sign-in")
+	fs.IntVar(&c.SigninXFF, "signin-xff", 0, "signin scenario: send each sign-in with X-Forwarded-For set to the next of this many distinct addresses (10.0.0.1, 10.0.0.2, …), as a trusted proxy would; 0 sends none")
 	fs.IntVar(&c.DetailReaders, "detail-readers", 0, "also run this many closed-loop clients reading GET /api/v1/events/{-detail-event} during the load, reported separately")
 	fs.StringVar(&c.DetailEvent, "detail-event", "", "the event the -detail-readers read (boxoffice seed prints it as hot_event_id=)")
 	fs.StringVar(&c.MySQL, "mysql", "", "baseline-sql: mysql://user:pass@host:port/dbname")
@@ -206,6 +208,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.HeldIDs != "" && (c.Scenario != "hold" || c.AdminEmail == "") {
 		errs = append(errs, errors.New("-held-ids is for the hold scenario and needs -admin-email (the reservations are read as the admin)"))
+	}
+	if c.SigninXFF < 0 || c.SigninXFF > maxSigninXFF || (c.SigninXFF > 0 && c.Scenario != "signin") {
+		errs = append(errs, fmt.Errorf("-signin-xff is for the signin scenario, 0..%d", maxSigninXFF))
 	}
 	if c.DetailReaders < 0 {
 		errs = append(errs, errors.New("-detail-readers must not be negative"))

@@ -23,12 +23,28 @@ func init() {
 // rate_limited or 503 unavailable, each with Retry-After; a 200 must carry
 // a token, and anything else is unexpected. With -honor-retry-after a
 // virtual user waits out Retry-After before its next sign-in, as a polite
-// client would; without it, it comes straight back.
+// client would; without it, it comes straight back. With -signin-xff N
+// each sign-in carries X-Forwarded-For with the next of N addresses, so
+// that a server trusting 127.0.0.1 as its proxy sees N clients (an
+// attacker spreading guesses over many addresses, or one that is not the
+// owner's); with -password wrong, the 401s are the guesses' answers.
 type signin struct {
 	cfg      *config
 	urls     []*url.URL // POST /api/v1/auth/token, per target
 	password []byte     // -password as a JSON string
 	next     atomic.Uint64
+	nextAddr atomic.Uint64
+}
+
+// maxSigninXFF is the most addresses -signin-xff may name: 10.0.0.1 up to
+// 10.255.255.254.
+const maxSigninXFF = 1<<24 - 2
+
+// xffAddress is the i-th (from 0) of -signin-xff's addresses: 10.0.0.1,
+// 10.0.0.2, … (i < maxSigninXFF).
+func xffAddress(i int) string {
+	n := i + 1
+	return fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
 }
 
 func newSignin(cfg *config) Scenario { return &signin{cfg: cfg} }
@@ -66,7 +82,11 @@ func (s *signin) body(i int) []byte {
 // without a usable Retry-After are recorded once more, as unexpected
 // outcomes of their own (with no latency, so the sign-in is timed once).
 func (s *signin) Iterate(ctx context.Context, w *Worker) {
-	status, body := w.Send("signin", w.Request(http.MethodPost, s.urls[w.Target()], s.body(s.nextUser())))
+	req := w.Request(http.MethodPost, s.urls[w.Target()], s.body(s.nextUser()))
+	if n := s.cfg.SigninXFF; n > 0 {
+		req.Header["X-Forwarded-For"] = []string{xffAddress(int((s.nextAddr.Add(1) - 1) % uint64(n)))}
+	}
+	status, body := w.Send("signin", req)
 	switch status {
 	case http.StatusOK:
 		if jsonStringField(body, "access_token") == "" {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -282,5 +283,49 @@ func TestSigninHonorsRetryAfter(t *testing.T) {
 		if rep.Requests < tc.min || rep.Requests > tc.max || rep.Expected != rep.Requests {
 			t.Errorf("honor=%v: %d sign-ins (%d shed), want %d..%d", tc.honor, rep.Requests, rep.Expected, tc.min, tc.max)
 		}
+	}
+}
+
+// TestSigninXFF: with -signin-xff N the sign-ins carry X-Forwarded-For
+// with N distinct addresses in turn; without it, none.
+func TestSigninXFF(t *testing.T) {
+	if got := []string{xffAddress(0), xffAddress(255), xffAddress(65535), xffAddress(maxSigninXFF - 1)}; !cmp.Equal(got,
+		[]string{"10.0.0.1", "10.0.1.0", "10.1.0.0", "10.255.255.254"}) {
+		t.Fatalf("addresses %v", got)
+	}
+	for _, n := range []int{0, 3} {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen[r.Header.Get("X-Forwarded-For")]++
+			mu.Unlock()
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"status":401,"code":"invalid_credentials"}`)
+		}))
+		args := []string{"-scenario", "signin", "-targets", srv.URL, "-users", "1", "-vus", "2", "-duration", "200ms", "-quiet"}
+		if n > 0 {
+			args = append(args, "-signin-xff", fmt.Sprint(n))
+		}
+		_, _, err := runLoadgen(t, args...)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{"": true}
+		if n > 0 {
+			want = map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.3": true}
+		}
+		if len(seen) != len(want) {
+			t.Fatalf("-signin-xff %d: X-Forwarded-For seen %v", n, seen)
+		}
+		for a := range seen {
+			if !want[a] {
+				t.Fatalf("-signin-xff %d: X-Forwarded-For seen %v", n, seen)
+			}
+		}
+	}
+	if _, err := parseFlags([]string{"-scenario", "browse", "-vus", "1", "-signin-xff", "2"}, io.Discard); err == nil {
+		t.Error("-signin-xff with the browse scenario was accepted")
 	}
 }

@@ -186,18 +186,32 @@ func (s *webhook) Iterate(ctx context.Context, w *Worker) {
 }
 
 // send posts one signed callback to target t, recorded under op, and
-// reports whether it was taken (200).
+// reports whether it was taken (200). Like a provider, it delivers the same
+// event again after a 503 (a few times, briefly apart).
 func (s *webhook) send(w *Worker, t int, op string, body, sig []byte) bool {
-	req := w.Request(http.MethodPost, s.hooks[t], body)
-	req.Header[testpay.SignatureHeader] = []string{string(sig)}
-	status, _ := w.Send(op, req)
-	return status == http.StatusOK
+	for try := range 5 {
+		req := w.Request(http.MethodPost, s.hooks[t], body)
+		req.Header[testpay.SignatureHeader] = []string{string(sig)}
+		status, _ := w.Send(op, req)
+		if status != http.StatusServiceUnavailable {
+			return status == http.StatusOK
+		}
+		time.Sleep(time.Duration(50<<try) * time.Millisecond)
+	}
+	return false
 }
 
-// Classify: every callback is answered 200.
+// Classify: every callback is answered 200, or 503 and then delivered
+// again.
 func (s *webhook) Classify(op string, status int, code string) Class {
-	if (op == "webhook" || op == "duplicate" || op == "stale") && status == http.StatusOK {
+	if op != "webhook" && op != "duplicate" && op != "stale" {
+		return ClassUnexpected
+	}
+	switch status {
+	case http.StatusOK:
 		return ClassOK
+	case http.StatusServiceUnavailable:
+		return ClassExpected
 	}
 	return ClassUnexpected
 }

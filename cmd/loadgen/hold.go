@@ -98,26 +98,9 @@ func (h *hold) Prepare(ctx context.Context, env *Env) error {
 	for _, t := range h.cfg.Targets {
 		h.urls = append(h.urls, endpoint(t, "/api/v1/events", h.cfg.EventID, "reservations"))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint(h.cfg.Targets[0], "/api/v1/events", h.cfg.EventID).String(), nil)
+	ev, err := lookUpTiers(ctx, env, h.cfg.Targets[0], h.cfg.EventID)
 	if err != nil {
 		return err
-	}
-	status, resp, err := doJSON(env.Client, req)
-	if err != nil {
-		return fmt.Errorf("looking up the event: %w", err)
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("looking up the event: status %d (%s)", status, problemCode(resp))
-	}
-	var ev struct {
-		Tiers []struct {
-			ID        string `json:"id"`
-			Capacity  int    `json:"capacity"`
-			Available int    `json:"available"`
-		} `json:"tiers"`
-	}
-	if err := json.Unmarshal(resp, &ev); err != nil {
-		return fmt.Errorf("decoding the event: %w", err)
 	}
 	found := false
 	for _, t := range ev.Tiers {
@@ -135,6 +118,35 @@ func (h *hold) Prepare(ctx context.Context, env *Env) error {
 		return err
 	}
 	return loadUserTokens(ctx, env)
+}
+
+// eventTiers is what the scenarios read of an event: its tiers.
+type eventTiers struct {
+	Tiers []struct {
+		ID        string `json:"id"`
+		Capacity  int    `json:"capacity"`
+		Available int    `json:"available"`
+	} `json:"tiers"`
+}
+
+// lookUpTiers reads the tiers of event eventID from target.
+func lookUpTiers(ctx context.Context, env *Env, target *url.URL, eventID string) (*eventTiers, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint(target, "/api/v1/events", eventID).String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	status, resp, err := doJSON(env.Client, req)
+	if err != nil {
+		return nil, fmt.Errorf("looking up the event: %w", err)
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("looking up the event: status %d (%s)", status, problemCode(resp))
+	}
+	var ev eventTiers
+	if err := json.Unmarshal(resp, &ev); err != nil {
+		return nil, fmt.Errorf("decoding the event: %w", err)
+	}
+	return &ev, nil
 }
 
 // Iterate asks for one ticket as a random user.

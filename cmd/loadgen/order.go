@@ -173,26 +173,9 @@ func (s *orders) prepare(ctx context.Context, env *Env) error {
 		s.urls = append(s.urls, endpoint(t, "/api/v1/events", s.cfg.EventID, "orders"))
 		s.hooks = append(s.hooks, endpoint(t, "/api/v1/payments/webhooks/test"))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint(s.cfg.Targets[0], "/api/v1/events", s.cfg.EventID).String(), nil)
+	ev, err := lookUpTiers(ctx, env, s.cfg.Targets[0], s.cfg.EventID)
 	if err != nil {
 		return err
-	}
-	status, resp, err := doJSON(env.Client, req)
-	if err != nil {
-		return fmt.Errorf("looking up the event: %w", err)
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("looking up the event: status %d (%s)", status, problemCode(resp))
-	}
-	var ev struct {
-		Tiers []struct {
-			ID        string `json:"id"`
-			Capacity  int    `json:"capacity"`
-			Available int    `json:"available"`
-		} `json:"tiers"`
-	}
-	if err := json.Unmarshal(resp, &ev); err != nil {
-		return fmt.Errorf("decoding the event: %w", err)
 	}
 	for _, l := range s.o.lines {
 		found := false

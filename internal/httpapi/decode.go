@@ -59,8 +59,8 @@ func readNoBody(w http.ResponseWriter, r *http.Request) error {
 // truncated body, a connection that broke). None of them is the server's;
 // they answer 4xx and are not logged as errors.
 func bodyError(err error) error {
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return boxoffice.Errorf(codePayloadTooLarge, "the request body is larger than %d bytes", maxBody)
+	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return boxoffice.Errorf(codePayloadTooLarge, "the request body is larger than %d bytes", mb.Limit)
 	}
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
 		return boxoffice.Errorf(codeRequestTimeout, "the request body did not arrive in time")

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -341,6 +343,11 @@ func TestWebhookOrderAndSignatures(t *testing.T) {
 	junk := []byte(`{"nope": true}`)
 	ts.call("POST", "/api/v1/payments/webhooks/test", "", junk, testpay.SignatureHeader, testpay.Sign(testWebhookSecret, junk)).
 		problem(t, 422, boxoffice.CodeValidationFailed)
+	// A callback larger than the webhook's cap is refused, naming that cap.
+	big := ts.call("POST", "/api/v1/payments/webhooks/test", "", strings.Repeat("x", maxWebhookBody+1))
+	if p := big.problem(t, 413, codePayloadTooLarge); !strings.Contains(p.Detail, strconv.Itoa(maxWebhookBody)) {
+		t.Errorf("413 detail %q does not name the webhook's cap", p.Detail)
+	}
 	// A callback about a payment boxoffice does not know is acknowledged.
 	ts.callback(testpay.Callback{Type: "payment", PaymentID: boxoffice.NewID(), Status: "succeeded"}).ok(t, 200, nil)
 }

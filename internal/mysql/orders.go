@@ -601,21 +601,8 @@ func (s *Store) ExpireOrders(ctx context.Context, now time.Time, limit int) (int
 				users[userCount{o.UserID, o.EventID}] += o.Tickets()
 			}
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if len(users) > 0 {
-			if err := releaseGrouped(ctx, tx, tiers, users); err != nil {
-				return err
-			}
-		}
-		args := append([]any{string(boxoffice.OrderExpired), now}, ids...)
-		if _, err := tx.ExecContext(ctx, "UPDATE orders SET status = ?, updated_at = ? WHERE id IN ("+
-			placeholders(len(ids))+")", args...); err != nil {
-			return err
-		}
 		n = len(ids)
-		return nil
+		return markExpired(ctx, tx, "orders", string(boxoffice.OrderExpired), now, ids, tiers, users)
 	})
 	return n, err
 }

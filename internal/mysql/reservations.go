@@ -579,21 +579,29 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time, limit int) (int,
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(ids) == 0 {
-			return nil
-		}
+		n = len(ids)
+		return markExpired(ctx, tx, "reservations", string(boxoffice.StatusExpired), now.UTC(), ids, tiers, users)
+	})
+	return n, err
+}
+
+// markExpired gives back the tickets of the expired rows ids of table
+// (tiers and users, grouped) and sets their status at now. The sweepers of
+// holds and orders share it.
+func markExpired(ctx context.Context, tx *sql.Tx, table, status string, now time.Time, ids []any,
+	tiers map[string]int, users map[userCount]int,
+) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(users) > 0 {
 		if err := releaseGrouped(ctx, tx, tiers, users); err != nil {
 			return err
 		}
-		args := append([]any{string(boxoffice.StatusExpired), now.UTC()}, ids...)
-		if _, err := tx.ExecContext(ctx, "UPDATE reservations SET status = ?, updated_at = ? WHERE id IN ("+
-			placeholders(len(ids))+")", args...); err != nil {
-			return err
-		}
-		n = len(ids)
-		return nil
-	})
-	return n, err
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE "+table+" SET status = ?, updated_at = ? WHERE id IN ("+
+		placeholders(len(ids))+")", append([]any{status, now}, ids...)...)
+	return err
 }
 
 // releaseGrouped subtracts ticket counts from tiers and user counters with

@@ -34,6 +34,7 @@ const (
 	CodeHasReservations      Code = "has_reservations"
 	CodeHasOrders            Code = "has_orders"
 	CodeRefundClosed         Code = "refund_closed"
+	CodeNameChangeClosed     Code = "name_change_closed"
 	CodeQueueDisabled        Code = "queue_disabled"
 	CodeCapacityConflict     Code = "capacity_below_reserved"
 	CodeValidationFailed     Code = "validation_failed"

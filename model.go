@@ -50,10 +50,13 @@ type Event struct {
 	// the event's waiting room and holds.
 	RequireVerifiedEmail bool
 	// Refunds is what the event's buyers may refund themselves.
-	Refunds   RefundPolicy
-	Tiers     []Tier
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Refunds RefundPolicy
+	// NameChangesUntil is until when holders may change the names on
+	// their tickets (nil: until the event starts).
+	NameChangesUntil *time.Time
+	Tiers            []Tier
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Available returns the number of tickets left over all tiers.

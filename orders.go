@@ -102,6 +102,9 @@ type Order struct {
 	PaidBy string
 	// Payment is the order's latest payment, when the store loads it.
 	Payment *Payment
+	// Issued is the order's tickets, when the store loads them (issued
+	// once it is paid).
+	Issued []*Ticket
 }
 
 // Tickets returns the number of tickets the order holds now.
@@ -255,18 +258,21 @@ type RefundLine struct {
 }
 
 // RefundRequest is a refund asked for by a fan (ByOrganizer false) or an
-// organizer. Lines nil refunds every ticket the order still holds.
+// organizer. TicketIDs names the tickets to refund; else Lines says how
+// many of each tier; both nil refunds every ticket the order still holds.
 type RefundRequest struct {
+	TicketIDs   []string
 	Lines       []RefundLine
 	Reason      string
 	ByOrganizer bool
 }
 
 // DecideRefund decides a refund of o at now, paid by payment p, and applies
-// it to o: the lines' Refunded counts, o.Refunded, and the status
-// (refunded when nothing is left, else partially_refunded). It returns the
-// refund to make (status pending), whose Lines are the tickets that go back
-// on sale. A fan may refund only until the event's fan refund deadline
+// it to o: the lines' Refunded counts, o.Refunded, the status (refunded
+// when nothing is left, else partially_refunded) and the issued tickets it
+// takes back (void: the named ones, else per line the unused ones first).
+// It returns the refund to make (status pending), whose Lines are the
+// tickets that go back on sale and TicketIDs the tickets voided. A fan may refund only until the event's fan refund deadline
 // (ErrRefundClosed); nobody may refund an unpaid order or more tickets than
 // a line holds (ErrInvalidState, *ValidationError).
 func DecideRefund(o *Order, p *Payment, req RefundRequest, fanDeadline time.Time, fanRefunds bool, now time.Time) (*Refund, error) {
@@ -277,6 +283,13 @@ func DecideRefund(o *Order, p *Payment, req RefundRequest, fanDeadline time.Time
 		return nil, ErrRefundClosed
 	}
 	lines := req.Lines
+	var v ValidationError
+	if req.TicketIDs != nil {
+		lines = refundLinesOf(o, req.TicketIDs, &v)
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+	}
 	if lines == nil {
 		for _, l := range o.Lines {
 			if l.Kept() > 0 {
@@ -290,7 +303,6 @@ func DecideRefund(o *Order, p *Payment, req RefundRequest, fanDeadline time.Time
 	// Validate against a copy, so a refused refund changes nothing.
 	next := append([]OrderLine(nil), o.Lines...)
 	var amount int64
-	var v ValidationError
 	for i, rl := range lines {
 		want := rl.Quantity
 		if want < 1 {
@@ -317,6 +329,12 @@ func DecideRefund(o *Order, p *Payment, req RefundRequest, fanDeadline time.Time
 		return nil, err
 	}
 	o.Lines = next
+	var voided []string
+	if req.TicketIDs != nil {
+		voided = voidNamed(o, req.TicketIDs, now)
+	} else {
+		voided = voidTickets(o, lines, now)
+	}
 	o.Refunded.Amount += amount
 	o.Refunded.Currency = o.Total.Currency
 	status := OrderPartiallyRefunded
@@ -327,7 +345,7 @@ func DecideRefund(o *Order, p *Payment, req RefundRequest, fanDeadline time.Time
 	return &Refund{
 		ID: NewID(), OrderID: o.ID, PaymentID: p.ID, Provider: p.Provider,
 		Amount: Money{Amount: amount, Currency: o.Total.Currency}, Status: RefundPending,
-		Reason: req.Reason, Lines: lines, ByOrganizer: req.ByOrganizer,
+		Reason: req.Reason, Lines: lines, TicketIDs: voided, ByOrganizer: req.ByOrganizer,
 		CreatedAt: now, UpdatedAt: now, NextAttemptAt: now,
 	}, nil
 }
@@ -360,6 +378,8 @@ type Settlement struct {
 	// Refund, when not nil, is a refund of the whole payment to make: its
 	// tickets are gone, or the order was paid by another payment.
 	Refund *Refund
+	// Tickets are the tickets the order issues now that it is paid.
+	Tickets []*Ticket
 	// Mail, when not nil, goes to the outbox (set by the service).
 	Mail *OutboxMessage
 }
@@ -392,9 +412,11 @@ func Settle(f SettleFacts, st PaymentState, at, now time.Time) (s Settlement, ch
 	case o.Status == OrderPending:
 		o.ApplyStatus(OrderPaid, now)
 		o.PaidBy, s.OrderChanged = p.ID, true
+		s.Tickets = IssueTickets(o, now)
 	case (o.Status == OrderExpired || o.Status == OrderCancelled) && fitsAgain(o, f):
 		o.ApplyStatus(OrderPaid, now)
 		o.PaidBy, s.OrderChanged, s.Reserve = p.ID, true, true
+		s.Tickets = IssueTickets(o, now)
 	default: // tickets gone, or paid by another payment
 		s.Refund = &Refund{
 			ID: NewID(), OrderID: o.ID, PaymentID: p.ID, Provider: p.Provider, Amount: p.Amount,

@@ -116,7 +116,9 @@ type Refund struct {
 	Reason string
 	// Lines are the tickets refunded (none for a refund of a payment that
 	// held no tickets).
-	Lines       []RefundLine
+	Lines []RefundLine
+	// TicketIDs are the issued tickets the refund voided.
+	TicketIDs   []string
 	ByOrganizer bool
 	// Automatic marks a refund boxoffice made on its own: a payment whose
 	// tickets were gone.

@@ -167,6 +167,7 @@ type Store interface {
 	Sales(ctx context.Context, eventID string) (*Sales, error)
 
 	OrderStore
+	TicketStore
 
 	// Idempotency returns the record for (userID, key), or ErrNotFound.
 	Idempotency(ctx context.Context, userID, key string) (*Idempotency, error)
@@ -267,6 +268,68 @@ type OrderStore interface {
 	// failed refund is tried again until it is done); ErrNotFound for an
 	// unknown event.
 	Revenue(ctx context.Context, eventID string) (*Revenue, error)
+}
+
+// TicketStore keeps tickets, the events' signing keys, scans, gates and
+// door staff. Tickets are inserted by SettlePayment (Settlement.Tickets)
+// and voided by RefundOrder (Refund.TicketIDs); RefundOrder loads the
+// order's Issued tickets for its decide. Lock order: ticket rows (sorted
+// by ID) after the order.
+type TicketStore interface {
+	// EventKey returns the event's signing key. When the event has none
+	// yet, it stores fresh and returns it; when several callers race, all
+	// get the one stored first. It returns ErrNotFound for an unknown
+	// event.
+	EventKey(ctx context.Context, eventID string, fresh *EventKey) (*EventKey, error)
+	// Ticket returns a ticket, or ErrNotFound.
+	Ticket(ctx context.Context, id string) (*Ticket, error)
+	// OrderTickets returns an order's tickets ordered by ID.
+	OrderTickets(ctx context.Context, orderID string) ([]*Ticket, error)
+	// EventTickets returns up to limit of an event's tickets with IDs
+	// after afterID ("" = from the first), ordered by ID: the check-in
+	// bundle and the attendee lists page through them.
+	EventTickets(ctx context.Context, eventID, afterID string, limit int) ([]*Ticket, error)
+	// UpdateTicket loads the ticket under lock, calls apply to change it,
+	// and writes back its attendee name, version, status, check-in (time
+	// and gate) and UpdatedAt in one transaction. When undone is true
+	// (a check-in undone), the ticket's admitted scans on record are
+	// marked Undone in the same transaction. It returns the ticket as
+	// written, ErrNotFound, or apply's error (writing nothing).
+	UpdateTicket(ctx context.Context, id string, apply func(*Ticket) (undone bool, err error)) (*Ticket, error)
+	// CheckIn decides a batch of scans of one event in one transaction: it
+	// loads the scans' tickets under lock (those of the event; IDs of
+	// other events or unknown are left out), the first admitting scan on
+	// record of each used one (not undone), and the offline scans
+	// recorded before under the batch's (device, scan) keys, calls
+	// DecideScans, and writes the tickets and records it returns. The
+	// returned error is non-nil only when the transaction failed as a
+	// whole (nothing written).
+	CheckIn(ctx context.Context, eventID string, scans []*Scan) error
+	// CheckinAdmissions returns the admitting scans on record (Admitted,
+	// not undone) of the event's tickets that were admitted more than
+	// once, for Conflicts.
+	CheckinAdmissions(ctx context.Context, eventID string) ([]*CheckinRecord, error)
+	// TicketCounts returns the event's tickets counted by tier and
+	// status, and the used tickets counted by the gate of their check-in.
+	TicketCounts(ctx context.Context, eventID string) ([]TicketCount, map[string]int, error)
+
+	// PutGate inserts or replaces the event's gate of g.Name. It returns
+	// ErrNotFound for an unknown event.
+	PutGate(ctx context.Context, g *Gate) error
+	// DeleteGate removes a gate; ErrNotFound when there is none.
+	DeleteGate(ctx context.Context, eventID, name string) error
+	// Gates returns an event's gates ordered by name.
+	Gates(ctx context.Context, eventID string) ([]*Gate, error)
+
+	// PutStaff gives a user a door role at an event (replacing any). It
+	// returns ErrNotFound for an unknown event or user.
+	PutStaff(ctx context.Context, s *Staff) error
+	// DeleteStaff removes a user's door role; ErrNotFound when none.
+	DeleteStaff(ctx context.Context, eventID, userID string) error
+	// StaffRole returns a user's door role at an event, "" when none.
+	StaffRole(ctx context.Context, eventID, userID string) (StaffRole, error)
+	// ListStaff returns an event's door staff ordered by user ID.
+	ListStaff(ctx context.Context, eventID string) ([]*Staff, error)
 }
 
 // PaymentParty is who and what a payment is for (Store.PaymentParty).

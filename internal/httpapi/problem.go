@@ -55,6 +55,7 @@ var kinds = map[boxoffice.Code]kind{
 	boxoffice.CodeHasReservations:      {http.StatusConflict, "Event has reservations"},
 	boxoffice.CodeHasOrders:            {http.StatusConflict, "Event has orders"},
 	boxoffice.CodeRefundClosed:         {http.StatusConflict, "Refunds closed"},
+	boxoffice.CodeNameChangeClosed:     {http.StatusConflict, "Name changes closed"},
 	boxoffice.CodeQueueDisabled:        {http.StatusConflict, "Queue disabled"},
 	boxoffice.CodeCapacityConflict:     {http.StatusConflict, "Capacity below reserved"},
 	codePayloadTooLarge:                {http.StatusRequestEntityTooLarge, "Payload too large"},

@@ -34,7 +34,8 @@ func (s *Catalogue) CreateEvent(ctx context.Context, c Caller, in EventInput) (*
 		StartsAt: in.StartsAt, EndsAt: in.EndsAt, SalesStartAt: in.SalesStartAt, SalesEndAt: in.SalesEndAt,
 		MaxTicketsPerUser: in.MaxTicketsPerUser, HoldSeconds: in.HoldSeconds,
 		RequireVerifiedEmail: in.RequireVerifiedEmail, Refunds: in.Refunds,
-		CreatedAt: now, UpdatedAt: now,
+		NameChangesUntil: in.NameChangesUntil,
+		CreatedAt:        now, UpdatedAt: now,
 	}
 	if in.Queue != nil {
 		e.Queue = *in.Queue
@@ -157,6 +158,9 @@ func applyPatch(e *Event, p *EventPatch) error {
 	}
 	if p.RequireVerifiedEmail != nil {
 		e.RequireVerifiedEmail = *p.RequireVerifiedEmail
+	}
+	if p.NameChangesUntil != nil {
+		e.NameChangesUntil = p.NameChangesUntil
 	}
 	if p.Refunds != nil {
 		e.Refunds = *p.Refunds

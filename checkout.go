@@ -25,6 +25,7 @@ type Orders struct {
 	log        *slog.Logger
 	now        func() time.Time
 	events     *eventCache
+	keys       *keyCache
 	limits     *Limiter
 	engine     *orderEngine
 	inflight   *inflightKeys
@@ -383,6 +384,10 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 	if err != nil {
 		return nil, err
 	}
+	k, err := s.keys.get(ctx, s.store, party.EventID)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock()
 	var out Settlement
 	o, err := s.store.SettlePayment(ctx, paymentID, eventKey, func(f SettleFacts) (Settlement, bool, error) {
@@ -390,7 +395,8 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 		d, changed := Settle(f, st, at, now)
 		switch {
 		case d.OrderChanged && d.Order.Status == OrderPaid:
-			d.Mail = newOutboxMessage(orderPaidMail(party.Email, e, d.Order, s.publicURL), now)
+			links := ticketLinks(k, s.publicURL, e, d.Order, d.Tickets)
+			d.Mail = newOutboxMessage(orderPaidMail(party.Email, e, d.Order, links), now)
 		case d.Refund != nil:
 			d.Mail = newOutboxMessage(paymentRefundedMail(party.Email, e, d.Order, d.Refund), now)
 		}
@@ -512,11 +518,13 @@ func (r *Refund) Advance(st RefundState, now time.Time) bool {
 	return changed
 }
 
-// RefundInput asks for a refund of an order: Lines nil refunds everything
+// RefundInput asks for a refund of an order: TicketIDs names the tickets
+// to refund, else Lines how many of each tier; both nil refunds everything
 // the order still holds.
 type RefundInput struct {
-	Lines  []RefundLine
-	Reason string
+	TicketIDs []string
+	Lines     []RefundLine
+	Reason    string
 }
 
 // RefundOrder refunds tickets of a paid order (DecideRefund): its buyer
@@ -529,6 +537,12 @@ func (s *Orders) RefundOrder(ctx context.Context, c Caller, orderID string, in R
 	checkMultiline(&v, "reason", in.Reason, 0, 500)
 	if in.Lines != nil && len(in.Lines) == 0 {
 		v.Add("lines", "must name at least one line, or be left out to refund everything")
+	}
+	switch {
+	case in.TicketIDs != nil && in.Lines != nil:
+		v.Add("ticket_ids", "name the tickets or the lines to refund, not both")
+	case in.TicketIDs != nil && (len(in.TicketIDs) == 0 || len(in.TicketIDs) > maxRefundTickets):
+		v.Add("ticket_ids", "must name between 1 and %d tickets, or be left out", maxRefundTickets)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -546,7 +560,7 @@ func (s *Orders) RefundOrder(ctx context.Context, c Caller, orderID string, in R
 		return nil, err
 	}
 	deadline, fanRefunds := e.FanRefundDeadline()
-	req := RefundRequest{Lines: in.Lines, Reason: in.Reason, ByOrganizer: c.IsAdmin()}
+	req := RefundRequest{TicketIDs: in.TicketIDs, Lines: in.Lines, Reason: in.Reason, ByOrganizer: c.IsAdmin()}
 	now := s.clock()
 	r, err := s.store.RefundOrder(ctx, o.ID, func(o *Order, p *Payment) (*Refund, *OutboxMessage, error) {
 		r, err := DecideRefund(o, p, req, deadline, fanRefunds, now)
@@ -787,19 +801,27 @@ func (s *Orders) Reconcile(ctx context.Context) int {
 }
 
 // orderPaidMail is the confirmation of a paid order.
-func orderPaidMail(to string, e *Event, o *Order, publicURL string) Message {
+func orderPaidMail(to string, e *Event, o *Order, links []string) Message {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Thank you: your order for %s is paid.\n\n", e.Title)
 	writeOrderLines(&b, e, o)
 	fmt.Fprintf(&b, "\nWhen: %s\nWhere: %s\nOrder: %s\n", e.StartsAt.Format(time.RFC1123), e.Venue, o.ID)
-	fmt.Fprintf(&b, "\nYour tickets: %s/orders/%s\n", strings.TrimRight(publicURL, "/"), o.ID)
+	fmt.Fprintf(&b, "\nAll your tickets in one PDF:\n%s\n", links[0])
+	if len(links) > 1 {
+		b.WriteString("\nEach ticket on its own:\n")
+		for i, l := range links[1:] {
+			fmt.Fprintf(&b, "  %d. %s\n", i+1, l)
+		}
+	}
+	b.WriteString("\nShow the code on each ticket at the entrance, on paper or on your phone. " +
+		"Each code admits one person once; keep it to yourself.\n")
 	return Message{Kind: MailOrderPaid, To: to, Subject: "Your tickets for " + e.Title, Text: b.String()}
 }
 
 // orderRefundedMail tells the buyer about a refund of their tickets.
 func orderRefundedMail(to string, e *Event, o *Order, r *Refund) Message {
 	var b strings.Builder
-	fmt.Fprintf(&b, "We are refunding %s to you for your order for %s.\n\n", formatMoney(r.Amount), e.Title)
+	fmt.Fprintf(&b, "We are refunding %s to you for your order for %s.\n\n", FormatMoney(r.Amount), e.Title)
 	for _, l := range r.Lines {
 		fmt.Fprintf(&b, "  %d × %s\n", l.Quantity, tierName(e, l.TierID))
 	}
@@ -812,15 +834,15 @@ func orderRefundedMail(to string, e *Event, o *Order, r *Refund) Message {
 func paymentRefundedMail(to string, e *Event, o *Order, r *Refund) Message {
 	text := fmt.Sprintf("Your payment of %s for %s arrived after your order's tickets had gone back on sale, "+
 		"and they were sold meanwhile (or the order was already paid). We are refunding the whole payment; "+
-		"the money reaches your account in a few days.\n\nOrder: %s\n", formatMoney(r.Amount), e.Title, o.ID)
+		"the money reaches your account in a few days.\n\nOrder: %s\n", FormatMoney(r.Amount), e.Title, o.ID)
 	return Message{Kind: MailPaymentRefunded, To: to, Subject: "Your payment for " + e.Title + " is refunded", Text: text}
 }
 
 func writeOrderLines(b *strings.Builder, e *Event, o *Order) {
 	for _, l := range o.Lines {
-		fmt.Fprintf(b, "  %d × %s  %s\n", l.Quantity, tierName(e, l.TierID), formatMoney(l.Amount))
+		fmt.Fprintf(b, "  %d × %s  %s\n", l.Quantity, tierName(e, l.TierID), FormatMoney(l.Amount))
 	}
-	fmt.Fprintf(b, "  Total: %s\n", formatMoney(o.Total))
+	fmt.Fprintf(b, "  Total: %s\n", FormatMoney(o.Total))
 }
 
 func tierName(e *Event, tierID string) string {
@@ -836,8 +858,8 @@ var zeroDecimal = map[string]bool{"BIF": true, "CLP": true, "DJF": true, "GNF": 
 	"KMF": true, "KRW": true, "PYG": true, "RWF": true, "UGX": true, "UYI": true, "VND": true, "VUV": true,
 	"XAF": true, "XOF": true, "XPF": true}
 
-// formatMoney writes m for people: "USD 50.00", "JPY 5000".
-func formatMoney(m Money) string {
+// FormatMoney writes m for people: "USD 50.00", "JPY 5000".
+func FormatMoney(m Money) string {
 	if zeroDecimal[m.Currency] {
 		return fmt.Sprintf("%s %d", m.Currency, m.Amount)
 	}

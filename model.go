@@ -151,6 +151,7 @@ type EventPatch struct {
 	// RequireVerifiedEmail sets Event.RequireVerifiedEmail.
 	RequireVerifiedEmail *bool
 	Refunds              *RefundPolicy
+	NameChangesUntil     *time.Time
 	Tiers                []TierPatch
 }
 

@@ -61,6 +61,10 @@ func (s OrderStatus) Sold() bool {
 // MaxOrderLines caps the lines of one order.
 const MaxOrderLines = 20
 
+// maxRefundTickets caps the tickets one refund names: no order holds more
+// than one user may buy.
+const maxRefundTickets = maxPerUserLimit
+
 // OrderLine is the tickets of one tier in an order.
 type OrderLine struct {
 	TierID    string

@@ -250,8 +250,8 @@ func TestOrderLifeCycleSteps(t *testing.T) {
 
 func TestFormatMoney(t *testing.T) {
 	for m, want := range map[Money]string{usd(5000): "USD 50.00", usd(5): "USD 0.05", {Amount: 5000, Currency: "JPY"}: "JPY 5000"} {
-		if got := formatMoney(m); got != want {
-			t.Errorf("formatMoney(%v) = %q, want %q", m, got, want)
+		if got := FormatMoney(m); got != want {
+			t.Errorf("FormatMoney(%v) = %q, want %q", m, got, want)
 		}
 	}
 }

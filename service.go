@@ -96,9 +96,10 @@ type Service struct {
 	*Accounts
 	*Catalogue
 	*Reservations
-	Orders *Orders
-	store  Store
-	outbox *Outbox
+	Orders  *Orders
+	Tickets *Tickets
+	store   Store
+	outbox  *Outbox
 }
 
 // eventRulesTTL bounds how stale the hold path's copy of an event's rules
@@ -143,10 +144,16 @@ func NewService(cfg ServiceConfig) *Service {
 	events := &eventCache{entries: make(map[string]eventEntry)}
 	outbox := newOutbox(cfg.Store, cfg.Mailer, cfg.Logger, cfg.Now, cfg.Outbox)
 	inflight := &inflightKeys{}
+	keys := &keyCache{}
 	return &Service{
+		Tickets: &Tickets{
+			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys,
+			staff: &staffCache{}, gates: &gateCache{}, publicURL: cfg.PublicURL,
+			engine: newCheckinEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
+		},
 		Orders: &Orders{
 			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,
-			events: events, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
+			events: events, keys: keys, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
 			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
 		},

@@ -51,7 +51,10 @@ type EventInput struct {
 	// Refunds is what buyers may refund themselves (zero: until the
 	// event starts).
 	Refunds RefundPolicy
-	Tiers   []TierInput
+	// NameChangesUntil is until when holders may change the names on
+	// their tickets (nil: until the event starts).
+	NameChangesUntil *time.Time
+	Tiers            []TierInput
 }
 
 // TierInput is one tier of an EventInput.

@@ -26,6 +26,7 @@ type eventRequest struct {
 	Queue             *queueConfig  `json:"queue"`
 	RequireVerified   bool          `json:"require_verified_email"`
 	RefundPolicy      *refundPolicy `json:"refund_policy"`
+	NameChangesUntil  *string       `json:"name_changes_until"`
 	Tiers             []tierRequest `json:"tiers"`
 }
 
@@ -79,6 +80,7 @@ func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventIn
 		Queue:                (*boxoffice.QueueConfig)(req.Queue),
 		RequireVerifiedEmail: req.RequireVerified,
 		Refunds:              refundPolicyOf(ve, req.RefundPolicy),
+		NameChangesUntil:     optTimeField(ve, "name_changes_until", req.NameChangesUntil),
 	}
 	for _, t := range req.Tiers {
 		in.Tiers = append(in.Tiers, boxoffice.TierInput{Name: t.Name, Price: boxoffice.Money(t.Price), Capacity: t.Capacity})
@@ -101,6 +103,7 @@ type eventPatchRequest struct {
 	Queue             *queueConfig       `json:"queue"`
 	RequireVerified   *bool              `json:"require_verified_email"`
 	RefundPolicy      *refundPolicy      `json:"refund_policy"`
+	NameChangesUntil  *string            `json:"name_changes_until"`
 	Tiers             []tierPatchRequest `json:"tiers"`
 }
 
@@ -135,6 +138,7 @@ func decodeEventPatch(w http.ResponseWriter, r *http.Request) (boxoffice.EventPa
 		HoldSeconds:          req.HoldSeconds,
 		Queue:                (*boxoffice.QueueConfig)(req.Queue),
 		RequireVerifiedEmail: req.RequireVerified,
+		NameChangesUntil:     optTimeField(ve, "name_changes_until", req.NameChangesUntil),
 	}
 	if req.RefundPolicy != nil {
 		rp := refundPolicyOf(ve, req.RefundPolicy)

@@ -87,6 +87,7 @@ type server struct {
 	catalogue    *boxoffice.Catalogue
 	reservations *boxoffice.Reservations
 	orders       *boxoffice.Orders
+	tickets      *boxoffice.Tickets
 	cache        boxoffice.Cache
 	tokens       Tokens
 	queue        *boxoffice.WaitingRoom
@@ -120,7 +121,7 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Service != nil {
 		s.accounts, s.catalogue, s.reservations = cfg.Service.Accounts, cfg.Service.Catalogue, cfg.Service.Reservations
-		s.orders = cfg.Service.Orders
+		s.orders, s.tickets = cfg.Service.Orders, cfg.Service.Tickets
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))

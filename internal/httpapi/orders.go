@@ -66,6 +66,7 @@ type refundJSON struct {
 	Status      boxoffice.RefundStatus `json:"status"`
 	Reason      string                 `json:"reason"`
 	Lines       []refundLineJSON       `json:"lines"`
+	TicketIDs   []string               `json:"ticket_ids"`
 	ByOrganizer bool                   `json:"by_organizer"`
 	Automatic   bool                   `json:"automatic"`
 	Attempts    int                    `json:"attempts"`
@@ -111,10 +112,13 @@ func paymentOf(p *boxoffice.Payment) paymentBody {
 
 func refundOf(r *boxoffice.Refund) refundJSON {
 	out := refundJSON{ID: r.ID, OrderID: r.OrderID, Amount: moneyOf(r.Amount), Status: r.Status, Reason: r.Reason,
-		Lines: make([]refundLineJSON, len(r.Lines)), ByOrganizer: r.ByOrganizer, Automatic: r.Automatic,
+		Lines: make([]refundLineJSON, len(r.Lines)), TicketIDs: r.TicketIDs, ByOrganizer: r.ByOrganizer, Automatic: r.Automatic,
 		Attempts: r.Attempts, LastError: r.LastError, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	for i, l := range r.Lines {
 		out.Lines[i] = refundLineJSON(l)
+	}
+	if out.TicketIDs == nil {
+		out.TicketIDs = []string{}
 	}
 	return out
 }
@@ -225,8 +229,9 @@ func (s *server) handleStartPayment(w http.ResponseWriter, r *http.Request, c bo
 // refundRequest is the body of POST /api/v1/orders/{id}/refunds. Without
 // lines, everything the order still holds is refunded.
 type refundRequest struct {
-	Lines  []refundLineJSON `json:"lines"`
-	Reason string           `json:"reason"`
+	TicketIDs []string         `json:"ticket_ids"`
+	Lines     []refundLineJSON `json:"lines"`
+	Reason    string           `json:"reason"`
 }
 
 func (s *server) handleRefundOrder(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
@@ -235,7 +240,7 @@ func (s *server) handleRefundOrder(w http.ResponseWriter, r *http.Request, c box
 	if err != nil {
 		return err
 	}
-	in := boxoffice.RefundInput{Reason: req.Reason}
+	in := boxoffice.RefundInput{TicketIDs: req.TicketIDs, Reason: req.Reason}
 	if req.Lines != nil {
 		in.Lines = make([]boxoffice.RefundLine, len(req.Lines))
 		for i, l := range req.Lines {

@@ -18,6 +18,10 @@ const (
 	// authed routes need a valid access token; admin checks are the
 	// service's (it answers ErrForbidden).
 	authed
+	// linkable routes need a valid access token unless the request
+	// carries a signed link (a sig query parameter), which the service
+	// checks instead.
+	linkable
 )
 
 // handlerFunc is a route's handler. It writes a successful response itself
@@ -92,6 +96,28 @@ func (s *server) routes() []route {
 		{"GET /api/v1/orders/{id}/refunds", authed, s.handleListRefunds},
 		{"POST /api/v1/payments/webhooks/{provider}", public, s.handleWebhook},
 
+		// Tickets.
+		{"GET /api/v1/orders/{id}/tickets", authed, s.handleOrderTickets},
+		{"GET /api/v1/orders/{id}/tickets.pdf", linkable, s.handleOrderPDF},
+		{"GET /api/v1/tickets/{id}", authed, s.handleGetTicket},
+		{"PATCH /api/v1/tickets/{id}", authed, s.handleRenameTicket},
+		{"GET /api/v1/tickets/{id}/qr.png", authed, s.handleTicketQR},
+		{"GET /api/v1/tickets/{id}/qr.svg", authed, s.handleTicketQR},
+		{"GET /api/v1/tickets/{id}/ticket.pdf", linkable, s.handleTicketPDF},
+
+		// The door.
+		{"POST /api/v1/events/{id}/checkins", authed, s.handleCheckin},
+		{"POST /api/v1/events/{id}/checkins/batch", authed, s.handleCheckinBatch},
+		{"DELETE /api/v1/events/{id}/checkins/{ticket_id}", authed, s.handleUndoCheckin},
+		{"GET /api/v1/events/{id}/checkins/conflicts", authed, s.handleCheckinConflicts},
+		{"GET /api/v1/events/{id}/checkin-bundle", authed, s.handleCheckinBundle},
+		{"GET /api/v1/events/{id}/gates", authed, s.handleGates},
+		{"PUT /api/v1/events/{id}/gates/{name}", authed, s.handlePutGate},
+		{"DELETE /api/v1/events/{id}/gates/{name}", authed, s.handleDeleteGate},
+		{"GET /api/v1/events/{id}/staff", authed, s.handleListStaff},
+		{"PUT /api/v1/events/{id}/staff/{user_id}", authed, s.handlePutStaff},
+		{"DELETE /api/v1/events/{id}/staff/{user_id}", authed, s.handleDeleteStaff},
+
 		// Operations.
 		{"GET /healthz", public, s.handleHealth},
 		{"GET /readyz", public, s.handleReady},
@@ -116,7 +142,7 @@ func (s *server) wrap(rt route) http.Handler {
 			r = r.WithContext(ctx)
 		}
 		var c boxoffice.Caller
-		if rt.access == authed {
+		if rt.access == authed || rt.access == linkable && !r.URL.Query().Has("sig") {
 			var err error
 			c, err = s.authenticate(r)
 			if err == nil && s.accounts != nil {

@@ -46,6 +46,7 @@ type eventBody struct {
 	Queue             queueConfig `json:"queue"`
 	RequireVerified   bool        `json:"require_verified_email"`
 	RefundPolicy      refundBody  `json:"refund_policy"`
+	NameChangesUntil  time.Time   `json:"name_changes_until"`
 	Tiers             []tierBody  `json:"tiers"`
 	Available         int         `json:"available"`
 	CreatedAt         time.Time   `json:"created_at"`
@@ -73,11 +74,12 @@ func eventOf(e *boxoffice.Event) eventBody {
 		ID: e.ID, Title: e.Title, Description: e.Description, Venue: e.Venue,
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt, SalesStartAt: e.SalesStartAt, SalesEndAt: e.SalesEndAt,
 		MaxTicketsPerUser: e.MaxTicketsPerUser, HoldSeconds: e.HoldSeconds, Queue: queueConfig(e.Queue),
-		RequireVerified: e.RequireVerifiedEmail,
-		RefundPolicy:    refundBody{FanRefunds: !e.Refunds.None, Until: e.Refunds.Until},
-		Tiers:           make([]tierBody, len(e.Tiers)),
-		Available:       e.Available(),
-		CreatedAt:       e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		RequireVerified:  e.RequireVerifiedEmail,
+		RefundPolicy:     refundBody{FanRefunds: !e.Refunds.None, Until: e.Refunds.Until},
+		NameChangesUntil: e.NameChangeDeadline(),
+		Tiers:            make([]tierBody, len(e.Tiers)),
+		Available:        e.Available(),
+		CreatedAt:        e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
 	for i := range e.Tiers {
 		t := &e.Tiers[i]

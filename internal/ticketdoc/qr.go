@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"strconv"
+	"sync"
 
 	qrcode "github.com/skip2/go-qrcode"
 )
@@ -20,8 +21,21 @@ const MaxQRSize = 4096
 var qrPalette = color.Palette{color.White, color.Black}
 
 // pngEncoder favours speed: a QR image is two colours in long runs and
-// compresses well at any level.
-var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed}
+// compresses well at any level. Its pool keeps the compressor's state, which
+// is far larger than the image, from one image to the next.
+var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &encoderPool{}}
+
+// encoderPool is a png.EncoderBufferPool safe for concurrent use.
+type encoderPool struct{ p sync.Pool }
+
+// Get returns a pooled encoder buffer, or nil for a new one.
+func (e *encoderPool) Get() *png.EncoderBuffer {
+	b, _ := e.p.Get().(*png.EncoderBuffer)
+	return b
+}
+
+// Put returns b to the pool.
+func (e *encoderPool) Put(b *png.EncoderBuffer) { e.p.Put(b) }
 
 // qrBitmap encodes code at medium error correction and returns its modules,
 // quiet zone of 4 modules included, as bitmap[y][x] (true is dark).

@@ -2,6 +2,9 @@ package ticketdoc
 
 import (
 	"bytes"
+	"go/parser"
+	"go/token"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,6 +295,41 @@ func TestPDFConcurrent(t *testing.T) {
 	for range 4 {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// FuzzPDF checks that no text makes PDF fail or panic.
+func FuzzPDF(f *testing.F) {
+	for _, s := range []string{"", "Zoë Müller", "\x00\x01\u202e🎉", strings.Repeat("W", 2000), "\xff\xfe"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, title, name string) {
+		tk := sampleTicket()
+		tk.EventTitle, tk.AttendeeName, tk.Venue, tk.ID = title, name, name, title
+		if err := PDF(io.Discard, tk); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestIndependent keeps the package free of the domain: the caller passes
+// plain data.
+func TestIndependent(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if p := strings.Trim(imp.Path.Value, `"`); p == "boxoffice" || strings.HasPrefix(p, "boxoffice/") {
+				t.Errorf("%s imports %s", name, p)
+			}
 		}
 	}
 }

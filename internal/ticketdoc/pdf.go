@@ -227,8 +227,9 @@ func voidMark(pdf *fpdf.Fpdf) {
 	pdf.SetAlpha(0.45, "Normal")
 	pdf.SetFont("Helvetica", "B", 160)
 	pdf.SetTextColor(200, 0, 0)
-	pdf.SetXY(0, pageH/2-30)
-	pdf.CellFormat(pageW, 60, "VOID", "", 0, "C", false, 0, "")
+	// Centred on the page: Helvetica's capitals are 0.718 em high.
+	_, em := pdf.GetFontSize()
+	pdf.Text((pageW-pdf.GetStringWidth("VOID"))/2, pageH/2+0.718*em/2, "VOID")
 	pdf.SetAlpha(1, "Normal")
 	pdf.TransformEnd()
 }

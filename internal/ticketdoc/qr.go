@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"image/png"
 	"strconv"
 	"sync"
@@ -15,10 +14,6 @@ import (
 
 // MaxQRSize is the largest edge length in pixels that QRPNG accepts.
 const MaxQRSize = 4096
-
-// qrPalette maps index 0 to the light and index 1 to the dark modules, so an
-// image of it is written as a 1-bit PNG.
-var qrPalette = color.Palette{color.White, color.Black}
 
 // pngEncoder favours speed: a QR image is two colours in long runs and
 // compresses well at any level. Its pool keeps the compressor's state, which
@@ -50,14 +45,19 @@ func qrBitmap(code string) ([][]bool, error) {
 	return q.Bitmap(), nil
 }
 
-// qrImage draws bm into a size×size 1-bit paletted image, every module an
-// equal square of whole pixels, the symbol centred; the pixels left over
-// after the integer scaling widen the light margin.
-func qrImage(bm [][]bool, size int) *image.Paletted {
+// qrImage draws bm into a size×size 8-bit grey image, black on white,
+// every module an equal square of whole pixels, the symbol centred; the
+// pixels left over after the integer scaling widen the white margin. Grey
+// rather than a 2-colour palette: it encodes faster, and fpdf embeds it
+// without a palette stream of its own.
+func qrImage(bm [][]bool, size int) *image.Gray {
 	n := len(bm)
 	scale := size / n
 	off := (size - n*scale) / 2
-	img := image.NewPaletted(image.Rect(0, 0, size, size), qrPalette)
+	img := image.NewGray(image.Rect(0, 0, size, size))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
 	for y, row := range bm {
 		for x, dark := range row {
 			if !dark {
@@ -65,9 +65,7 @@ func qrImage(bm [][]bool, size int) *image.Paletted {
 			}
 			for dy := range scale {
 				p := img.PixOffset(off+x*scale, off+y*scale+dy)
-				for dx := range scale {
-					img.Pix[p+dx] = 1
-				}
+				clear(img.Pix[p : p+scale])
 			}
 		}
 	}

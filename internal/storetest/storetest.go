@@ -49,11 +49,13 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("Mail", func(t *testing.T) { testMail(t, open(t)) })
 	t.Run("RefreshTokens", func(t *testing.T) { testRefreshTokens(t, open(t)) })
 	runOrders(t, open)
+	runTickets(t, open)
 	t.Run("Concurrency", func(t *testing.T) {
 		t.Run("HoldsNeverOversell", func(t *testing.T) { testConcurrentSellOut(t, open(t)) })
 		t.Run("LimitPerUser", func(t *testing.T) { testConcurrentLimit(t, open(t)) })
 		t.Run("ExpireOnce", func(t *testing.T) { testConcurrentExpire(t, open(t)) })
 		t.Run("ConfirmRacesExpiry", func(t *testing.T) { testConfirmRacesExpiry(t, open(t)) })
+		t.Run("CheckInOnce", func(t *testing.T) { testConcurrentCheckIn(t, open(t)) })
 	})
 }
 

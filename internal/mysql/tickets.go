@@ -305,8 +305,11 @@ func (s *Store) CheckIn(ctx context.Context, eventID string, scans []*boxoffice.
 	for _, id := range ids {
 		idArgs = append(idArgs, id)
 	}
-	lockQuery := "SELECT " + ticketCols + " FROM tickets WHERE event_id = ? AND id IN (" + placeholders(len(ids)) +
-		") ORDER BY id FOR UPDATE"
+	// By primary key, equality on a unique index: record locks only. By
+	// tickets_event (the optimizer's pick for small batches) it would also
+	// lock the gaps of that index, where new tickets of the event go.
+	lockQuery := "SELECT " + ticketCols + " FROM tickets FORCE INDEX (PRIMARY) WHERE event_id = ? AND id IN (" +
+		placeholders(len(ids)) + ") ORDER BY id FOR UPDATE"
 	var recQuery string
 	recArgs := make([]any, 0, 1+2*len(keys))
 	if len(keys) > 0 {

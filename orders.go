@@ -285,6 +285,10 @@ func DecideRefund(o *Order, p *Payment, req RefundRequest, fanDeadline time.Time
 	lines := req.Lines
 	var v ValidationError
 	if req.TicketIDs != nil {
+		if len(req.TicketIDs) == 0 {
+			// Not nil: the caller chose tickets, and chose none.
+			v.Add("ticket_ids", "must name at least one ticket")
+		}
 		lines = refundLinesOf(o, req.TicketIDs, &v)
 		if err := v.Err(); err != nil {
 			return nil, err

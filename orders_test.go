@@ -206,6 +206,17 @@ func TestDecideRefund(t *testing.T) {
 		t.Fatalf("an organizer's refund after the deadline: %v", err)
 	}
 
+	// An empty list of tickets names none: refused, not a refund of all.
+	o, p = paid()
+	o.Issued = IssueTickets(o, t0)
+	var ve *ValidationError
+	if _, err := DecideRefund(o, p, RefundRequest{TicketIDs: []string{}, ByOrganizer: true}, start, true, t0); !errors.As(err, &ve) {
+		t.Fatalf("a refund of no named tickets: %v; want a validation error", err)
+	}
+	if o.Refunded.Amount != 0 || o.Issued[0].Status != TicketValid {
+		t.Fatal("a refused refund of no named tickets changed the order")
+	}
+
 	pending := testOrder("u", "A", 1)
 	if _, err := DecideRefund(pending, testPayment(pending), RefundRequest{ByOrganizer: true}, start, true, t0); !errors.Is(err, ErrInvalidState) {
 		t.Fatalf("refunding an unpaid order: %v", err)

@@ -13,7 +13,7 @@ import (
 // (alias t, LEFT JOIN), as read by scanEvents.
 const eventTierCols = `e.id, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.sales_start_at, e.sales_end_at,
 	e.max_tickets_per_user, e.hold_seconds, e.queue_enabled, e.admit_per_minute, e.created_at, e.updated_at,
-	e.require_verified_email, e.refunds_none, e.refunds_until, t.id, t.name, t.price_amount, t.price_currency, t.capacity, t.reserved`
+	e.require_verified_email, e.refunds_none, e.refunds_until, e.name_changes_until, t.id, t.name, t.price_amount, t.price_currency, t.capacity, t.reserved`
 
 // scanEvents reads rows of eventTierCols, ordered so that the rows of one
 // event are adjacent and its tiers in ID order, preceded by len(pre)
@@ -25,7 +25,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 	for rows.Next() {
 		var (
 			e                                      boxoffice.Event
-			endsAt, refundsUntil                   sql.NullInt64
+			endsAt, refundsUntil, nameChanges      sql.NullInt64
 			starts, salesStart, salesEnd, cAt, uAt int64
 			tierID, tierName, currency             sql.NullString
 			price, capacity, reserved              sql.NullInt64
@@ -33,7 +33,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 		dest := append(pre[:len(pre):len(pre)],
 			&e.ID, &e.Title, &e.Description, &e.Venue, &starts, &endsAt, &salesStart, &salesEnd,
 			&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &cAt, &uAt,
-			&e.RequireVerifiedEmail, &e.Refunds.None, &refundsUntil, &tierID, &tierName, &price, &currency, &capacity, &reserved)
+			&e.RequireVerifiedEmail, &e.Refunds.None, &refundsUntil, &nameChanges, &tierID, &tierName, &price, &currency, &capacity, &reserved)
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
@@ -42,6 +42,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 			e.SalesStartAt, e.SalesEndAt = fromUS(salesStart), fromUS(salesEnd)
 			e.CreatedAt, e.UpdatedAt = fromUS(cAt), fromUS(uAt)
 			e.Refunds.Until = fromNullUS(refundsUntil)
+			e.NameChangesUntil = fromNullUS(nameChanges)
 			last = &e
 			onEvent(last)
 		}
@@ -85,7 +86,7 @@ func (s *Store) CreateEvent(ctx context.Context, e *boxoffice.Event) error {
 }
 
 const (
-	eventInsertCols = 17
+	eventInsertCols = 18
 	tierInsertCols  = 7
 )
 
@@ -117,7 +118,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []*boxoffice.Event) er
 func insertEventsSQL(n int) string {
 	return `INSERT INTO events (id, title, description, venue, starts_at, ends_at, sales_start_at, sales_end_at,
 		max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at,
-		require_verified_email, refunds_none, refunds_until) VALUES ` + rowsOf(n, eventInsertCols)
+		require_verified_email, refunds_none, refunds_until, name_changes_until) VALUES ` + rowsOf(n, eventInsertCols)
 }
 
 func insertTiersSQL(n int) string {
@@ -128,7 +129,7 @@ func appendEventArgs(args []any, e *boxoffice.Event) []any {
 	return append(args, e.ID, e.Title, e.Description, e.Venue, us(e.StartsAt), nullUS(e.EndsAt),
 		us(e.SalesStartAt), us(e.SalesEndAt), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled,
 		e.Queue.AdmitPerMinute, us(e.CreatedAt), us(e.UpdatedAt), e.RequireVerifiedEmail, e.Refunds.None,
-		nullUS(e.Refunds.Until))
+		nullUS(e.Refunds.Until), nullUS(e.NameChangesUntil))
 }
 
 func appendTierArgs(args []any, eventID string, t *boxoffice.Tier) []any {
@@ -215,10 +216,10 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, description = ?, venue = ?, starts_at = ?,
 			ends_at = ?, sales_start_at = ?, sales_end_at = ?, max_tickets_per_user = ?, hold_seconds = ?,
 			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, refunds_none = ?, refunds_until = ?,
-			updated_at = ? WHERE id = ?`,
+			name_changes_until = ?, updated_at = ? WHERE id = ?`,
 			e.Title, e.Description, e.Venue, us(e.StartsAt), nullUS(e.EndsAt), us(e.SalesStartAt), us(e.SalesEndAt),
 			e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute, e.RequireVerifiedEmail,
-			e.Refunds.None, nullUS(e.Refunds.Until), us(e.UpdatedAt), id); err != nil {
+			e.Refunds.None, nullUS(e.Refunds.Until), nullUS(e.NameChangesUntil), us(e.UpdatedAt), id); err != nil {
 			return err
 		}
 		for i := range e.Tiers {
@@ -245,8 +246,9 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 	return out, err
 }
 
-// DeleteEvent deletes the event with its tiers, bookmarks, and cancelled or
-// expired reservations that were never paid. It returns
+// DeleteEvent deletes the event with its tiers, bookmarks, signing key,
+// gates, door staff, and cancelled or expired reservations that were never
+// paid (an event without orders has no tickets). It returns
 // boxoffice.ErrNotFound, boxoffice.ErrHasReservations when any tier has held
 // or confirmed tickets or a reservation was ever confirmed, or
 // boxoffice.ErrHasOrders when the event has any order.
@@ -272,6 +274,9 @@ func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 				(SELECT r.user_id FROM tiers t JOIN reservations r ON r.tier_id = t.id WHERE t.event_id = ?1)`,
 			"DELETE FROM reservations WHERE tier_id IN (SELECT id FROM tiers WHERE event_id = ?1)",
 			"DELETE FROM bookmarks WHERE event_id = ?1",
+			"DELETE FROM event_keys WHERE event_id = ?1",
+			"DELETE FROM gates WHERE event_id = ?1",
+			"DELETE FROM event_staff WHERE event_id = ?1",
 			"DELETE FROM tiers WHERE event_id = ?1",
 			"DELETE FROM events WHERE id = ?1",
 		} {

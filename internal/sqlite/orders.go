@@ -610,6 +610,9 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string, d
 			out = st.Order
 		}
 		out.Payment = np
+		if err := insertTickets(ctx, tx, st.Tickets); err != nil {
+			return err
+		}
 		if st.Refund != nil {
 			if err := insertRefund(ctx, tx, st.Refund); err != nil {
 				return err
@@ -675,19 +678,25 @@ func compareStrings(a, b string) int {
 }
 
 const refundCols = `id, order_id, payment_id, provider, ref, amount, currency, status, reason, lines, by_organizer,
-	automatic, attempts, last_error, next_attempt_at, created_at, updated_at`
+	automatic, attempts, last_error, next_attempt_at, created_at, updated_at, ticket_ids`
 
 func scanRefund(row rowScanner) (*boxoffice.Refund, error) {
 	var (
 		r                     boxoffice.Refund
 		ref                   sql.NullString
-		lines                 string
+		lines, ticketIDs      string
 		next, created, update int64
 	)
 	if err := row.Scan(&r.ID, &r.OrderID, &r.PaymentID, &r.Provider, &ref, &r.Amount.Amount, &r.Amount.Currency,
 		&r.Status, &r.Reason, &lines, &r.ByOrganizer, &r.Automatic, &r.Attempts, &r.LastError, &next, &created,
-		&update); err != nil {
+		&update, &ticketIDs); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(ticketIDs), &r.TicketIDs); err != nil {
+		return nil, fmt.Errorf("refund ticket IDs: %w", err)
+	}
+	if len(r.TicketIDs) == 0 {
+		r.TicketIDs = nil
 	}
 	var ls []refundLineJSON
 	if err := json.Unmarshal([]byte(lines), &ls); err != nil {
@@ -710,16 +719,25 @@ func insertRefund(ctx context.Context, tx *sql.Tx, r *boxoffice.Refund) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO refunds ("+refundCols+") VALUES ("+placeholders(17)+")",
+	ids := r.TicketIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	ticketIDs, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO refunds ("+refundCols+") VALUES ("+placeholders(18)+")",
 		r.ID, r.OrderID, r.PaymentID, r.Provider, nullString(r.Ref), r.Amount.Amount, r.Amount.Currency,
 		string(r.Status), r.Reason, string(lines), r.ByOrganizer, r.Automatic, r.Attempts, r.LastError,
-		us(r.NextAttemptAt), us(r.CreatedAt), us(r.UpdatedAt))
+		us(r.NextAttemptAt), us(r.CreatedAt), us(r.UpdatedAt), string(ticketIDs))
 	return err
 }
 
-// RefundOrder loads the order with its lines and the payment that paid it,
-// calls decide, and writes the order, the refund, the tickets given back
-// and the mail in one transaction. It returns the refund,
+// RefundOrder loads the order with its lines, its issued tickets and the
+// payment that paid it, calls decide, and writes the order, the refund,
+// the tickets given back, the tickets it voided and the mail in one
+// transaction. It returns the refund,
 // boxoffice.ErrNotFound, or decide's error.
 func (s *Store) RefundOrder(ctx context.Context, orderID string, decide func(*boxoffice.Order, *boxoffice.Payment) (*boxoffice.Refund, *boxoffice.OutboxMessage, error)) (*boxoffice.Refund, error) {
 	var out *boxoffice.Refund
@@ -734,6 +752,9 @@ func (s *Store) RefundOrder(ctx context.Context, orderID string, decide func(*bo
 				return err
 			}
 		}
+		if o.Issued, err = loadIssued(ctx, tx, orderID); err != nil {
+			return err
+		}
 		before := copyOrder(o)
 		r, mail, err := decide(o, p)
 		if err != nil {
@@ -743,6 +764,9 @@ func (s *Store) RefundOrder(ctx context.Context, orderID string, decide func(*bo
 			return err
 		}
 		if err := insertRefund(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := writeVoids(ctx, tx, o.ID, r.TicketIDs, o.Issued, r); err != nil {
 			return err
 		}
 		out = r

@@ -730,8 +730,8 @@ func testOfflineScans(t *testing.T, s boxoffice.Store) {
 		t.Run(order, func(t *testing.T) {
 			tk := ts[2+i]
 			t1 := at.Add(time.Duration(10+i) * time.Minute)
-			early := offlineScan(tk, "North", "dev-n", "n-1", t1, t1.Add(time.Hour))
-			late := offlineScan(tk, "South", "dev-s", "s-1", t1.Add(5*time.Second), t1.Add(time.Hour))
+			early := offlineScan(tk, "North", "dev-n", order, t1, t1.Add(time.Hour))
+			late := offlineScan(tk, "South", "dev-s", order, t1.Add(5*time.Second), t1.Add(time.Hour))
 			ups := []*boxoffice.Scan{late, early}
 			if order == "EarlierFirst" {
 				ups = []*boxoffice.Scan{early, late}
@@ -756,8 +756,8 @@ func testOfflineScans(t *testing.T, s boxoffice.Store) {
 				}
 			}
 			diff(t, "admissions of the ticket", []scanWho{
-				{tk.ID, "North", "dev-n", "n-1", t1},
-				{tk.ID, "South", "dev-s", "s-1", t1.Add(5 * time.Second)},
+				{tk.ID, "North", "dev-n", order, t1},
+				{tk.ID, "South", "dev-s", order, t1.Add(5 * time.Second)},
 			}, whosOf(mine))
 			cs := boxoffice.Conflicts(mine)
 			if len(cs) != 1 || cs[0].TicketID != tk.ID || whoOf(cs[0].First).Device != "dev-n" ||

@@ -14,7 +14,7 @@ import (
 
 const eventCols = "id, title, description, venue, starts_at, ends_at, sales_start_at, sales_end_at, " +
 	"max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at, require_verified_email, " +
-	"refunds_none, refunds_until"
+	"refunds_none, refunds_until, name_changes_until"
 
 // eventColsOf is eventCols with every column qualified by alias.
 func eventColsOf(alias string) string {
@@ -30,16 +30,16 @@ const tierCols = "id, event_id, name, price_amount, price_currency, capacity, re
 type scanner interface{ Scan(...any) error }
 
 // eventDest returns the scan destinations of eventCols for e.
-func eventDest(e *boxoffice.Event, ends, refundsUntil *sql.NullTime) []any {
+func eventDest(e *boxoffice.Event, ends, refundsUntil, namesUntil *sql.NullTime) []any {
 	return []any{&e.ID, &e.Title, &e.Description, &e.Venue, &e.StartsAt, ends, &e.SalesStartAt, &e.SalesEndAt,
 		&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &e.CreatedAt, &e.UpdatedAt,
-		&e.RequireVerifiedEmail, &e.Refunds.None, refundsUntil}
+		&e.RequireVerifiedEmail, &e.Refunds.None, refundsUntil, namesUntil}
 }
 
 func scanEvent(row scanner, extra ...any) (*boxoffice.Event, error) {
 	e := &boxoffice.Event{}
-	var ends, refundsUntil sql.NullTime
-	if err := row.Scan(append(extra, eventDest(e, &ends, &refundsUntil)...)...); err != nil {
+	var ends, refundsUntil, namesUntil sql.NullTime
+	if err := row.Scan(append(extra, eventDest(e, &ends, &refundsUntil, &namesUntil)...)...); err != nil {
 		return nil, err
 	}
 	if ends.Valid {
@@ -49,6 +49,10 @@ func scanEvent(row scanner, extra ...any) (*boxoffice.Event, error) {
 	if refundsUntil.Valid {
 		t := refundsUntil.Time
 		e.Refunds.Until = &t
+	}
+	if namesUntil.Valid {
+		t := namesUntil.Time
+		e.NameChangesUntil = &t
 	}
 	return e, nil
 }
@@ -157,14 +161,14 @@ func eventArgs(e *boxoffice.Event) []any {
 	return []any{e.ID, e.Title, e.Description, e.Venue, e.StartsAt.UTC(), nullTime(e.EndsAt),
 		e.SalesStartAt.UTC(), e.SalesEndAt.UTC(), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled,
 		e.Queue.AdmitPerMinute, e.CreatedAt.UTC(), e.UpdatedAt.UTC(), e.RequireVerifiedEmail, e.Refunds.None,
-		nullTime(e.Refunds.Until)}
+		nullTime(e.Refunds.Until), nullTime(e.NameChangesUntil)}
 }
 
 // CreateEvent inserts e and its tiers (IDs already assigned) in one
 // transaction.
 func (s *Store) CreateEvent(ctx context.Context, e *boxoffice.Event) error {
 	return s.inTx(ctx, "create event", nil, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO events ("+eventCols+") VALUES ("+placeholders(17)+")", eventArgs(e)...); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO events ("+eventCols+") VALUES ("+placeholders(18)+")", eventArgs(e)...); err != nil {
 			return err
 		}
 		return insertTiers(ctx, tx, e.Tiers, e.ID)
@@ -425,10 +429,10 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, description = ?, venue = ?, starts_at = ?,
 			ends_at = ?, sales_start_at = ?, sales_end_at = ?, max_tickets_per_user = ?, hold_seconds = ?,
 			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, refunds_none = ?, refunds_until = ?,
-			updated_at = ? WHERE id = ?`,
+			name_changes_until = ?, updated_at = ? WHERE id = ?`,
 			e.Title, e.Description, e.Venue, e.StartsAt.UTC(), nullTime(e.EndsAt), e.SalesStartAt.UTC(),
 			e.SalesEndAt.UTC(), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute,
-			e.RequireVerifiedEmail, e.Refunds.None, nullTime(e.Refunds.Until), e.UpdatedAt.UTC(), id); err != nil {
+			e.RequireVerifiedEmail, e.Refunds.None, nullTime(e.Refunds.Until), nullTime(e.NameChangesUntil), e.UpdatedAt.UTC(), id); err != nil {
 			return err
 		}
 		sort.Slice(e.Tiers, func(i, j int) bool { return e.Tiers[i].ID < e.Tiers[j].ID })
@@ -441,11 +445,12 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 	return out, nil
 }
 
-// DeleteEvent deletes the event with its tiers, bookmarks, and cancelled
-// or expired reservations that were never paid. It returns ErrNotFound,
-// ErrHasOrders when the event has any order, or ErrHasReservations when any
-// tier has held or confirmed tickets or a reservation was ever confirmed:
-// money history is never erased.
+// DeleteEvent deletes the event with its tiers, bookmarks, signing key,
+// gates, door staff, and cancelled or expired reservations that were never
+// paid. It returns ErrNotFound, ErrHasOrders when the event has any order
+// (so it has no tickets), or ErrHasReservations when any tier has held or
+// confirmed tickets or a reservation was ever confirmed: money history is
+// never erased.
 func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 	return s.inTx(ctx, "delete event", nil, func(tx *sql.Tx) error {
 		var one int
@@ -503,6 +508,9 @@ func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 		}
 		for _, stmt := range []string{
 			"DELETE FROM bookmarks WHERE event_id = ?",
+			"DELETE FROM event_keys WHERE event_id = ?",
+			"DELETE FROM gates WHERE event_id = ?",
+			"DELETE FROM event_staff WHERE event_id = ?",
 			"DELETE FROM events WHERE id = ?",
 		} {
 			if _, err := tx.ExecContext(ctx, stmt, id); err != nil {

@@ -27,7 +27,7 @@ const (
 	paymentCols = "id, order_id, provider, ref, status, amount, currency, client_secret, failure_reason, " +
 		"status_at, created_at, updated_at"
 	refundCols = "id, order_id, payment_id, provider, ref, amount, currency, status, reason, `lines`, " +
-		"by_organizer, automatic, attempts, last_error, next_attempt_at, created_at, updated_at"
+		"by_organizer, automatic, attempts, last_error, next_attempt_at, created_at, updated_at, ticket_ids"
 )
 
 // The order path's bulk writes.
@@ -704,7 +704,8 @@ func recordEvent(ctx context.Context, tx *sql.Tx, key string, now time.Time) err
 // and tiers, calls decide with those facts and writes the Settlement in the
 // same transaction. An order that holds its tickets already has them
 // counted, so its tiers and counter are read without their locks: the hot
-// tiers are not locked by every payment of an on-sale.
+// tiers are not locked by every payment of an on-sale. The tickets an order
+// issues when it becomes paid are inserted in the same transaction.
 func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string,
 	decide func(boxoffice.SettleFacts) (boxoffice.Settlement, bool, error)) (*boxoffice.Order, error) {
 	var out *boxoffice.Order
@@ -754,6 +755,9 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string,
 			if err := updateOrder(ctx, tx, st.Order); err != nil {
 				return err
 			}
+		}
+		if err := insertTickets(ctx, tx, st.Tickets); err != nil {
+			return err
 		}
 		if st.Reserve {
 			if err := shiftTickets(ctx, tx, st.Order, +1); err != nil {
@@ -832,9 +836,13 @@ func refundArgs(r *boxoffice.Refund) ([]any, error) {
 		lines[i] = refundLineJSON(l)
 	}
 	b, err := json.Marshal(lines)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := json.Marshal(append([]string{}, r.TicketIDs...))
 	return []any{r.ID, r.OrderID, r.PaymentID, r.Provider, nullString(r.Ref), r.Amount.Amount, r.Amount.Currency,
 		string(r.Status), r.Reason, string(b), r.ByOrganizer, r.Automatic, r.Attempts, r.LastError,
-		r.NextAttemptAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()}, err
+		r.NextAttemptAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC(), string(ids)}, err
 }
 
 func insertRefund(ctx context.Context, tx *sql.Tx, r *boxoffice.Refund) error {
@@ -842,17 +850,17 @@ func insertRefund(ctx context.Context, tx *sql.Tx, r *boxoffice.Refund) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO refunds ("+refundCols+") VALUES ("+placeholders(17)+")", args...)
+	_, err = tx.ExecContext(ctx, "INSERT INTO refunds ("+refundCols+") VALUES ("+placeholders(18)+")", args...)
 	return err
 }
 
 func scanRefund(row scanner) (*boxoffice.Refund, error) {
 	r := &boxoffice.Refund{}
 	var ref sql.NullString
-	var status, lines string
+	var status, lines, ticketIDs string
 	if err := row.Scan(&r.ID, &r.OrderID, &r.PaymentID, &r.Provider, &ref, &r.Amount.Amount, &r.Amount.Currency,
 		&status, &r.Reason, &lines, &r.ByOrganizer, &r.Automatic, &r.Attempts, &r.LastError, &r.NextAttemptAt,
-		&r.CreatedAt, &r.UpdatedAt); err != nil {
+		&r.CreatedAt, &r.UpdatedAt, &ticketIDs); err != nil {
 		return nil, err
 	}
 	r.Ref, r.Status = ref.String, boxoffice.RefundStatus(status)
@@ -862,6 +870,12 @@ func scanRefund(row scanner) (*boxoffice.Refund, error) {
 	}
 	for _, l := range js {
 		r.Lines = append(r.Lines, boxoffice.RefundLine(l))
+	}
+	if err := json.Unmarshal([]byte(ticketIDs), &r.TicketIDs); err != nil {
+		return nil, err
+	}
+	if len(r.TicketIDs) == 0 {
+		r.TicketIDs = nil
 	}
 	return r, nil
 }
@@ -883,10 +897,11 @@ func queryRefunds(ctx context.Context, q querier, query string, args ...any) ([]
 	return out, rows.Err()
 }
 
-// RefundOrder locks the order, reads the payment that paid it, lets decide
-// change the order and return the refund, and writes the order, its lines'
-// refunded counts, the refund, the refund's tickets given back (to the
-// user's counter, then the tiers) and the mail, in one transaction. The
+// RefundOrder locks the order and then its issued tickets (in ID order),
+// reads the payment that paid it, lets decide change the order and return
+// the refund, and writes the order, its lines' refunded counts, the refund,
+// the tickets it voided, the refund's tickets given back (to the user's
+// counter, then the tiers) and the mail, in one transaction. The
 // payment is read without its lock (the lock order puts it before the
 // order's): a payment that paid an order has succeeded, which is final.
 func (s *Store) RefundOrder(ctx context.Context, orderID string,
@@ -895,6 +910,10 @@ func (s *Store) RefundOrder(ctx context.Context, orderID string,
 	err := s.inTx(ctx, "refund order", nil, func(tx *sql.Tx) error {
 		o, err := loadOrder(ctx, tx, orderID, true, false)
 		if err != nil {
+			return err
+		}
+		if o.Issued, err = queryTickets(ctx, tx, "SELECT "+ticketCols+
+			" FROM tickets WHERE order_id = ? ORDER BY id FOR UPDATE", orderID); err != nil {
 			return err
 		}
 		var p *boxoffice.Payment
@@ -920,6 +939,9 @@ func (s *Store) RefundOrder(ctx context.Context, orderID string,
 		}
 		if r != nil {
 			if err := insertRefund(ctx, tx, r); err != nil {
+				return err
+			}
+			if err := writeTickets(ctx, tx, ticketsOf(o.Issued, r.TicketIDs)); err != nil {
 				return err
 			}
 			if held {

@@ -396,6 +396,7 @@ func (g *eventGen) batch(w *sqlWriter, from, to int) []string {
 		w.int(0) // require_verified_email
 		w.int(0) // refunds_none
 		w.null() // refunds_until
+		w.null() // name_changes_until
 		tiers = append(tiers, tier{boxoffice.NewID(), id, int64(15+r.IntN(136)) * 100, int64(100 + r.IntN(4901))})
 	}
 	w.raw(")")

@@ -54,9 +54,10 @@ type Scan struct {
 	RecordedAt time.Time
 	// Offline is true for a scan uploaded in a batch: the gate already
 	// decided, without the server. DeviceAdmitted says whether it let the
-	// person in.
+	// person in; DeviceResult is what it answered when it did not.
 	Offline        bool
 	DeviceAdmitted bool
+	DeviceResult   CheckinResult
 
 	// The verdict, set by DecideScans: Result, the ticket as it is after
 	// the scan (nil when there is none), and for already_used the scan
@@ -115,6 +116,8 @@ type CheckinChanges struct {
 //
 //   - a scan uploaded before (same device and scan ID) answers what it
 //     answered then and changes nothing;
+//   - an offline scan whose device turned the person away changes no
+//     ticket: it goes on record and answers what the device answered;
 //   - a ticket the event does not have is invalid; an old version of a
 //     renamed ticket is void (replaced), a version never issued invalid;
 //   - a void ticket is void; a tier the gate does not admit is wrong_gate
@@ -127,7 +130,8 @@ type CheckinChanges struct {
 //
 // Every scan that reached a ticket goes on record; an offline scan whose
 // device let the person in is recorded as an admission whatever the
-// answer, so two admissions of one ticket show as a conflict.
+// answer (a ticket renamed or refunded meanwhile included), so two
+// admissions of one ticket show as a conflict.
 func DecideScans(eventID string, scans []*Scan, f CheckinFacts) CheckinChanges {
 	var ch CheckinChanges
 	changed := make(map[string]bool)
@@ -151,9 +155,16 @@ func DecideScans(eventID string, scans []*Scan, f CheckinFacts) CheckinChanges {
 			ID: NewID(), EventID: eventID, TicketID: t.ID, Gate: s.Gate, DeviceID: s.DeviceID, ScanID: s.ScanID,
 			ScannedAt: s.ScannedAt, RecordedAt: s.RecordedAt,
 		}
-		decideScan(s, t, rec, f.First)
+		if s.Offline && !s.DeviceAdmitted {
+			s.Result, s.Reason = s.DeviceResult, "recorded as the scanner answered offline; the ticket is unchanged"
+			if !s.Result.valid() || s.Result.Admits() {
+				s.Result = CheckinInvalid
+			}
+		} else {
+			decideScan(s, t, rec, f.First)
+		}
 		rec.Result = s.Result
-		rec.Admitted = s.Result.Admits() || s.Offline && s.DeviceAdmitted && s.Result == CheckinAlreadyUsed
+		rec.Admitted = s.Result.Admits() || s.Offline && s.DeviceAdmitted
 		if s.Result.Admits() {
 			f.First[t.ID] = rec
 			if !changed[t.ID] {

@@ -449,6 +449,7 @@ func (s *Tickets) prepare(ctx context.Context, e *Event, in ScanInput, now time.
 	if in.ScannedAt != nil {
 		sc.ScannedAt, sc.Offline = normTime(*in.ScannedAt), true
 		sc.DeviceAdmitted = in.Result == "" || in.Result == CheckinOK
+		sc.DeviceResult = in.Result
 	}
 	return sc, false, nil
 }

@@ -332,3 +332,25 @@ func TestCountGates(t *testing.T) {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 }
+
+// TestOfflineScanTheDeviceRefused: a scanner that turned someone away
+// offline did not use the ticket, and a scanner that let someone in on a
+// code renamed or refunded meanwhile made an admission all the same.
+func TestOfflineScanTheDeviceRefused(t *testing.T) {
+	ev := NewID()
+	tk := testTicket(ev, "A")
+	f := facts(tk)
+	refused := offline(tk, "North", "dev-a", "1", t0)
+	refused.DeviceAdmitted, refused.DeviceResult = false, CheckinAlreadyUsed
+	ch := DecideScans(ev, []*Scan{refused}, f)
+	if tk.Status != TicketValid || refused.Result != CheckinAlreadyUsed || len(ch.Records) != 1 || ch.Records[0].Admitted {
+		t.Fatalf("a refused offline scan: ticket %s, result %s, records %+v", tk.Status, refused.Result, ch.Records)
+	}
+	tk.Version = 2 // renamed after the offline scan of its old code
+	admitted := offline(tk, "North", "dev-a", "2", t0)
+	admitted.Claim.Version = 1
+	ch = DecideScans(ev, []*Scan{admitted}, f)
+	if admitted.Result != CheckinVoid || len(ch.Records) != 1 || !ch.Records[0].Admitted {
+		t.Fatalf("an offline admission of a replaced code: %s, records %+v", admitted.Result, ch.Records)
+	}
+}

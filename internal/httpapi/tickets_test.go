@@ -111,7 +111,7 @@ func TestTicketsAndTheDoor(t *testing.T) {
 			t.Errorf("%s: Cache-Control %q", path, r.header.Get("Cache-Control"))
 		}
 	}
-	ts.call("GET", "/api/v1/tickets/"+adult.ID+"/qr.png?size=5000", fan, nil).problem(t, 400, boxoffice.CodeValidationFailed)
+	ts.call("GET", "/api/v1/tickets/"+adult.ID+"/qr.png?size=5000", fan, nil).problem(t, 422, boxoffice.CodeValidationFailed)
 	ts.call("GET", "/api/v1/orders/"+orderID+"/tickets.pdf", "", nil).problem(t, 401, boxoffice.CodeUnauthenticated)
 	ts.call("GET", "/api/v1/orders/"+orderID+"/tickets.pdf?event="+event+"&exp=9999999999&sig="+strings.Repeat("A", 86), "", nil).
 		problem(t, 404, boxoffice.CodeNotFound)
@@ -144,8 +144,8 @@ func TestTicketsAndTheDoor(t *testing.T) {
 		}
 	}
 	ts.call("POST", "/api/v1/events/"+event+"/checkins", scanner, map[string]any{"code": strings.Repeat("x", 10000)}).
-		problem(t, 400, boxoffice.CodeValidationFailed)
-	ts.call("POST", "/api/v1/events/"+event+"/checkins", scanner, `{"code": 5}`).problem(t, 400, boxoffice.CodeValidationFailed)
+		problem(t, 422, boxoffice.CodeValidationFailed)
+	ts.call("POST", "/api/v1/events/"+event+"/checkins", scanner, `{"code": 5}`).problem(t, 422, boxoffice.CodeValidationFailed)
 
 	// A name change replaces the code.
 	var renamed ticketJSON
@@ -158,13 +158,13 @@ func TestTicketsAndTheDoor(t *testing.T) {
 	}
 	ts.call("PATCH", "/api/v1/tickets/"+adult.ID, fan, map[string]string{"attendee_name": "Ada L"}).problem(t, 409, boxoffice.CodeInvalidState)
 	ts.call("PATCH", "/api/v1/tickets/"+adult2.ID, other, map[string]string{"attendee_name": "Mallory"}).problem(t, 404, boxoffice.CodeNotFound)
-	ts.call("PATCH", "/api/v1/tickets/"+adult2.ID, fan, map[string]string{"attendee_name": "A\x00"}).problem(t, 400, boxoffice.CodeValidationFailed)
+	ts.call("PATCH", "/api/v1/tickets/"+adult2.ID, fan, map[string]string{"attendee_name": "A\x00"}).problem(t, 422, boxoffice.CodeValidationFailed)
 
 	// Gates: a supervisor opens a VIP gate for the child tier only.
 	super := ts.staff(event, "super@example.test", "supervisor")
 	ts.call("PUT", "/api/v1/events/"+event+"/gates/VIP", scanner, map[string]any{"tiers": []string{c}}).problem(t, 403, boxoffice.CodeForbidden)
 	ts.call("PUT", "/api/v1/events/"+event+"/gates/VIP", super, map[string]any{"tiers": []string{c}}).ok(t, 200, nil)
-	ts.call("PUT", "/api/v1/events/"+event+"/gates/Bad", super, map[string]any{"tiers": []string{a + "X"}}).problem(t, 400, boxoffice.CodeValidationFailed)
+	ts.call("PUT", "/api/v1/events/"+event+"/gates/Bad", super, map[string]any{"tiers": []string{a + "X"}}).problem(t, 422, boxoffice.CodeValidationFailed)
 	if s := ts.scan(scanner, event, renamed.Code, "VIP"); s.Result != "wrong_gate" {
 		t.Errorf("adult at the VIP gate: %+v", s)
 	}
@@ -184,7 +184,7 @@ func TestTicketsAndTheDoor(t *testing.T) {
 		t.Errorf("refunded ticket: %+v", s)
 	}
 	ts.call("POST", "/api/v1/orders/"+orderID+"/refunds", fan, map[string]any{"ticket_ids": []string{child.ID}}).
-		problem(t, 400, boxoffice.CodeValidationFailed)
+		problem(t, 422, boxoffice.CodeValidationFailed)
 
 	// Undo: a supervisor's, not a scanner's.
 	ts.call("DELETE", "/api/v1/events/"+event+"/checkins/"+adult.ID, scanner, nil).problem(t, 403, boxoffice.CodeForbidden)
@@ -317,8 +317,8 @@ func TestOfflineScanning(t *testing.T) {
 		t.Errorf("conflicts: %+v", conflicts.Items)
 	}
 	// Bad batches change nothing.
-	ts.call("POST", "/api/v1/events/"+event+"/checkins/batch", scanner, map[string]any{"scans": []any{}}).problem(t, 400, boxoffice.CodeValidationFailed)
-	ts.call("POST", "/api/v1/events/"+event+"/checkins/batch", scanner, `{"scans": [`).problem(t, 400, boxoffice.CodeValidationFailed)
+	ts.call("POST", "/api/v1/events/"+event+"/checkins/batch", scanner, map[string]any{"scans": []any{}}).problem(t, 422, boxoffice.CodeValidationFailed)
+	ts.call("POST", "/api/v1/events/"+event+"/checkins/batch", scanner, `{"scans": [`).problem(t, 400, codeMalformedJSON)
 }
 
 // TestDoubleScanRace scans each ticket at many gates at the same moment:

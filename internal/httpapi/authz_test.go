@@ -76,6 +76,14 @@ func (f *authzFixture) order(paid bool) string {
 	return o.ID
 }
 
+// ticket makes the owner a fresh paid order of one ticket and returns the
+// ticket's id and code.
+func (f *authzFixture) ticket() (id, code string) {
+	var list listJSON[ticketJSON]
+	f.ts.call("GET", "/api/v1/orders/"+f.order(true)+"/tickets", f.tokens[owner], nil).ok(f.ts.t, 200, &list)
+	return list.Items[0].ID, list.Items[0].Code
+}
+
 // TestAuthorizationMatrix calls every route of the route table as every
 // kind of caller and checks the status: a route missing from the matrix
 // fails the test, so no route can be added without deciding who may call it.
@@ -113,6 +121,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	ownOrder := func(suffix string, body any, paid bool) func(*authzFixture, int) (string, any) {
 		return func(f *authzFixture, _ int) (string, any) { return "/api/v1/orders/" + f.order(paid) + suffix, body }
+	}
+	ownTicket := func(suffix string, body any) func(*authzFixture, int) (string, any) {
+		return func(f *authzFixture, _ int) (string, any) {
+			id, _ := f.ticket()
+			return "/api/v1/tickets/" + id + suffix, body
+		}
+	}
+	door := func(suffix string, body any) func(*authzFixture, int) (string, any) {
+		return func(f *authzFixture, _ int) (string, any) { return "/api/v1/events/" + f.event + suffix, body }
 	}
 	matrix := map[string]authzRoute{
 		"POST /api/v1/users": {[callerKinds]int{201, 201, 201, 201}, func(f *authzFixture, _ int) (string, any) {
@@ -203,6 +220,42 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// A callback's signature decides, not who sends it (a bad one: 401).
 		"POST /api/v1/payments/webhooks/{provider}": {[callerKinds]int{A, A, A, A},
 			static("/api/v1/payments/webhooks/test", map[string]string{"id": "evt"})},
+
+		"GET /api/v1/orders/{id}/tickets":            {[callerKinds]int{A, 200, N, 200}, ownOrder("/tickets", nil, true)},
+		"GET /api/v1/orders/{id}/tickets.pdf":        {[callerKinds]int{A, 200, N, 200}, ownOrder("/tickets.pdf", nil, true)},
+		"GET /api/v1/tickets/{id}":                   {[callerKinds]int{A, 200, N, 200}, ownTicket("", nil)},
+		"PATCH /api/v1/tickets/{id}":                 {[callerKinds]int{A, 200, N, 200}, ownTicket("", map[string]string{"attendee_name": "Cy"})},
+		"GET /api/v1/tickets/{id}/qr.png":            {[callerKinds]int{A, 200, N, 200}, ownTicket("/qr.png", nil)},
+		"GET /api/v1/tickets/{id}/qr.svg":            {[callerKinds]int{A, 200, N, 200}, ownTicket("/qr.svg", nil)},
+		"GET /api/v1/tickets/{id}/ticket.pdf":        {[callerKinds]int{A, 200, N, 200}, ownTicket("/ticket.pdf", nil)},
+		"POST /api/v1/events/{id}/checkins":          {[callerKinds]int{A, F, F, 200}, door("/checkins", map[string]string{"code": "not a code"})},
+		"GET /api/v1/events/{id}/checkin-bundle":     {[callerKinds]int{A, F, F, 200}, door("/checkin-bundle", nil)},
+		"GET /api/v1/events/{id}/checkins/conflicts": {[callerKinds]int{A, F, F, 200}, door("/checkins/conflicts", nil)},
+		"POST /api/v1/events/{id}/checkins/batch": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event + "/checkins/batch", map[string]any{"device_id": "d", "scans": []map[string]string{
+				{"scan_id": "1", "code": "not a code", "scanned_at": f.ts.clock.now().Format(time.RFC3339)}}}
+		}},
+		// Undo needs a used ticket: the admin scans a fresh one in.
+		"DELETE /api/v1/events/{id}/checkins/{ticket_id}": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
+			id, code := f.ticket()
+			f.ts.call("POST", "/api/v1/events/"+f.event+"/checkins", f.ts.adminToken, map[string]string{"code": code}).ok(f.ts.t, 200, nil)
+			return "/api/v1/events/" + f.event + "/checkins/" + id, nil
+		}},
+		"GET /api/v1/events/{id}/gates":        {[callerKinds]int{A, F, F, 200}, door("/gates", nil)},
+		"PUT /api/v1/events/{id}/gates/{name}": {[callerKinds]int{A, F, F, 200}, door("/gates/North", map[string]any{"tiers": []string{}})},
+		"DELETE /api/v1/events/{id}/gates/{name}": {[callerKinds]int{A, F, F, 204}, func(f *authzFixture, _ int) (string, any) {
+			f.ts.call("PUT", "/api/v1/events/"+f.event+"/gates/South", f.ts.adminToken, nil).ok(f.ts.t, 200, nil)
+			return "/api/v1/events/" + f.event + "/gates/South", nil
+		}},
+		"GET /api/v1/events/{id}/staff": {[callerKinds]int{A, F, F, 200}, door("/staff", nil)},
+		"PUT /api/v1/events/{id}/staff/{user_id}": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event + "/staff/" + f.signUp(), map[string]string{"role": "scanner"}
+		}},
+		"DELETE /api/v1/events/{id}/staff/{user_id}": {[callerKinds]int{A, F, F, 204}, func(f *authzFixture, _ int) (string, any) {
+			path := "/api/v1/events/" + f.event + "/staff/" + f.signUp()
+			f.ts.call("PUT", path, f.ts.adminToken, map[string]string{"role": "scanner"}).ok(f.ts.t, 200, nil)
+			return path, nil
+		}},
 
 		"GET /healthz":             {[callerKinds]int{200, 200, 200, 200}, static("/healthz", nil)},
 		"GET /readyz":              {[callerKinds]int{200, 200, 200, 200}, static("/readyz", nil)},

@@ -110,8 +110,9 @@ func (s *server) handleTicketQR(w http.ResponseWriter, r *http.Request, c boxoff
 	if err != nil {
 		return err
 	}
+	png := r.Pattern == "GET /api/v1/tickets/{id}/qr.png"
 	size := qrSize
-	if v := r.URL.Query().Get("size"); v != "" {
+	if v := r.URL.Query().Get("size"); png && v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 128 || n > 1024 {
 			var ve boxoffice.ValidationError
@@ -127,7 +128,6 @@ func (s *server) handleTicketQR(w http.ResponseWriter, r *http.Request, c boxoff
 	if t.Code == "" {
 		return boxoffice.Errorf(boxoffice.CodeInvalidState, "the ticket is void; it has no code")
 	}
-	png := r.Pattern == "GET /api/v1/tickets/{id}/qr.png"
 	var img []byte
 	if png {
 		img, err = ticketdoc.QRPNG(t.Code, size)

@@ -20,7 +20,9 @@ import (
 type RateCounter interface {
 	// Add adds hits[i].N (0 only reads) to the count of each hits[i].Key
 	// and sets hits[i].Count to the count after it and hits[i].ResetIn to
-	// the time left in the key's window (0 for a key with no count).
+	// the time left in the key's window (0 for a key with no count). A
+	// negative N is a refund: it takes from the count of a window that is
+	// open, never below zero, and never starts one.
 	Add(ctx context.Context, hits []Hit) error
 	// Reset forgets the counts of keys.
 	Reset(ctx context.Context, keys ...string) error

@@ -26,10 +26,8 @@ type Accounts struct {
 	standings  *standings
 	refreshTTL time.Duration
 
-	// devices issues and reads device tokens; inLane holds the IDs of
-	// the users with a reserved-lane check running (SignIn).
+	// devices issues and reads device tokens.
 	devices *deviceSigner
-	inLane  sync.Map
 
 	dummyOnce sync.Once
 	dummyHash []byte
@@ -111,10 +109,12 @@ func (s *Accounts) Authenticate(ctx context.Context, c Caller, email, password s
 // instead: its failures are counted per device (and no address limit
 // applies), and its password is checked in the hashers' reserved lane, so
 // that guesses from others, however many and from however many addresses,
-// do not shut the owner out. At most one such check per account runs at a
-// time in each instance. Any other token (unknown, forged, expired, another
-// account's, from before a sign-out everywhere, a device over its limits)
-// is treated as none; it is never an error.
+// do not shut the owner out. Each account has a budget of checks in that
+// lane (SignInDeviceLanePerUser, successes too), so that holders of
+// accounts of their own cannot keep it full by signing in to them. Any
+// other token (unknown, forged, expired, another account's, from before a
+// sign-out everywhere, a device over its limits, an account over its
+// budget) is treated as none; it is never an error.
 func (s *Accounts) SignIn(ctx context.Context, c Caller, in Credentials) (*SignedIn, error) {
 	email, password := strings.TrimSpace(in.Email), in.Password
 	if email == "" || password == "" || len(email) > 254 || len(password) > 128 {
@@ -134,8 +134,7 @@ func (s *Accounts) SignIn(ctx context.Context, c Caller, in Credentials) (*Signe
 		}
 		known, lookedUp = u, true
 		if d.validFor(u) {
-			if s.enterLane(u.ID) {
-				defer s.leaveLane(u.ID)
+			if s.limits.SignInLane(ctx, u.ID) == nil {
 				return s.signInDevice(ctx, c, email, password, u, d)
 			}
 			s.limits.SignInNotChecked(context.WithoutCancel(ctx), c, email, d.ID)
@@ -175,15 +174,6 @@ func (s *Accounts) signInDevice(ctx context.Context, c Caller, email, password s
 	}
 	return nil, err
 }
-
-// enterLane reserves the one reserved-lane check an account may have
-// running in this instance; it reports false when one is running already.
-func (s *Accounts) enterLane(userID string) bool {
-	_, busy := s.inLane.LoadOrStore(userID, struct{}{})
-	return !busy
-}
-
-func (s *Accounts) leaveLane(userID string) { s.inLane.Delete(userID) }
 
 // limiterTimeout bounds each call to a shared RateCounter: one that does
 // not answer in time counts as failed (the Limiter then counts in process),

@@ -95,6 +95,7 @@ const (
 	SignInFailuresPerAddress
 	SignInFailuresPerDevice
 	SignInFailuresPerDeviceLong
+	SignInDeviceLanePerUser
 	QueueJoinPerAddress
 	QueueJoinPerUser
 	QueueStatusPerAddress
@@ -138,6 +139,7 @@ var limitSpecs = [numLimits]LimitSpec{
 	{SignInFailuresPerAddress, "signin_failures_per_address", "failed sign-ins per client address, whatever the email", Limit{300, time.Hour}, false, "si:a:", false},
 	{SignInFailuresPerDevice, "signin_failures_per_device", "failed sign-ins with one device token (good for one account), from any address", Limit{5, time.Minute}, false, "si:d:", false},
 	{SignInFailuresPerDeviceLong, "signin_failures_per_device_long", "failed sign-ins with one device token over a longer window, so the waits grow", Limit{20, time.Hour}, false, "si:dh:", false},
+	{SignInDeviceLanePerUser, "signin_device_lane_per_user", "sign-ins with a device token checked in the hashers' reserved lane per account, successes too; past it the token counts as none", Limit{20, time.Hour}, false, "si:du:", false},
 	{QueueJoinPerAddress, "queue_join_per_address", "waiting-room joins per client address", Limit{60, 10 * time.Minute}, false, "qj:a:", false},
 	{QueueJoinPerUser, "queue_join_per_user", "waiting-room joins per user", Limit{20, time.Minute}, false, "qj:u:", false},
 	{QueueStatusPerAddress, "queue_status_per_address", "waiting-room status polls per client address", Limit{6000, time.Minute}, false, "qs:a:", false},
@@ -421,6 +423,24 @@ func (l *Limiter) SignInAttempt(ctx context.Context, c Caller, email, device str
 			what = "failed sign-ins from this device"
 		}
 		return errRateLimited(what, wait)
+	}
+	return nil
+}
+
+// SignInLane counts a password check in the hashers' reserved lane for
+// the account userID, and returns a *RetryAfterError when the account has
+// had too many lately.
+func (l *Limiter) SignInLane(ctx context.Context, userID string) error {
+	if l == nil {
+		return nil
+	}
+	var h hits
+	if l.collect(&h, SignInDeviceLanePerUser, []byte(userID), 1); h.n == 0 {
+		return nil
+	}
+	l.add(ctx, l.shared, h.slice())
+	if wait := l.wait(&h, false); wait > 0 {
+		return errRateLimited("sign-ins with a device token", wait)
 	}
 	return nil
 }

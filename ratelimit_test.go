@@ -520,3 +520,38 @@ func TestSignInWithDeviceToken(t *testing.T) {
 		}
 	})
 }
+
+// TestDeviceLaneBudgetPerAccount: each account has a budget of checks in
+// the reserved lane, successes too, so that signing in to accounts of
+// one's own cannot keep the lane full; past it the token counts as none.
+func TestDeviceLaneBudgetPerAccount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		limits := boxoffice.DefaultRateLimits()
+		limits.Set(boxoffice.SignInDeviceLanePerUser, boxoffice.Limit{Max: 2, Window: time.Hour})
+		hasher := &laneHasher{PasswordHasher: auth.NewHasher(4, 0, 0, 0)}
+		svc := boxoffice.NewService(boxoffice.ServiceConfig{
+			Store: testdb.SQLite(t), Hasher: hasher,
+			Limits: boxoffice.NewLimiter(limits, nil, memory.NewRateCounter(0), nil),
+		})
+		if _, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+			t.Fatal(err)
+		}
+		in, err := svc.SignIn(ctx, owner, boxoffice.Credentials{Email: "ann@example.com", Password: "stage-door-123"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []int64{1, 2, 2} {
+			if _, err := svc.SignIn(ctx, owner, boxoffice.Credentials{Email: "ann@example.com", Password: "stage-door-123", DeviceToken: in.DeviceToken}); err != nil {
+				t.Fatalf("sign-in %d: %v", i+1, err)
+			}
+			if got := hasher.reserved.Load(); got != want {
+				t.Fatalf("after sign-in %d with the device token: %d checks in the lane, want %d", i+1, got, want)
+			}
+		}
+		time.Sleep(time.Hour)
+		if _, err := svc.SignIn(ctx, owner, boxoffice.Credentials{Email: "ann@example.com", Password: "stage-door-123", DeviceToken: in.DeviceToken}); err != nil || hasher.reserved.Load() != 3 {
+			t.Fatalf("after the hour: %v, %d checks in the lane; want the lane again", err, hasher.reserved.Load())
+		}
+	})
+}

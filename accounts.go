@@ -26,6 +26,9 @@ type Accounts struct {
 	standings  *standings
 	refreshTTL time.Duration
 
+	// devices issues and reads device tokens.
+	devices *deviceSigner
+
 	dummyOnce sync.Once
 	dummyHash []byte
 }
@@ -63,34 +66,113 @@ func (s *Accounts) SignUp(ctx context.Context, c Caller, in SignUp) (*User, erro
 	return u, nil
 }
 
-// Authenticate returns the user with the email and password, signing in
-// from c's address, or ErrInvalidCredentials (the same for an unknown email
-// and a wrong password), or ErrRateLimited when the password hashers are
-// busy. Failures are counted per (address, email) and per address, never
-// per email alone, so that nobody can lock an owner out of their account
-// from elsewhere: an address with too many recent failures as this email,
-// or at all, gets a *RetryAfterError (ErrRateLimited) before any lookup or
-// hashing, and a success forgets the failures of its (address, email).
+// Credentials are what a sign-in presents: an email and a password and,
+// optionally, the device token from an earlier sign-in on this device.
+type Credentials struct {
+	Email       string
+	Password    string
+	DeviceToken string
+}
+
+// SignedIn is a successful sign-in: the user, and the device token to
+// present next time (see devices.go).
+type SignedIn struct {
+	User        *User
+	DeviceToken string
+}
+
+// Authenticate is SignIn without a device token, for callers that have
+// none to give and want none back.
 func (s *Accounts) Authenticate(ctx context.Context, c Caller, email, password string) (*User, error) {
-	email = strings.TrimSpace(email)
+	in, err := s.SignIn(ctx, c, Credentials{Email: email, Password: password})
+	if err != nil {
+		return nil, err
+	}
+	return in.User, nil
+}
+
+// SignIn returns the user with the email and password, signing in from c's
+// address, and a device token for next time; or ErrInvalidCredentials (the
+// same for an unknown email and a wrong password), or ErrRateLimited when
+// the password hashers are busy.
+//
+// Failures are counted per (address, email) and per address, never per
+// email alone, so that nobody can lock an owner out of their account from
+// elsewhere: an address with too many recent failures as this email, or at
+// all, gets a *RetryAfterError (ErrRateLimited) before any lookup or
+// hashing. Each attempt is counted before its password is checked, so that
+// guesses in flight at once cannot overrun the limits; a success forgets
+// the failures of its (address, email) and takes its own attempt back.
+//
+// A device token issued to this account at its current token version, and
+// whose device has not failed too often lately, takes the device's lane
+// instead: its failures are counted per device (and no address limit
+// applies), and its password is checked in the hashers' reserved lane, so
+// that guesses from others, however many and from however many addresses,
+// do not shut the owner out. Each account has a budget of checks in that
+// lane (SignInDeviceLanePerUser, successes too), so that holders of
+// accounts of their own cannot keep it full by signing in to them. Any
+// other token (unknown, forged, expired, another account's, from before a
+// sign-out everywhere, a device over its limits, an account over its
+// budget) is treated as none; it is never an error.
+func (s *Accounts) SignIn(ctx context.Context, c Caller, in Credentials) (*SignedIn, error) {
+	email, password := strings.TrimSpace(in.Email), in.Password
 	if email == "" || password == "" || len(email) > 254 || len(password) > 128 {
 		return nil, ErrInvalidCredentials
 	}
-	if err := s.limits.SignInAllowed(ctx, c, email); err != nil {
+	var known *User
+	lookedUp := false
+	if d, ok := s.devices.parse(in.DeviceToken, s.clock()); ok && s.limits.SignInAttempt(ctx, c, email, d.ID) == nil {
+		// The attempt stays counted against the device unless the token
+		// turns out good for this account and the check is not made: a
+		// device token is good for one account, so presenting it with
+		// others is a failure of its own.
+		u, err := s.store.UserByEmail(ctx, email)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			s.limits.SignInNotChecked(context.WithoutCancel(ctx), c, email, d.ID)
+			return nil, err
+		}
+		known, lookedUp = u, true
+		if d.validFor(u) {
+			if s.limits.SignInLane(ctx, u.ID) == nil {
+				return s.signInDevice(ctx, c, email, password, u, d)
+			}
+			s.limits.SignInNotChecked(context.WithoutCancel(ctx), c, email, d.ID)
+		}
+	}
+
+	if err := s.limits.SignInAttempt(ctx, c, email, ""); err != nil {
 		return nil, err
 	}
-	u, err := s.authenticate(ctx, email, password)
-	// Record even when the client has gone away, so that hanging up after
-	// a wrong guess does not make it free.
+	u, err := s.authenticate(ctx, email, password, known, lookedUp)
+	// End the attempt even when the client has gone away: a guess that was
+	// checked stays counted.
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limiterTimeout)
 	defer cancel()
 	switch {
 	case err == nil:
-		s.limits.SignInSucceeded(lctx, c, email)
-	case errors.Is(err, ErrInvalidCredentials):
-		s.limits.SignInFailed(lctx, c, email)
+		s.limits.SignInSucceeded(lctx, c, email, "")
+		return &SignedIn{User: u, DeviceToken: s.devices.issue("", u, s.clock())}, nil
+	case !errors.Is(err, ErrInvalidCredentials):
+		s.limits.SignInNotChecked(lctx, c, email, "")
 	}
-	return u, err
+	return nil, err
+}
+
+// signInDevice checks the password of u, for whom device d presented a
+// valid token, in the reserved lane; the device's attempt is counted.
+func (s *Accounts) signInDevice(ctx context.Context, c Caller, email, password string, u *User, d device) (*SignedIn, error) {
+	err := s.hasher.CompareReserved(ctx, u.PasswordHash, password)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limiterTimeout)
+	defer cancel()
+	switch {
+	case err == nil:
+		s.limits.SignInSucceeded(lctx, c, email, d.ID)
+		return &SignedIn{User: u, DeviceToken: s.devices.issue(d.ID, u, s.clock())}, nil
+	case !errors.Is(err, ErrInvalidCredentials):
+		s.limits.SignInNotChecked(lctx, c, email, d.ID)
+	}
+	return nil, err
 }
 
 // limiterTimeout bounds each call to a shared RateCounter: one that does
@@ -98,12 +180,17 @@ func (s *Accounts) Authenticate(ctx context.Context, c Caller, email, password s
 // and the request goes on.
 const limiterTimeout = time.Second
 
-func (s *Accounts) authenticate(ctx context.Context, email, password string) (*User, error) {
+// authenticate checks email and password in the hashers' shared pool. When
+// lookedUp, known is the user with the email (nil: none).
+func (s *Accounts) authenticate(ctx context.Context, email, password string, known *User, lookedUp bool) (*User, error) {
 	if s.hasher.Saturated() {
 		return nil, ErrRateLimited // shed before spending a database lookup
 	}
-	u, err := s.store.UserByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) {
+	u, err := known, error(nil)
+	if !lookedUp {
+		u, err = s.store.UserByEmail(ctx, email)
+	}
+	if u == nil && err == nil || errors.Is(err, ErrNotFound) {
 		// Spend the same time as for a wrong password, so response times
 		// do not reveal which emails have accounts.
 		if err := s.hasher.Compare(ctx, s.dummy(ctx), password); errors.Is(err, ErrRateLimited) {

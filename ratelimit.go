@@ -20,7 +20,9 @@ import (
 type RateCounter interface {
 	// Add adds hits[i].N (0 only reads) to the count of each hits[i].Key
 	// and sets hits[i].Count to the count after it and hits[i].ResetIn to
-	// the time left in the key's window (0 for a key with no count).
+	// the time left in the key's window (0 for a key with no count). A
+	// negative N is a refund: it takes from the count of a window that is
+	// open, never below zero, and never starts one.
 	Add(ctx context.Context, hits []Hit) error
 	// Reset forgets the counts of keys.
 	Reset(ctx context.Context, keys ...string) error
@@ -78,15 +80,22 @@ type LimitName int
 // The rate limits. "Address" is the client's address (an IPv6 address
 // counts by its /64, which one subscriber usually holds whole); "user" is
 // the signed-in account; "fleet" is one count across every instance.
-// Sign-in limits count failures only, and a success forgets the failures
-// of its (address, email): the owner of an account signing in from their
-// own address is never throttled by someone guessing from elsewhere.
+// "Device" is a device token, which a successful sign-in hands out (see
+// Accounts.SignIn). Sign-in limits count failures only (each attempt
+// counts from before its password is checked until it succeeds), and a
+// success forgets the failures of its (address, email), or of its device:
+// the owner of an account signing in from their own address, or with
+// their device token from anywhere, is never throttled by someone
+// guessing from elsewhere.
 const (
 	SignUpPerAddress LimitName = iota
 	SignUpFleet
 	SignInFailuresPerAddressEmail
 	SignInFailuresPerAddressEmailLong
 	SignInFailuresPerAddress
+	SignInFailuresPerDevice
+	SignInFailuresPerDeviceLong
+	SignInDeviceLanePerUser
 	QueueJoinPerAddress
 	QueueJoinPerUser
 	QueueStatusPerAddress
@@ -128,6 +137,9 @@ var limitSpecs = [numLimits]LimitSpec{
 	{SignInFailuresPerAddressEmail, "signin_failures_per_address_email", "failed sign-ins per client address and email", Limit{5, time.Minute}, false, "si:ae:", false},
 	{SignInFailuresPerAddressEmailLong, "signin_failures_per_address_email_long", "failed sign-ins per client address and email over a longer window, so the waits grow", Limit{20, time.Hour}, false, "si:aeh:", false},
 	{SignInFailuresPerAddress, "signin_failures_per_address", "failed sign-ins per client address, whatever the email", Limit{300, time.Hour}, false, "si:a:", false},
+	{SignInFailuresPerDevice, "signin_failures_per_device", "failed sign-ins with one device token (good for one account), from any address", Limit{5, time.Minute}, false, "si:d:", false},
+	{SignInFailuresPerDeviceLong, "signin_failures_per_device_long", "failed sign-ins with one device token over a longer window, so the waits grow", Limit{20, time.Hour}, false, "si:dh:", false},
+	{SignInDeviceLanePerUser, "signin_device_lane_per_user", "sign-ins with a device token checked in the hashers' reserved lane per account, successes too; past it the token counts as none", Limit{20, time.Hour}, false, "si:du:", false},
 	{QueueJoinPerAddress, "queue_join_per_address", "waiting-room joins per client address", Limit{60, 10 * time.Minute}, false, "qj:a:", false},
 	{QueueJoinPerUser, "queue_join_per_user", "waiting-room joins per user", Limit{20, time.Minute}, false, "qj:u:", false},
 	{QueueStatusPerAddress, "queue_status_per_address", "waiting-room status polls per client address", Limit{6000, time.Minute}, false, "qs:a:", false},
@@ -366,9 +378,16 @@ func (l *Limiter) Hold(ctx context.Context, c Caller) error {
 	return l.check(ctx, "hold requests", c, HoldPerAddress, HoldPerUser, c.UserID)
 }
 
-// signInHits collects the failure counters of a sign-in from c's address
-// as email, counting n.
-func (l *Limiter) signInHits(h *hits, c Caller, email string, n int64) {
+// signInHits collects the counters of a sign-in counting n: as email
+// from c's address, or, when device is not "", those of the device (a
+// device token is good for one account only, so these count per device
+// and email).
+func (l *Limiter) signInHits(h *hits, c Caller, email, device string, n int64) {
+	if device != "" {
+		l.collect(h, SignInFailuresPerDevice, []byte(device), n)
+		l.collect(h, SignInFailuresPerDeviceLong, []byte(device), n)
+		return
+	}
 	a := addrKey(nil, c.Addr)
 	if len(a) == 0 {
 		return
@@ -379,47 +398,82 @@ func (l *Limiter) signInHits(h *hits, c Caller, email string, n int64) {
 	l.collect(h, SignInFailuresPerAddress, a, n)
 }
 
-// SignInAllowed returns a *RetryAfterError when c's address has failed to
-// sign in as email, or at all, too often lately. It counts nothing.
-func (l *Limiter) SignInAllowed(ctx context.Context, c Caller, email string) error {
+// SignInAttempt counts a sign-in as email from c's address (device "") or
+// from a device, before its password is checked: every attempt counts as a
+// failure until it ends otherwise, so that attempts already in flight use
+// up the limits too. It returns a *RetryAfterError, and counts nothing,
+// when the address (as email, or at all) or the device has failed too
+// often lately. An attempt that is counted ends with SignInSucceeded, with
+// SignInNotChecked when its password was not checked, or not at all (a
+// failure).
+func (l *Limiter) SignInAttempt(ctx context.Context, c Caller, email, device string) error {
 	if l == nil {
 		return nil
 	}
 	var h hits
-	l.signInHits(&h, c, email, 0)
+	l.signInHits(&h, c, email, device, 1)
 	if h.n == 0 {
 		return nil
 	}
 	l.add(ctx, l.shared, h.slice())
-	if wait := l.wait(&h, true); wait > 0 {
-		return errRateLimited("failed sign-ins from this address", wait)
+	if wait := l.wait(&h, false); wait > 0 {
+		l.SignInNotChecked(ctx, c, email, device) // refused: no attempt made
+		what := "failed sign-ins from this address"
+		if device != "" {
+			what = "failed sign-ins from this device"
+		}
+		return errRateLimited(what, wait)
 	}
 	return nil
 }
 
-// SignInFailed counts a failed sign-in from c's address as email.
-func (l *Limiter) SignInFailed(ctx context.Context, c Caller, email string) {
+// SignInLane counts a password check in the hashers' reserved lane for
+// the account userID, and returns a *RetryAfterError when the account has
+// had too many lately.
+func (l *Limiter) SignInLane(ctx context.Context, userID string) error {
+	if l == nil {
+		return nil
+	}
+	var h hits
+	if l.collect(&h, SignInDeviceLanePerUser, []byte(userID), 1); h.n == 0 {
+		return nil
+	}
+	l.add(ctx, l.shared, h.slice())
+	if wait := l.wait(&h, false); wait > 0 {
+		return errRateLimited("sign-ins with a device token", wait)
+	}
+	return nil
+}
+
+// SignInNotChecked takes back an attempt that SignInAttempt counted and
+// whose password was not checked (the hashers were busy, the client went
+// away, the store failed).
+func (l *Limiter) SignInNotChecked(ctx context.Context, c Caller, email, device string) {
 	if l == nil {
 		return
 	}
 	var h hits
-	if l.signInHits(&h, c, email, 1); h.n > 0 {
+	if l.signInHits(&h, c, email, device, -1); h.n > 0 {
 		l.add(ctx, l.shared, h.slice())
 	}
 }
 
-// SignInSucceeded forgets the failed sign-ins from c's address as email;
-// the address's failures as other emails stay counted, so signing in to
-// one's own account buys no more guesses at others.
-func (l *Limiter) SignInSucceeded(ctx context.Context, c Caller, email string) {
+// SignInSucceeded ends an attempt that succeeded: it forgets the failed
+// sign-ins from c's address as email, or from the device, and takes back
+// the attempt from the address's count. The address's failures as other
+// emails stay counted, so signing in to one's own account buys no more
+// guesses at others.
+func (l *Limiter) SignInSucceeded(ctx context.Context, c Caller, email, device string) {
 	if l == nil {
 		return
 	}
 	var h hits
-	l.signInHits(&h, c, email, 0)
+	l.signInHits(&h, c, email, device, -1)
 	keys := make([]string, 0, 2)
 	for i, hit := range h.slice() {
-		if h.names[i] != SignInFailuresPerAddress {
+		if h.names[i] == SignInFailuresPerAddress {
+			l.add(ctx, l.shared, []Hit{hit})
+		} else {
 			keys = append(keys, hit.Key)
 		}
 	}

@@ -310,3 +310,248 @@ func TestSignInRateLimiterHangs(t *testing.T) {
 		}
 	})
 }
+
+// laneHasher counts the password comparisons of the hasher it wraps, per
+// lane.
+type laneHasher struct {
+	boxoffice.PasswordHasher
+	pool, reserved atomic.Int64
+}
+
+func (h *laneHasher) Compare(ctx context.Context, hash []byte, password string) error {
+	h.pool.Add(1)
+	return h.PasswordHasher.Compare(ctx, hash, password)
+}
+
+func (h *laneHasher) CompareReserved(ctx context.Context, hash []byte, password string) error {
+	h.reserved.Add(1)
+	return h.PasswordHasher.CompareReserved(ctx, hash, password)
+}
+
+// TestSignInAttemptsInFlightCount: guesses sent at once from one address
+// at one email get at most the limit's bcrypt checks, because each is
+// counted before its password is checked; the others are answered 429.
+func TestSignInAttemptsInFlightCount(t *testing.T) {
+	ctx := t.Context()
+	// Room for every guess in the pool, so only the limits refuse.
+	hasher := &countingHasher{PasswordHasher: auth.NewHasher(4, 2, 64, time.Minute)}
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{
+		Store: testdb.SQLite(t), Hasher: hasher,
+		Limits: boxoffice.NewLimiter(boxoffice.DefaultRateLimits(), nil, memory.NewRateCounter(0), nil),
+	})
+	if _, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	const guesses = 40
+	errs := make(chan error, guesses)
+	start := make(chan struct{})
+	for range guesses {
+		go func() {
+			<-start
+			_, err := svc.Authenticate(ctx, attacker, "ann@example.com", "wrong-password")
+			errs <- err
+		}()
+	}
+	close(start)
+	var invalid, limited int
+	for range guesses {
+		switch err := <-errs; {
+		case errors.Is(err, boxoffice.ErrInvalidCredentials):
+			invalid++
+		case errors.Is(err, boxoffice.ErrRateLimited):
+			retryAfter(t, err)
+			limited++
+		default:
+			t.Fatalf("guess: %v", err)
+		}
+	}
+	if n := hasher.compares.Load(); invalid != 5 || limited != guesses-5 || n != 5 {
+		t.Fatalf("%d guesses at once: %d checked (%d compares), %d refused; want 5 checked, the rest refused", guesses, invalid, n, limited)
+	}
+	// A refused attempt counts nothing: the owner signs in from elsewhere,
+	// and the attacker's address waits out the same minute.
+	if _, err := svc.Authenticate(ctx, owner, "ann@example.com", "stage-door-123"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSignInAttemptNotCheckedIsTakenBack: an attempt the hashers refuse
+// (the pool is full) does not count as a failure.
+func TestSignInAttemptNotCheckedIsTakenBack(t *testing.T) {
+	ctx := t.Context()
+	limits := boxoffice.DefaultRateLimits()
+	limits.Set(boxoffice.SignInFailuresPerAddressEmail, boxoffice.Limit{Max: 1, Window: time.Hour})
+	hasher := &busyHasher{PasswordHasher: auth.NewHasher(4, 0, 0, 0)}
+	svc := boxoffice.NewService(boxoffice.ServiceConfig{
+		Store: testdb.SQLite(t), Hasher: hasher,
+		Limits: boxoffice.NewLimiter(limits, nil, memory.NewRateCounter(0), nil),
+	})
+	if _, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	hasher.busy.Store(true)
+	for range 3 {
+		if _, err := svc.Authenticate(ctx, owner, "ann@example.com", "stage-door-123"); !errors.Is(err, boxoffice.ErrRateLimited) {
+			t.Fatalf("while busy: %v, want ErrRateLimited", err)
+		}
+	}
+	hasher.busy.Store(false)
+	if _, err := svc.Authenticate(ctx, owner, "ann@example.com", "stage-door-123"); err != nil {
+		t.Fatalf("after the busy spell: %v", err)
+	}
+}
+
+// busyHasher refuses every comparison in the pool while busy.
+type busyHasher struct {
+	boxoffice.PasswordHasher
+	busy atomic.Bool
+}
+
+func (h *busyHasher) Compare(ctx context.Context, hash []byte, password string) error {
+	if h.busy.Load() {
+		return boxoffice.ErrRateLimited
+	}
+	return h.PasswordHasher.Compare(ctx, hash, password)
+}
+
+func (h *busyHasher) Saturated() bool { return h.busy.Load() }
+
+// TestSignInWithDeviceToken: a sign-in hands out a device token; with it,
+// the owner's password is checked in the reserved lane and its failures
+// count per device; any other token counts as none.
+func TestSignInWithDeviceToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		hasher := &laneHasher{PasswordHasher: auth.NewHasher(4, 0, 0, 0)}
+		svc := boxoffice.NewService(boxoffice.ServiceConfig{
+			Store: testdb.SQLite(t), Hasher: hasher,
+			Limits: boxoffice.NewLimiter(boxoffice.DefaultRateLimits(), nil, memory.NewRateCounter(0), nil),
+		})
+		ann, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "bob@example.com", Password: "stage-door-456", Name: "Bob"}); err != nil {
+			t.Fatal(err)
+		}
+		signIn := func(c boxoffice.Caller, email, password, device string) (*boxoffice.SignedIn, error) {
+			return svc.SignIn(ctx, c, boxoffice.Credentials{Email: email, Password: password, DeviceToken: device})
+		}
+		// lane returns which lane the next sign-in's password was checked
+		// in.
+		lane := func(f func()) string {
+			p, r := hasher.pool.Load(), hasher.reserved.Load()
+			f()
+			switch {
+			case hasher.reserved.Load() > r && hasher.pool.Load() == p:
+				return "reserved"
+			case hasher.pool.Load() > p && hasher.reserved.Load() == r:
+				return "pool"
+			case hasher.pool.Load() == p && hasher.reserved.Load() == r:
+				return "none"
+			}
+			return "both"
+		}
+
+		var first *boxoffice.SignedIn
+		if got := lane(func() { first, err = signIn(owner, "ann@example.com", "stage-door-123", "") }); err != nil || got != "pool" {
+			t.Fatalf("first sign-in: %v in %s", err, got)
+		}
+		if first.DeviceToken == "" {
+			t.Fatal("no device token")
+		}
+		annToken := first.DeviceToken
+		bob, err := signIn(owner, "bob@example.com", "stage-door-456", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// With the token, from anywhere: the reserved lane, and a fresh
+		// token for the same device.
+		var again *boxoffice.SignedIn
+		if got := lane(func() { again, err = signIn(attacker, "ANN@example.com", "stage-door-123", annToken) }); err != nil || got != "reserved" {
+			t.Fatalf("with the device token: %v in %s", err, got)
+		}
+		if again.DeviceToken == "" || again.User.ID != ann.ID {
+			t.Fatalf("signed in as %+v", again)
+		}
+
+		// Other tokens count as none: the pool, and the same answers.
+		for _, tc := range []struct{ name, token string }{
+			{"another account's", bob.DeviceToken},
+			{"forged", annToken[:len(annToken)-2] + "AA"},
+			{"garbage", "not a token"},
+		} {
+			if got := lane(func() { _, err = signIn(owner, "ann@example.com", "stage-door-123", tc.token) }); err != nil || got != "pool" {
+				t.Errorf("%s token: %v in %s, want a sign-in in the pool", tc.name, err, got)
+			}
+		}
+
+		// A stolen token's guesses count per device: 5 a minute in the
+		// reserved lane, then the token counts as none (and the address's
+		// limits apply).
+		thief := boxoffice.Caller{Addr: netip.MustParseAddr("192.0.2.1")}
+		for i := range 5 {
+			from := boxoffice.Caller{Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)})}
+			if got := lane(func() { _, err = signIn(from, "ann@example.com", "guess", annToken) }); !errors.Is(err, boxoffice.ErrInvalidCredentials) || got != "reserved" {
+				t.Fatalf("stolen-token guess %d: %v in %s", i+1, err, got)
+			}
+		}
+		if got := lane(func() { _, err = signIn(thief, "ann@example.com", "guess", annToken) }); !errors.Is(err, boxoffice.ErrInvalidCredentials) || got != "pool" {
+			t.Fatalf("6th stolen-token guess: %v in %s, want a failure in the pool", err, got)
+		}
+		// The owner, with a new device token from the pool, is unaffected.
+		if _, err := signIn(owner, "ann@example.com", "stage-door-123", ""); err != nil {
+			t.Fatal(err)
+		}
+		// After the minute the device is back in its lane, and a success
+		// forgets its failures.
+		time.Sleep(time.Minute)
+		if got := lane(func() { _, err = signIn(owner, "ann@example.com", "stage-door-123", annToken) }); err != nil || got != "reserved" {
+			t.Fatalf("after the minute: %v in %s", err, got)
+		}
+
+		// Signing out everywhere ends every device token.
+		if err := svc.SignOutEverywhere(ctx, boxoffice.Caller{UserID: ann.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lane(func() { _, err = signIn(owner, "ann@example.com", "stage-door-123", annToken) }); err != nil || got != "pool" {
+			t.Fatalf("after signing out everywhere: %v in %s, want the pool", err, got)
+		}
+	})
+}
+
+// TestDeviceLaneBudgetPerAccount: each account has a budget of checks in
+// the reserved lane, successes too, so that signing in to accounts of
+// one's own cannot keep the lane full; past it the token counts as none.
+func TestDeviceLaneBudgetPerAccount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		limits := boxoffice.DefaultRateLimits()
+		limits.Set(boxoffice.SignInDeviceLanePerUser, boxoffice.Limit{Max: 2, Window: time.Hour})
+		hasher := &laneHasher{PasswordHasher: auth.NewHasher(4, 0, 0, 0)}
+		svc := boxoffice.NewService(boxoffice.ServiceConfig{
+			Store: testdb.SQLite(t), Hasher: hasher,
+			Limits: boxoffice.NewLimiter(limits, nil, memory.NewRateCounter(0), nil),
+		})
+		if _, err := svc.SignUp(ctx, owner, boxoffice.SignUp{Email: "ann@example.com", Password: "stage-door-123", Name: "Ann"}); err != nil {
+			t.Fatal(err)
+		}
+		in, err := svc.SignIn(ctx, owner, boxoffice.Credentials{Email: "ann@example.com", Password: "stage-door-123"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []int64{1, 2, 2} {
+			if _, err := svc.SignIn(ctx, owner, boxoffice.Credentials{Email: "ann@example.com", Password: "stage-door-123", DeviceToken: in.DeviceToken}); err != nil {
+				t.Fatalf("sign-in %d: %v", i+1, err)
+			}
+			if got := hasher.reserved.Load(); got != want {
+				t.Fatalf("after sign-in %d with the device token: %d checks in the lane, want %d", i+1, got, want)
+			}
+		}
+		time.Sleep(time.Hour)
+		if _, err := svc.SignIn(ctx, owner, boxoffice.Credentials{Email: "ann@example.com", Password: "stage-door-123", DeviceToken: in.DeviceToken}); err != nil || hasher.reserved.Load() != 3 {
+			t.Fatalf("after the hour: %v, %d checks in the lane; want the lane again", err, hasher.reserved.Load())
+		}
+	})
+}

@@ -61,6 +61,13 @@ type ServiceConfig struct {
 	// RefreshTokenTTL is how long a refresh token lives (default
 	// DefaultRefreshTTL).
 	RefreshTokenTTL time.Duration
+	// DeviceKey signs the device tokens of sign-ins (see Accounts.SignIn);
+	// every instance must share it. When empty, a random key is used:
+	// device tokens then work on this instance until it stops.
+	DeviceKey []byte
+	// DeviceTokenTTL is how long a device token works (default
+	// DefaultDeviceTokenTTL).
+	DeviceTokenTTL time.Duration
 	// StandingPollInterval is how often the users changed on any instance
 	// are read (default StandingPollInterval).
 	StandingPollInterval time.Duration
@@ -161,6 +168,7 @@ func NewService(cfg ServiceConfig) *Service {
 		outbox: outbox,
 		Accounts: &Accounts{store: cfg.Store, hasher: cfg.Hasher, limits: cfg.Limits, log: cfg.Logger, now: cfg.Now,
 			outbox: outbox, publicURL: cfg.PublicURL, refreshTTL: cfg.RefreshTokenTTL,
+			devices:   newDeviceSigner(cfg.DeviceKey, cfg.DeviceTokenTTL),
 			standings: newStandings(cfg.Store, cfg.Logger, cfg.Now, cfg.AccessTokenTTL, cfg.StandingPollInterval)},
 		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events},
 		Reservations: &Reservations{

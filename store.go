@@ -384,6 +384,12 @@ type PasswordHasher interface {
 	// Compare returns nil when password matches hash,
 	// ErrInvalidCredentials when it does not, or ErrRateLimited.
 	Compare(ctx context.Context, hash []byte, password string) error
+	// CompareReserved is Compare in a lane of its own, kept for the
+	// sign-ins that present a valid device token: however busy Compare's
+	// workers are, CompareReserved gets a place in its lane (it may also
+	// use an idle worker of Compare's). It returns ErrRateLimited only when
+	// its own lane is full too.
+	CompareReserved(ctx context.Context, hash []byte, password string) error
 	// Saturated reports whether a new Hash or Compare would be refused
 	// with ErrRateLimited right now.
 	Saturated() bool

@@ -12,24 +12,31 @@ import (
 	"time"
 
 	"boxoffice"
+	"boxoffice/internal/auth"
 	"boxoffice/internal/smtp"
 )
 
 // config is boxoffice's configuration, read from the environment (see the
 // table in README.md). Every problem is reported at once.
 type config struct {
-	Addr            string
-	DatabaseURL     string
-	RedisURL        string
-	JWTSecret       []byte // nil = random per start
-	AdminEmail      string
-	AdminPassword   string
-	LogLevel        slog.Level
-	LogFormat       string
-	Migrate         bool
-	TokenTTL        time.Duration
-	RefreshTTL      time.Duration
-	BcryptCost      int
+	Addr          string
+	DatabaseURL   string
+	RedisURL      string
+	JWTSecret     []byte // nil = random per start
+	AdminEmail    string
+	AdminPassword string
+	LogLevel      slog.Level
+	LogFormat     string
+	Migrate       bool
+	TokenTTL      time.Duration
+	RefreshTTL    time.Duration
+	BcryptCost    int
+	// DeviceTokenTTL is how long a sign-in's device token works;
+	// ReservedWorkers and ReservedQueue size the password hashers' lane
+	// for sign-ins that present one.
+	DeviceTokenTTL  time.Duration
+	ReservedWorkers int
+	ReservedQueue   int
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	RequestTimeout  time.Duration
@@ -136,6 +143,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogFormat:       get("BOXOFFICE_LOG_FORMAT", "text"),
 		TokenTTL:        dur("BOXOFFICE_TOKEN_TTL", boxoffice.DefaultAccessTokenTTL, time.Minute),
 		RefreshTTL:      dur("BOXOFFICE_REFRESH_TTL", boxoffice.DefaultRefreshTTL, time.Minute),
+		DeviceTokenTTL:  dur("BOXOFFICE_DEVICE_TOKEN_TTL", boxoffice.DefaultDeviceTokenTTL, time.Minute),
+		ReservedWorkers: auth.DefaultReservedWorkers,
+		ReservedQueue:   8 * auth.DefaultReservedWorkers,
 		ShutdownTimeout: dur("BOXOFFICE_SHUTDOWN_TIMEOUT", 20*time.Second, 0),
 		RequestTimeout:  dur("BOXOFFICE_REQUEST_TIMEOUT", 5*time.Second, 0),
 		DrainDelay:      dur("BOXOFFICE_DRAIN_DELAY", 0, 0),
@@ -249,6 +259,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	intVar("BOXOFFICE_HOLD_BATCH", &c.HoldBatch, 1, 5000)
 	intVar("BOXOFFICE_HOLD_PARALLEL", &c.HoldParallel, 1, 64)
 	intVar("BOXOFFICE_METRICS_MAX_EVENTS", &c.MetricsMaxEvents, 1, 1000)
+	intVar("BOXOFFICE_SIGNIN_RESERVED_WORKERS", &c.ReservedWorkers, 1, 64)
+	intVar("BOXOFFICE_SIGNIN_RESERVED_QUEUE", &c.ReservedQueue, 1, 10000)
 	c.RateLimits = boxoffice.DefaultRateLimits()
 	for _, spec := range boxoffice.LimitSpecs() {
 		name := limitEnv(spec)

@@ -28,22 +28,26 @@ func envOf(m map[string]string) func(string) string {
 
 func TestConfigReportsEveryProblem(t *testing.T) {
 	_, err := loadConfig(envOf(map[string]string{
-		"BOXOFFICE_DATABASE_URL":     "postgres://x",
-		"BOXOFFICE_REDIS_URL":        "http://x",
-		"BOXOFFICE_JWT_SECRET":       "short",
-		"BOXOFFICE_ADMIN_EMAIL":      "a@b.c",
-		"BOXOFFICE_LOG_LEVEL":        "loud",
-		"BOXOFFICE_LOG_FORMAT":       "xml",
-		"BOXOFFICE_MIGRATE":          "maybe",
-		"BOXOFFICE_BCRYPT_COST":      "99",
-		"BOXOFFICE_TOKEN_TTL":        "1s",
-		"BOXOFFICE_SHUTDOWN_TIMEOUT": "soon",
-		"BOXOFFICE_LOGIN_WINDOW":     "15m", // no longer read
+		"BOXOFFICE_DATABASE_URL":            "postgres://x",
+		"BOXOFFICE_REDIS_URL":               "http://x",
+		"BOXOFFICE_JWT_SECRET":              "short",
+		"BOXOFFICE_ADMIN_EMAIL":             "a@b.c",
+		"BOXOFFICE_LOG_LEVEL":               "loud",
+		"BOXOFFICE_LOG_FORMAT":              "xml",
+		"BOXOFFICE_MIGRATE":                 "maybe",
+		"BOXOFFICE_BCRYPT_COST":             "99",
+		"BOXOFFICE_TOKEN_TTL":               "1s",
+		"BOXOFFICE_SHUTDOWN_TIMEOUT":        "soon",
+		"BOXOFFICE_LOGIN_WINDOW":            "15m", // no longer read
+		"BOXOFFICE_DEVICE_TOKEN_TTL":        "1s",
+		"BOXOFFICE_SIGNIN_RESERVED_WORKERS": "0",
+		"BOXOFFICE_SIGNIN_RESERVED_QUEUE":   "many",
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, name := range []string{"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "ADMIN_EMAIL", "LOG_LEVEL", "LOG_FORMAT", "MIGRATE", "BCRYPT_COST", "TOKEN_TTL", "SHUTDOWN_TIMEOUT", "LOGIN_WINDOW"} {
+	for _, name := range []string{"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "ADMIN_EMAIL", "LOG_LEVEL", "LOG_FORMAT", "MIGRATE", "BCRYPT_COST", "TOKEN_TTL", "SHUTDOWN_TIMEOUT", "LOGIN_WINDOW",
+		"DEVICE_TOKEN_TTL", "SIGNIN_RESERVED_WORKERS", "SIGNIN_RESERVED_QUEUE"} {
 		if !strings.Contains(err.Error(), "BOXOFFICE_"+name) {
 			t.Errorf("error does not mention BOXOFFICE_%s:\n%v", name, err)
 		}

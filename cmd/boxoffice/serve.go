@@ -122,7 +122,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		log.Warn("BOXOFFICE_JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across instances")
 	}
 	tokens := auth.NewTokens(secret, cfg.TokenTTL)
-	hasher := auth.NewHasher(cfg.BcryptCost, 0, 0, 0)
+	hasher := auth.NewHasher(cfg.BcryptCost, 0, 0, 0).Reserve(cfg.ReservedWorkers, cfg.ReservedQueue)
 	svcStore := store
 	var onAdmit func(eventID string, first int64, userIDs []string)
 	if m != nil {
@@ -157,6 +157,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel, RequestTimeout: cfg.RequestTimeout,
 		Mailer: mailer, PublicURL: cfg.PublicURL, Outbox: boxoffice.OutboxConfig{RetryBase: cfg.MailRetry},
 		AccessTokenTTL: cfg.TokenTTL, RefreshTokenTTL: cfg.RefreshTTL,
+		// Device tokens too are signed with a key derived from the JWT
+		// secret.
+		DeviceKey: auth.DeviceSecret(secret), DeviceTokenTTL: cfg.DeviceTokenTTL,
 	}
 	if m != nil {
 		svcCfg.OnSweep = m.OnSweep

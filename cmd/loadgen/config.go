@@ -47,6 +47,9 @@ type config struct {
 
 	HonorRetryAfter bool // signin: wait out Retry-After after a 429 or 503
 	SigninXFF       int  // signin: X-Forwarded-For from this many addresses in turn (0: none)
+	// SigninDeviceFile keeps the signin scenario's device tokens, one line
+	// per user ("": none are sent).
+	SigninDeviceFile string
 
 	DetailReaders int    // extra closed-loop clients reading one event
 	DetailEvent   string // the event they read
@@ -95,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.FailOnUnexpected, "fail-on-unexpected", false, "exit non-zero when any unexpected answer occurred")
 	fs.IntVar(&c.BrowsePages, "browse-pages", 3, "browse scenario: at most this many list pages per iteration")
 	fs.BoolVar(&c.HonorRetryAfter, "honor-retry-after", false, "signin scenario: after a 429 or 503, wait as long as Retry-After says before the next sign-in")
+	fs.StringVar(&c.SigninDeviceFile, "signin-device-file", "", "signin scenario: present each user's device token from this file (line i: user i; read at start when it exists) with each sign-in, keep the fresh one each 200 answers, and write them back at the end; empty sends none")
 	fs.IntVar(&c.SigninXFF, "signin-xff", 0, "signin scenario: send each sign-in with X-Forwarded-For set to the next of this many distinct addresses (10.0.0.1, 10.0.0.2, …), as a trusted proxy would; 0 sends none")
 	fs.IntVar(&c.DetailReaders, "detail-readers", 0, "also run this many closed-loop clients reading GET /api/v1/events/{-detail-event} during the load, reported separately")
 	fs.StringVar(&c.DetailEvent, "detail-event", "", "the event the -detail-readers read (boxoffice seed prints it as hot_event_id=)")
@@ -211,6 +215,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.SigninXFF < 0 || c.SigninXFF > maxSigninXFF || (c.SigninXFF > 0 && c.Scenario != "signin") {
 		errs = append(errs, fmt.Errorf("-signin-xff is for the signin scenario, 0..%d", maxSigninXFF))
+	}
+	if c.SigninDeviceFile != "" && c.Scenario != "signin" {
+		errs = append(errs, errors.New("-signin-device-file is for the signin scenario"))
 	}
 	if c.DetailReaders < 0 {
 		errs = append(errs, errors.New("-detail-readers must not be negative"))

@@ -80,7 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	sc := scenarios[cfg.Scenario].New(cfg)
-	defer sc.Close()
+	defer func() {
+		if err := sc.Close(); err != nil {
+			fmt.Fprintf(stderr, "closing the %s scenario: %v\n", cfg.Scenario, err)
+		}
+	}()
 
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	var id [6]byte

@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,13 +31,19 @@ func init() {
 // each sign-in carries X-Forwarded-For with the next of N addresses, so
 // that a server trusting 127.0.0.1 as its proxy sees N clients (an
 // attacker spreading guesses over many addresses, or one that is not the
-// owner's); with -password wrong, the 401s are the guesses' answers.
+// owner's); with -password wrong, the 401s are the guesses' answers. With
+// -signin-device-file each user presents its device token, as an owner
+// signing in again on their own device does, so that the server checks its
+// password in the lane kept for device tokens.
 type signin struct {
 	cfg      *config
 	urls     []*url.URL // POST /api/v1/auth/token, per target
 	password []byte     // -password as a JSON string
 	next     atomic.Uint64
 	nextAddr atomic.Uint64
+	// devices holds each user's newest device token (with
+	// -signin-device-file; nil otherwise).
+	devices []atomic.Pointer[string]
 }
 
 // maxSigninXFF is the most addresses -signin-xff may name: 10.0.0.1 up to
@@ -59,6 +69,22 @@ func (s *signin) Prepare(context.Context, *Env) error {
 	for _, t := range s.cfg.Targets {
 		s.urls = append(s.urls, endpoint(t, "/api/v1/auth/token"))
 	}
+	if s.cfg.SigninDeviceFile == "" {
+		return nil
+	}
+	s.devices = make([]atomic.Pointer[string], s.cfg.Users)
+	b, err := os.ReadFile(s.cfg.SigninDeviceFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if i < len(s.devices) && line != "" {
+			s.devices[i].Store(&line)
+		}
+	}
 	return nil
 }
 
@@ -75,6 +101,12 @@ func (s *signin) body(i int) []byte {
 	b = append(b, email...)
 	b = append(b, `,"password":`...)
 	b = append(b, s.password...)
+	if s.devices != nil {
+		if tok := s.devices[i].Load(); tok != nil {
+			dt, _ := json.Marshal(*tok)
+			b = append(append(b, `,"device_token":`...), dt...)
+		}
+	}
 	return append(b, '}')
 }
 
@@ -82,7 +114,8 @@ func (s *signin) body(i int) []byte {
 // without a usable Retry-After are recorded once more, as unexpected
 // outcomes of their own (with no latency, so the sign-in is timed once).
 func (s *signin) Iterate(ctx context.Context, w *Worker) {
-	req := w.Request(http.MethodPost, s.urls[w.Target()], s.body(s.nextUser()))
+	user := s.nextUser()
+	req := w.Request(http.MethodPost, s.urls[w.Target()], s.body(user))
 	if n := s.cfg.SigninXFF; n > 0 {
 		req.Header["X-Forwarded-For"] = []string{xffAddress(int((s.nextAddr.Add(1) - 1) % uint64(n)))}
 	}
@@ -91,6 +124,11 @@ func (s *signin) Iterate(ctx context.Context, w *Worker) {
 	case http.StatusOK:
 		if jsonStringField(body, "access_token") == "" {
 			w.Env.Rec.Record("signin_token", status, "no_access_token", 0, body)
+		}
+		if s.devices != nil {
+			if tok := jsonStringField(body, "device_token"); tok != "" {
+				s.devices[user].Store(&tok)
+			}
 		}
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		wait, ok := retryAfter(w.Header, time.Now())
@@ -187,8 +225,21 @@ func (s *signin) Check(_ context.Context, env *Env) (*CheckReport, error) {
 	return rep, nil
 }
 
-// Close does nothing; the scenario holds no resources.
-func (s *signin) Close() error { return nil }
+// Close writes the users' newest device tokens to -signin-device-file
+// (when given).
+func (s *signin) Close() error {
+	if s.devices == nil {
+		return nil
+	}
+	var b strings.Builder
+	for i := range s.devices {
+		if tok := s.devices[i].Load(); tok != nil {
+			b.WriteString(*tok)
+		}
+		b.WriteByte('\n')
+	}
+	return os.WriteFile(s.cfg.SigninDeviceFile, []byte(b.String()), 0o600)
+}
 
 // retryAfter reads a Retry-After header (delay-seconds or an HTTP date,
 // relative to now). ok is false when it is missing or unparsable.

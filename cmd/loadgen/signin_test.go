@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -327,5 +328,61 @@ func TestSigninXFF(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-scenario", "browse", "-vus", "1", "-signin-xff", "2"}, io.Discard); err == nil {
 		t.Error("-signin-xff with the browse scenario was accepted")
+	}
+}
+
+// TestSigninDeviceFile: with -signin-device-file each user presents the
+// newest device token it was answered, starting from the file's, and the
+// file holds the newest ones after the run.
+func TestSigninDeviceFile(t *testing.T) {
+	var mu sync.Mutex
+	var n int
+	got := map[string]int{} // device tokens presented, by value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Email       string `json:"email"`
+			DeviceToken string `json:"device_token"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		n++
+		got[in.DeviceToken]++
+		tok := fmt.Sprintf("%s-%d", strings.TrimSuffix(in.Email, "@seed.boxoffice.test"), n)
+		mu.Unlock()
+		fmt.Fprintf(w, `{"access_token":"a","token_type":"Bearer","expires_in":900,"refresh_token":"r","device_token":%q}`, tok)
+	}))
+	defer srv.Close()
+	file := t.TempDir() + "/devices"
+	args := []string{"-scenario", "signin", "-targets", srv.URL, "-users", "2", "-vus", "1", "-duration", "200ms", "-quiet",
+		"-signin-device-file", file}
+	if _, _, err := runLoadgen(t, args...); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	mu.Lock()
+	first := n
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "user0-") || !strings.HasPrefix(lines[1], "user1-") ||
+		got[""] != 2 || first < 4 || got[lines[0]] > 1 || got[lines[1]] > 1 { // (a sign-in cut off at the end may have presented one)
+		t.Fatalf("after %d sign-ins: file %q; %d without a token; want the first sign-in of each user without one, then each the one before", first, lines, got[""])
+	}
+	clear(got)
+	mu.Unlock()
+	// The next run starts from the file's tokens.
+	if _, _, err := runLoadgen(t, args...); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got[""] != 0 || got[lines[0]] < 1 || got[lines[1]] < 1 {
+		t.Fatalf("second run: %d sign-ins without a token, the file's %q %d and %q %d times; want 0 and at least once each", got[""], lines[0], got[lines[0]], lines[1], got[lines[1]])
+	}
+	if _, err := parseFlags([]string{"-scenario", "browse", "-vus", "1", "-signin-device-file", file}, io.Discard); err == nil {
+		t.Error("-signin-device-file with the browse scenario was accepted")
 	}
 }

@@ -19,6 +19,20 @@ const admissionAudience = "boxoffice-admission"
 // admissionLabel derives the admission key from the access-token secret.
 const admissionLabel = "boxoffice admission tokens v1"
 
+// deviceLabel derives the device-token key from the access-token secret.
+const deviceLabel = "boxoffice device tokens v1"
+
+// DeviceSecret derives the key of sign-ins' device tokens
+// (boxoffice.ServiceConfig.DeviceKey) from the access-token secret, as
+// AdmissionSecret does for admission tokens: every instance that shares
+// BOXOFFICE_JWT_SECRET agrees on it, and it reveals nothing about the
+// other keys.
+func DeviceSecret(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(deviceLabel))
+	return m.Sum(nil)
+}
+
 // AdmissionSecret derives the admission-token key from the access-token
 // secret (HMAC-SHA256 of a fixed label), so every instance that shares
 // BOXOFFICE_JWT_SECRET agrees on it without another setting, and a leaked

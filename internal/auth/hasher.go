@@ -27,11 +27,18 @@ const DefaultMaxWait = time.Second
 // maxBcryptInput is the longest password bcrypt accepts, in bytes.
 const maxBcryptInput = 72
 
+// DefaultReservedWorkers is how many workers a Hasher keeps for
+// CompareReserved when given no number; its queue holds eight times as
+// many callers.
+const DefaultReservedWorkers = 1
+
 // Hasher implements boxoffice.PasswordHasher with bcrypt. At most Workers
 // hashes run at once and at most MaxWaiting callers wait for a worker; a
 // caller that finds the queue full, waits longer than MaxWait, or whose
 // context ends gets boxoffice.ErrRateLimited at once, so a flood of sign-ins
-// never piles up goroutines or CPU. It is safe for concurrent use.
+// never piles up goroutines or CPU. CompareReserved has a lane of its own
+// next to that pool (DefaultReservedWorkers, see Reserve), which Hash and
+// Compare never use. It is safe for concurrent use.
 type Hasher struct {
 	cost       int
 	maxWaiting int64
@@ -40,6 +47,11 @@ type Hasher struct {
 	slots    chan struct{}
 	waiting  atomic.Int64
 	rejected atomic.Uint64
+	// reserved is the lane of CompareReserved: one token per running
+	// comparison, and at most maxReservedWaiting callers waiting.
+	reserved           chan struct{}
+	reservedWaiting    atomic.Int64
+	maxReservedWaiting int64
 }
 
 var _ boxoffice.PasswordHasher = (*Hasher)(nil)
@@ -61,12 +73,30 @@ func NewHasher(cost, workers, maxWaiting int, maxWait time.Duration) *Hasher {
 	if maxWait <= 0 {
 		maxWait = DefaultMaxWait
 	}
-	return &Hasher{
+	h := &Hasher{
 		cost:       cost,
 		maxWaiting: int64(maxWaiting),
 		maxWait:    maxWait,
 		slots:      make(chan struct{}, workers),
 	}
+	return h.Reserve(0, 0)
+}
+
+// Reserve sizes the lane of CompareReserved: workers of its own (0:
+// DefaultReservedWorkers) and at most maxWaiting callers waiting for one
+// (0: eight times the workers). These workers run on top of the pool's, so
+// while both are busy bcrypt uses that many more CPUs. Call it before the
+// Hasher is used; it returns h.
+func (h *Hasher) Reserve(workers, maxWaiting int) *Hasher {
+	if workers <= 0 {
+		workers = DefaultReservedWorkers
+	}
+	if maxWaiting <= 0 {
+		maxWaiting = 8 * workers
+	}
+	h.reserved = make(chan struct{}, workers)
+	h.maxReservedWaiting = int64(maxWaiting)
+	return h
 }
 
 // Hash returns the bcrypt hash of password. Passwords longer than bcrypt's
@@ -93,6 +123,11 @@ func (h *Hasher) Compare(ctx context.Context, hash []byte, password string) erro
 		return err
 	}
 	defer h.release()
+	return compare(hash, password)
+}
+
+// compare checks password against hash, as Compare describes.
+func compare(hash []byte, password string) error {
 	err := bcrypt.CompareHashAndPassword(hash, bcryptInput(password))
 	switch {
 	case err == nil:
@@ -102,6 +137,20 @@ func (h *Hasher) Compare(ctx context.Context, hash []byte, password string) erro
 	default:
 		return fmt.Errorf("auth: compare password: %w", err)
 	}
+}
+
+// CompareReserved is Compare in the reserved lane: it takes an idle worker
+// of the pool if there is one, else one of the lane's own, waiting (up to
+// MaxWait) in the lane's queue, never in the pool's. It returns
+// boxoffice.ErrRateLimited only when the lane's queue is full, the wait
+// runs out or ctx ends.
+func (h *Hasher) CompareReserved(ctx context.Context, hash []byte, password string) error {
+	lane, err := h.acquireReserved(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { <-lane }()
+	return compare(hash, password)
 }
 
 // Waiting returns how many callers are waiting for a worker now.
@@ -139,6 +188,39 @@ func (h *Hasher) acquire(ctx context.Context) error {
 }
 
 func (h *Hasher) release() { <-h.slots }
+
+// acquireReserved takes an idle worker of the pool or one of the reserved
+// lane, and returns the channel to give it back to, or returns
+// boxoffice.ErrRateLimited.
+func (h *Hasher) acquireReserved(ctx context.Context) (chan struct{}, error) {
+	if ctx.Err() != nil {
+		return nil, h.reject()
+	}
+	select {
+	case h.reserved <- struct{}{}:
+		return h.reserved, nil
+	case h.slots <- struct{}{}:
+		return h.slots, nil
+	default:
+	}
+	if h.reservedWaiting.Add(1) > h.maxReservedWaiting {
+		h.reservedWaiting.Add(-1)
+		return nil, h.reject()
+	}
+	defer h.reservedWaiting.Add(-1)
+	timer := time.NewTimer(h.maxWait)
+	defer timer.Stop()
+	// Only the lane's own workers: a pool worker that frees up goes to
+	// the pool's queue, which it was taken from.
+	select {
+	case h.reserved <- struct{}{}:
+		return h.reserved, nil
+	case <-timer.C:
+		return nil, h.reject()
+	case <-ctx.Done():
+		return nil, h.reject()
+	}
+}
 
 // Saturated reports whether every worker is busy and the wait queue is
 // full, so a new call would be refused: callers use it to shed a sign-in

@@ -51,6 +51,9 @@ func TestHasherDefaults(t *testing.T) {
 	if h.cost != DefaultCost || cap(h.slots) < 1 || h.maxWaiting != 8*int64(cap(h.slots)) || h.maxWait != DefaultMaxWait {
 		t.Errorf("defaults: cost %d, workers %d, maxWaiting %d, maxWait %v", h.cost, cap(h.slots), h.maxWaiting, h.maxWait)
 	}
+	if cap(h.reserved) != DefaultReservedWorkers || h.maxReservedWaiting != 8*DefaultReservedWorkers {
+		t.Errorf("reserved lane: workers %d, maxWaiting %d", cap(h.reserved), h.maxReservedWaiting)
+	}
 	hash, err := h.Hash(t.Context(), "password1")
 	if err != nil {
 		t.Fatal(err)
@@ -209,5 +212,60 @@ func TestHasherContextEnds(t *testing.T) {
 		if h.Rejected() != 2 {
 			t.Errorf("Rejected = %d, want 2", h.Rejected())
 		}
+	})
+}
+
+// TestHasherReservedLane: with the pool's worker busy and its queue full,
+// Compare is refused at once and CompareReserved is served by the lane's
+// own worker; the lane's own queue bounds its callers in turn, and an idle
+// pool worker serves CompareReserved too.
+func TestHasherReservedLane(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHasher(bcrypt.MinCost, 1, 1, time.Hour).Reserve(1, 1)
+		hash, err := h.Hash(t.Context(), "password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An idle pool: CompareReserved may use its worker.
+		h.reserved <- struct{}{}
+		if err := h.CompareReserved(t.Context(), hash, "password"); err != nil {
+			t.Fatalf("CompareReserved with the pool idle and the lane busy = %v", err)
+		}
+		<-h.reserved
+
+		// The pool is full: its worker busy, one caller waiting.
+		h.slots <- struct{}{}
+		go func() { _ = h.Compare(context.Background(), hash, "password") }()
+		synctest.Wait()
+		if !h.Saturated() {
+			t.Fatal("the pool is not saturated")
+		}
+		if err := h.Compare(t.Context(), hash, "password"); !errors.Is(err, boxoffice.ErrRateLimited) {
+			t.Fatalf("Compare in a full pool = %v, want ErrRateLimited", err)
+		}
+		for _, tc := range []struct {
+			password string
+			want     error
+		}{{"password", nil}, {"wrong", boxoffice.ErrInvalidCredentials}} {
+			if err := h.CompareReserved(t.Context(), hash, tc.password); !errors.Is(err, tc.want) {
+				t.Fatalf("CompareReserved(%q) in a full pool = %v, want %v", tc.password, err, tc.want)
+			}
+		}
+
+		// The lane full too (its worker busy, one caller waiting): refused
+		// at once; the waiting caller is served when the worker frees up.
+		h.reserved <- struct{}{}
+		done := make(chan error, 1)
+		go func() { done <- h.CompareReserved(context.Background(), hash, "password") }()
+		synctest.Wait()
+		start := time.Now()
+		if err := h.CompareReserved(t.Context(), hash, "password"); !errors.Is(err, boxoffice.ErrRateLimited) || time.Since(start) != 0 {
+			t.Fatalf("CompareReserved in a full lane = %v after %v, want ErrRateLimited at once", err, time.Since(start))
+		}
+		<-h.reserved
+		if err := <-done; err != nil {
+			t.Fatalf("the waiting CompareReserved = %v", err)
+		}
+		<-h.slots
 	})
 }

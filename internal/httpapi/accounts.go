@@ -105,7 +105,7 @@ func (s *server) handleRefresh(w http.ResponseWriter, r *http.Request, _ boxoffi
 	if err != nil {
 		return err
 	}
-	return s.writeTokens(w, r, u, refresh)
+	return s.writeTokens(w, r, u, refresh, "")
 }
 
 // userChangeRequest is the body of PATCH /api/v1/users/{id}.

@@ -103,8 +103,9 @@ func (s *server) handleSignUp(w http.ResponseWriter, r *http.Request, c boxoffic
 
 // tokenRequest is the body of POST /api/v1/auth/token.
 type tokenRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	DeviceToken string `json:"device_token"`
 }
 
 // tokenResponse is the answer of POST /api/v1/auth/token and POST
@@ -114,6 +115,8 @@ type tokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token"`
+	// DeviceToken is sign-in's only (boxoffice.SignedIn).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
@@ -125,26 +128,27 @@ func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, c box
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	u, err := s.accounts.Authenticate(r.Context(), c, in.Email, in.Password)
+	signedIn, err := s.accounts.SignIn(r.Context(), c, boxoffice.Credentials(in))
 	if err != nil {
 		return err
 	}
-	refresh, err := s.accounts.NewRefreshToken(r.Context(), u)
+	refresh, err := s.accounts.NewRefreshToken(r.Context(), signedIn.User)
 	if err != nil {
 		return err
 	}
-	return s.writeTokens(w, r, u, refresh)
+	return s.writeTokens(w, r, signedIn.User, refresh, signedIn.DeviceToken)
 }
 
-// writeTokens answers with a new access token for u and the refresh token.
-func (s *server) writeTokens(w http.ResponseWriter, r *http.Request, u *boxoffice.User, refresh string) error {
+// writeTokens answers with a new access token for u, the refresh token
+// and, after a sign-in, the device token.
+func (s *server) writeTokens(w http.ResponseWriter, r *http.Request, u *boxoffice.User, refresh, device string) error {
 	token, ttl, err := s.tokens.Issue(u)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()),
-		RefreshToken: refresh})
+		RefreshToken: refresh, DeviceToken: device})
 }
 
 func (s *server) handleMe(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {

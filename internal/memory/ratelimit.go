@@ -68,10 +68,10 @@ func (l *RateCounter) Add(_ context.Context, hits []boxoffice.Hit) error {
 		switch {
 		case ok && now.Before(w.ends):
 			if h.N != 0 {
-				w.count += h.N
+				w.count = max(w.count+h.N, 0)
 				l.windows[h.Key] = w
 			}
-		case h.N == 0:
+		case h.N <= 0:
 			w = rateWindow{}
 		default:
 			w = l.start(h.Key, h.Window, h.N, now)

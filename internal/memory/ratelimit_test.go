@@ -51,6 +51,27 @@ func TestRateCounterWindow(t *testing.T) {
 	})
 }
 
+// TestRateCounterRefund: a negative count takes from an open window,
+// never below zero, and never starts a window.
+func TestRateCounterRefund(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateCounter(0)
+		add(t, l, "ann", time.Minute, 3)
+		time.Sleep(10 * time.Second)
+		for _, tc := range []struct {
+			n, want int64
+			left    time.Duration
+		}{{-1, 2, 50 * time.Second}, {-5, 0, 0}, {1, 1, 50 * time.Second}} {
+			if n, d := add(t, l, "ann", time.Minute, tc.n); n != tc.want || d != tc.left {
+				t.Fatalf("add %d: %d, %v; want %d, %v", tc.n, n, d, tc.want, tc.left)
+			}
+		}
+		if n, d := add(t, l, "bob", time.Minute, -1); n != 0 || d != 0 || l.Len() != 1 {
+			t.Fatalf("a refund without a window: %d, %v, %d keys; want 0, 0, 1 key", n, d, l.Len())
+		}
+	})
+}
+
 func TestRateCounterReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := NewRateCounter(0)

@@ -67,6 +67,22 @@ func TestRateCounter(t *testing.T) {
 	if h := add(boxoffice.Hit{Key: "si:ae:ann@example.com", Window: time.Minute}, boxoffice.Hit{Key: "si:a:10.0.0.1", Window: time.Hour}); h[0].Count != 0 || h[1].Count != 6 {
 		t.Fatalf("after Reset: %+v", h)
 	}
+
+	// Refunds take from an open window, never below zero, and start none.
+	for _, tc := range []struct {
+		n, want int64
+	}{{-4, 2}, {-5, 0}, {1, 1}} {
+		h := add(boxoffice.Hit{Key: "si:a:10.0.0.1", Window: time.Hour, N: tc.n})
+		if h[0].Count != tc.want || tc.want > 0 && h[0].ResetIn <= 59*time.Minute {
+			t.Fatalf("add %d: %+v, want count %d in the hour's window", tc.n, h[0], tc.want)
+		}
+	}
+	if h := add(boxoffice.Hit{Key: "si:a:10.0.0.9", Window: time.Hour, N: -1}); h[0].Count != 0 || h[0].ResetIn != 0 {
+		t.Fatalf("a refund without a window: %+v", h[0])
+	}
+	if n, err := c.raw.Do(ctx, c.raw.B().Exists().Key(l.key("si:a:10.0.0.9")).Build()).AsInt64(); err != nil || n != 0 {
+		t.Fatalf("a refund without a window wrote a key (%d, %v)", n, err)
+	}
 }
 
 func TestRateCounterWindowEnds(t *testing.T) {

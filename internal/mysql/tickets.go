@@ -316,26 +316,15 @@ func (s *Store) CheckIn(ctx context.Context, eventID string, scans []*boxoffice.
 	for _, id := range ids {
 		idArgs = append(idArgs, id)
 	}
-	// By primary key, equality on a unique index: record locks only. By
-	// tickets_event (the optimizer's pick for small batches) it would also
-	// lock the gaps of that index, where new tickets of the event go.
-	lockQuery := "SELECT " + ticketCols + " FROM tickets FORCE INDEX (PRIMARY) WHERE event_id = ? AND id IN (" +
-		placeholders(len(ids)) + ") ORDER BY id FOR UPDATE"
+	lockQuery := lockTicketsQuery(len(ids))
 	var recQuery string
 	recArgs := make([]any, 0, 1+2*len(keys))
 	if len(keys) > 0 {
-		var b strings.Builder
-		b.WriteString("SELECT " + checkinCols + " FROM checkins WHERE event_id = ? AND (")
+		recQuery = recordedScansQuery(len(keys))
 		recArgs = append(recArgs, eventID)
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(" OR ")
-			}
-			b.WriteString("(device_id = ? AND scan_id = ?)")
+		for _, k := range keys {
 			recArgs = append(recArgs, k.DeviceID, k.ScanID)
 		}
-		b.WriteString(")")
-		recQuery = b.String()
 	}
 
 	return s.inTx(ctx, "check in", nil, func(tx *sql.Tx) error {
@@ -356,8 +345,7 @@ func (s *Store) CheckIn(ctx context.Context, eventID string, scans []*boxoffice.
 			}
 		}
 		if len(used) > 0 {
-			recs, err := queryCheckins(ctx, tx, "SELECT "+checkinCols+" FROM checkins WHERE ticket_id IN ("+
-				placeholders(len(used))+") AND admitted AND NOT undone ORDER BY ticket_id, scanned_at, device_id, scan_id", used...)
+			recs, err := queryCheckins(ctx, tx, firstScansQuery(len(used)), used...)
 			if err != nil {
 				return err
 			}
@@ -391,6 +379,37 @@ func (s *Store) CheckIn(ctx context.Context, eventID string, scans []*boxoffice.
 		}
 		return s.bulk.exec(ctx, tx, bulkCheckins, args)
 	})
+}
+
+// lockTicketsQuery selects and locks the tickets of an event among n IDs
+// (sorted). By primary key, equality on a unique index, it takes record
+// locks only; by tickets_event (the optimizer's pick for small batches) it
+// would also lock gaps of that index, where new tickets of the event go.
+func lockTicketsQuery(n int) string {
+	return "SELECT " + ticketCols + " FROM tickets FORCE INDEX (PRIMARY) WHERE event_id = ? AND id IN (" +
+		placeholders(n) + ") ORDER BY id FOR UPDATE"
+}
+
+// firstScansQuery selects the admitting scans on record (not undone) of n
+// tickets, each ticket's in "first scan wins" order.
+func firstScansQuery(n int) string {
+	return "SELECT " + checkinCols + " FROM checkins WHERE ticket_id IN (" + placeholders(n) +
+		") AND admitted AND NOT undone ORDER BY ticket_id, scanned_at, device_id, scan_id"
+}
+
+// recordedScansQuery selects an event's scans on record under n (device,
+// scan) keys.
+func recordedScansQuery(n int) string {
+	var b strings.Builder
+	b.WriteString("SELECT " + checkinCols + " FROM checkins WHERE event_id = ? AND (")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("(device_id = ? AND scan_id = ?)")
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // CheckinAdmissions returns the admitting scans on record (not undone) of

@@ -22,6 +22,7 @@ type Tickets struct {
 	log       *slog.Logger
 	now       func() time.Time
 	events    *eventCache
+	access    *Access
 	keys      *keyCache
 	staff     *staffCache
 	gates     *gateCache
@@ -364,25 +365,14 @@ func outcome(sc *Scan) ScanOutcome {
 	return ScanOutcome{Result: sc.Result, Reason: sc.Reason, Ticket: sc.Ticket, First: sc.First}
 }
 
-// door returns the caller's access to an event's door, and the event.
+// door returns the event when the caller may scan there (DoorScan) or
+// supervise its door (DoorSupervise).
 func (s *Tickets) door(ctx context.Context, c Caller, eventID string, need DoorAccess) (*Event, error) {
-	if !ValidID(eventID) {
-		return nil, ErrNotFound
+	act := ActionScan
+	if need == DoorSupervise {
+		act = ActionSuperviseDoor
 	}
-	e, err := s.events.load(ctx, s.store, eventID)
-	if err != nil {
-		return nil, err
-	}
-	role := StaffRole("")
-	if !c.IsAdmin() {
-		if role, err = s.staff.get(ctx, s.store, eventID, c.UserID); err != nil {
-			return nil, err
-		}
-	}
-	if c.Door(role) < need {
-		return nil, ErrForbidden
-	}
-	return e, nil
+	return s.access.Event(ctx, c, eventID, act)
 }
 
 // Scan checks a code in at an event's gate, now: a scanner, supervisor or

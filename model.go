@@ -35,7 +35,9 @@ type QueueConfig struct {
 
 // Event is something people buy tickets for, with one or more tiers.
 type Event struct {
-	ID                string
+	ID string
+	// OrganizerID owns the event ("" = DefaultOrganizerID).
+	OrganizerID       string
 	Title             string
 	Description       string
 	Venue             string

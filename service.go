@@ -105,8 +105,10 @@ type Service struct {
 	*Reservations
 	Orders  *Orders
 	Tickets *Tickets
-	store   Store
-	outbox  *Outbox
+	// Access decides what callers may do to an organizer's things.
+	Access *Access
+	store  Store
+	outbox *Outbox
 }
 
 // eventRulesTTL bounds how stale the hold path's copy of an event's rules
@@ -152,10 +154,13 @@ func NewService(cfg ServiceConfig) *Service {
 	outbox := newOutbox(cfg.Store, cfg.Mailer, cfg.Logger, cfg.Now, cfg.Outbox)
 	inflight := &inflightKeys{}
 	keys := &keyCache{}
+	staff := &staffCache{}
+	access := &Access{store: cfg.Store, events: events, staff: staff}
 	return &Service{
+		Access: access,
 		Tickets: &Tickets{
-			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys,
-			staff: &staffCache{}, gates: &gateCache{}, publicURL: cfg.PublicURL,
+			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys, access: access,
+			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL,
 			engine: newCheckinEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 		},
 		Orders: &Orders{

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -270,6 +271,11 @@ const (
 func CheckGate(g *Gate, e *Event) error {
 	var v ValidationError
 	checkText(&v, "name", g.Name, 1, maxGateName)
+	if strings.TrimSpace(g.Name) != g.Name {
+		// Scanners' gate names are trimmed; a gate named otherwise could
+		// never be scanned at (and MariaDB compares without trailing spaces).
+		v.Add("name", "must not begin or end with a space")
+	}
 	for i, id := range g.Tiers {
 		if e.Tier(id) == nil {
 			v.Add(fmt.Sprintf("tiers[%d]", i), "is not a tier of this event")

@@ -319,8 +319,8 @@ func checkScanInput(v *ValidationError, prefix string, in ScanInput, offline boo
 		v.Add(prefix+"code", "is too long to be a ticket code")
 	}
 	checkText(v, prefix+"gate", in.Gate, 0, maxGateName)
-	checkText(v, prefix+"device_id", in.DeviceID, 0, maxDeviceID)
-	checkText(v, prefix+"scan_id", in.ScanID, 0, maxDeviceID)
+	checkToken(v, prefix+"device_id", in.DeviceID)
+	checkToken(v, prefix+"scan_id", in.ScanID)
 	if in.ScanID != "" && in.DeviceID == "" {
 		v.Add(prefix+"device_id", "is required with scan_id")
 	}
@@ -340,6 +340,22 @@ func checkScanInput(v *ValidationError, prefix string, in ScanInput, offline boo
 		v.Add(prefix+"scanned_at", "is in the future")
 	case in.ScannedAt.Before(now.Add(-maxScanAge)):
 		v.Add(prefix+"scanned_at", "is more than 30 days ago")
+	}
+}
+
+// checkToken checks a scanner's name for itself or a scan: up to
+// maxDeviceID printable ASCII characters without spaces (a scanner makes
+// them up; they are compared byte for byte).
+func checkToken(v *ValidationError, field, s string) {
+	if len(s) > maxDeviceID {
+		v.Add(field, "must be at most %d characters", maxDeviceID)
+		return
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			v.Add(field, "must be printable ASCII without spaces")
+			return
+		}
 	}
 }
 
@@ -388,6 +404,7 @@ func (s *Tickets) Scan(ctx context.Context, c Caller, eventID string, in ScanInp
 		return ScanOutcome{}, err
 	}
 	now := s.clock()
+	in.Gate = strings.TrimSpace(in.Gate)
 	var v ValidationError
 	checkScanInput(&v, "", in, false, now)
 	if err := v.Err(); err != nil {
@@ -489,6 +506,7 @@ func (s *Tickets) UploadScans(ctx context.Context, c Caller, eventID string, in 
 	var decide []*Scan
 	var at []int
 	for i, sin := range in {
+		sin.Gate = strings.TrimSpace(sin.Gate)
 		var v ValidationError
 		checkScanInput(&v, fmt.Sprintf("scans[%d].", i), sin, true, now)
 		if err := v.Err(); err != nil {

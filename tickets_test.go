@@ -319,6 +319,22 @@ func TestRenameStep(t *testing.T) {
 	}
 }
 
+func TestGateAndScannerNames(t *testing.T) {
+	e := &Event{Tiers: []Tier{{ID: "A"}}}
+	for name, ok := range map[string]bool{"North": true, "North ": false, " North": false, "Nord-Ost Tor 3": true, "": false} {
+		if err := CheckGate(&Gate{Name: name}, e); (err == nil) != ok {
+			t.Errorf("gate %q: %v", name, err)
+		}
+	}
+	for id, ok := range map[string]bool{"phone-7": true, "scan:0001": true, "a b": false, "Zoë": false, strings.Repeat("x", 65): false} {
+		var v ValidationError
+		checkToken(&v, "device_id", id)
+		if (v.Err() == nil) != ok {
+			t.Errorf("device id %q: %v", id, v.Err())
+		}
+	}
+}
+
 func TestCountGates(t *testing.T) {
 	gates := []*Gate{{Name: "North", Tiers: []string{"A"}}, {Name: "VIP", Tiers: []string{"V"}}}
 	counts := []TicketCount{{"A", TicketValid, 10}, {"A", TicketUsed, 5}, {"A", TicketVoid, 2}, {"V", TicketUsed, 1}}

@@ -132,14 +132,25 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// statusClientClosed is what the access log and the metrics record for a
+// request whose client went away before its answer.
+const statusClientClosed = 499
+
 // writeError answers a request with the problem for err. It is the one
 // function that turns errors into responses; internal errors are logged with
 // the request ID and never shown.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(r, err)
 	switch {
-	case p.Code == boxoffice.CodeInternal && errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The client went away; nobody reads this answer and nothing broke.
+	case p.Status >= 500 && errors.Is(r.Context().Err(), context.Canceled):
+		// The client went away; nobody reads this answer and nothing
+		// broke. The store's error need not say so: a database driver
+		// may report the query it abandoned as a broken connection.
+		// (A request that ran out of its time budget ends with
+		// DeadlineExceeded, not Canceled, and is still logged.) It is
+		// recorded as 499, the status proxies use for a client that
+		// closed its request, so that it spends no error budget.
+		p.Status = statusClientClosed
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request canceled",
 			slog.String("request_id", p.RequestID), slog.String("route", routeOf(r)))
 	case p.Status >= 500:

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -143,5 +145,50 @@ func TestInternalErrorLoggedWithRequestID(t *testing.T) {
 	}
 	if strings.Contains(w.Body.String(), "disk on fire") {
 		t.Error("internal message reached the client")
+	}
+}
+
+// TestClientGoneIsNotAnError: when the client has gone, whatever error the
+// store made of its abandoned query (a driver may call it a broken
+// connection) is logged at debug, not as a failed request; a request that
+// ran out of its own time budget is still logged.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		ctx    func() context.Context
+		err    error
+		logged bool
+	}{
+		{"client gone, opaque driver error", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, errors.New("mysql get order: invalid connection"), false},
+		{"client gone, retryable", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, &boxoffice.RetryableError{Err: errors.New("mysql: driver: bad connection")}, false},
+		{"time budget spent", func() context.Context {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+			defer cancel()
+			<-ctx.Done()
+			return ctx
+		}, errors.New("mysql get order: invalid connection"), true},
+		{"client still there", context.Background, errors.New("mysql get order: invalid connection"), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var logs syncBuffer
+			s := &server{log: newJSONLogger(&logs)}
+			r := httptest.NewRequestWithContext(c.ctx(), "GET", "/api/v1/orders/x", nil)
+			w := httptest.NewRecorder()
+			s.writeError(w, r, c.err)
+			if got := strings.Contains(logs.String(), "request failed"); got != c.logged {
+				t.Errorf("logged as a failure: %v, want %v; log %s", got, c.logged, logs.String())
+			}
+			if gone := !c.logged; gone != (w.Code == 499) {
+				t.Errorf("status %d", w.Code)
+			}
+		})
 	}
 }

@@ -429,7 +429,7 @@ func (s *Tickets) prepare(ctx context.Context, e *Event, in ScanInput, now time.
 		return nil, false, err
 	}
 	sc := &Scan{Gate: in.Gate, DeviceID: in.DeviceID, ScanID: in.ScanID, ScannedAt: now, RecordedAt: now}
-	claim, res := k.Verify(in.Code)
+	claim, res := k.Check(in.Code)
 	switch res {
 	case CheckinWrongEvent:
 		sc.Result, sc.Reason = s.foreign(ctx, claim, in.Code), "this ticket is for another event"
@@ -472,7 +472,7 @@ func (s *Tickets) foreign(ctx context.Context, claim TicketClaim, code string) C
 	if err != nil {
 		return CheckinInvalid
 	}
-	if _, res := k.Verify(code); res != CheckinOK {
+	if _, res := k.Check(code); res != CheckinOK {
 		return CheckinInvalid
 	}
 	return CheckinWrongEvent

@@ -60,6 +60,12 @@ func TestTicketCode(t *testing.T) {
 		if _, res := k.Verify(c.code); res != c.want {
 			t.Errorf("%s: %s, want %s", name, res, c.want)
 		}
+		if _, res := k.Check(c.code); res != c.want {
+			t.Errorf("%s: the server's check says %s, want %s", name, res, c.want)
+		}
+	}
+	if _, res := k.Check(code); res != CheckinOK {
+		t.Errorf("the server's check of a genuine code: %s", res)
 	}
 	// Every single changed character is caught: in the key ID it reads
 	// as another event's code, anywhere else as a changed one.
@@ -70,8 +76,8 @@ func TestTicketCode(t *testing.T) {
 			}
 			changed := code[:i] + string(r) + code[i+1:]
 			_, res := k.Verify(changed)
-			if res == CheckinOK {
-				t.Fatalf("a code changed at %d verifies", i)
+			if _, res2 := k.Check(changed); res == CheckinOK || res2 != res {
+				t.Fatalf("a code changed at %d: verify %s, check %s", i, res, res2)
 			}
 		}
 	}
@@ -85,6 +91,9 @@ func FuzzParseTicketCode(f *testing.F) {
 	f.Add("AQAAAAAB")
 	f.Fuzz(func(t *testing.T, code string) {
 		claim, res := k.Verify(code)
+		if _, checked := k.Check(code); checked != res {
+			t.Fatalf("%q: Verify says %s, Check %s", code, res, checked)
+		}
 		if res != CheckinOK {
 			return
 		}
@@ -94,6 +103,19 @@ func FuzzParseTicketCode(f *testing.F) {
 			t.Fatalf("%q verifies but is not the code of %+v", code, claim)
 		}
 	})
+}
+
+// BenchmarkCheckTicketCode is the server's check of a code (a signature
+// and a comparison); BenchmarkVerifyTicketCode a scanner's, offline.
+func BenchmarkCheckTicketCode(b *testing.B) {
+	k := NewEventKey(NewID(), t0)
+	code := k.Code(testTicket(k.EventID, "A"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, res := k.Check(code); res != CheckinOK {
+			b.Fatal(res)
+		}
+	}
 }
 
 func BenchmarkVerifyTicketCode(b *testing.B) {

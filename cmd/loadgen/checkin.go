@@ -505,42 +505,32 @@ func (s *checkin) Check(ctx context.Context, env *Env) (*CheckReport, error) {
 	rep.Lines = append(rep.Lines, fmt.Sprintf("tickets answered ok exactly once: %d of the %d scanned whose scans were all answered: %s",
 		d.AdmittedOnce, d.Scanned-d.Unanswered, verdict))
 
-	// Read the sample and the tickets whose fate is unknown.
-	statuses := make([]string, len(reads))
-	gates := make([]string, len(reads))
+	// Read the sample and the tickets whose fate is unknown between two
+	// reads of the gate counts, until the counts agree: a scan the end of
+	// the run cut off may still be committing as the check begins.
 	var (
-		next       atomic.Int64
-		wg         sync.WaitGroup
-		unverified atomic.Int64
+		statuses, gates []string
+		unverified      int
+		after           []gateCount
+		countErr        error
 	)
-	for range env.Cfg.CheckWorkers {
-		wg.Go(func() {
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= len(reads) {
-					return
-				}
-				id := s.tickets[reads[k].ticket].ID
-				err := onAnyTarget(env.Cfg.Targets, k, func(t *url.URL) error {
-					status, body, err := requestJSON(ctx, env, http.MethodGet, endpoint(t, "/api/v1/tickets", id), env.AdminAuth, nil, "")
-					if err == nil && status != http.StatusOK {
-						err = fmt.Errorf("status %d (%s)", status, problemCode(body))
-					}
-					if err == nil && jsonStringField(body, "id") != id {
-						err = errors.New("another ticket answered")
-					}
-					if err == nil {
-						statuses[k], gates[k] = jsonStringField(body, "status"), jsonStringField(body, "gate")
-					}
-					return err
-				})
-				if err != nil {
-					unverified.Add(1)
-				}
-			}
-		})
+	for try := range 5 {
+		if try > 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		var c0 []gateCount
+		if c0, countErr = fetchGateCounts(ctx, env, env.Cfg.Targets[0], s.cfg.EventID); countErr != nil {
+			break
+		}
+		statuses, gates, unverified = s.readTickets(ctx, env, reads)
+		if after, countErr = fetchGateCounts(ctx, env, env.Cfg.Targets[0], s.cfg.EventID); countErr != nil {
+			break
+		}
+		if slices.Equal(c0, after) {
+			break
+		}
+		after, countErr = nil, errors.New("the gate counts kept changing while the tickets were read")
 	}
-	wg.Wait()
 	resolved, wrongReads := 0, 0
 	for k, r := range reads {
 		id := s.tickets[r.ticket].ID
@@ -559,18 +549,17 @@ func (s *checkin) Check(ctx context.Context, env *Env) (*CheckReport, error) {
 			fail("WRONG ticket %s reads back %s at gate %q, want %s at %q", id, statuses[k], gates[k], r.wantStatus, r.wantGate)
 		}
 	}
-	d.ReadBack = len(reads) - int(unverified.Load())
-	if unverified.Load() > 0 {
+	d.ReadBack = len(reads) - unverified
+	if unverified > 0 {
 		rep.Inconclusive = true
 	}
 	rep.Lines = append(rep.Lines, fmt.Sprintf("read back: %d tickets (%d admitted, want used at the gate that answered ok; %d never scanned, want valid; %d with an unanswered scan, %d of them used), %d could not be read: %s",
-		len(reads), min(len(okSample), 200), min(len(unscanned), 50), d.Unanswered, resolved, unverified.Load(), okVerdict(wrongReads == 0)))
+		len(reads), min(len(okSample), 200), min(len(unscanned), 50), d.Unanswered, resolved, unverified, okVerdict(wrongReads == 0)))
 
 	// The gate counts.
-	after, err := fetchGateCounts(ctx, env, env.Cfg.Targets[0], s.cfg.EventID)
-	if err != nil {
+	if countErr != nil {
 		rep.Inconclusive = true
-		rep.Lines = append(rep.Lines, fmt.Sprintf("gate counts: %v", err))
+		rep.Lines = append(rep.Lines, fmt.Sprintf("gate counts: %v", countErr))
 		rep.Details = d
 		return rep, nil
 	}
@@ -599,6 +588,48 @@ func (s *checkin) Check(ctx context.Context, env *Env) (*CheckReport, error) {
 		checkinGates-1, strings.Join(grew, " "), strings.Join(want, " "), okVerdict(good)))
 	rep.Details = d
 	return rep, nil
+}
+
+// readTickets reads the tickets of reads as the admin, -check-workers at
+// a time: each one's status and gate ("" for one that could not be read,
+// counted in unverified).
+func (s *checkin) readTickets(ctx context.Context, env *Env, reads []checkinRead) (statuses, gates []string, unverified int) {
+	statuses, gates = make([]string, len(reads)), make([]string, len(reads))
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		bad  atomic.Int64
+	)
+	for range env.Cfg.CheckWorkers {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(reads) {
+					return
+				}
+				id := s.tickets[reads[k].ticket].ID
+				err := onAnyTarget(env.Cfg.Targets, k, func(t *url.URL) error {
+					status, body, err := requestJSON(ctx, env, http.MethodGet, endpoint(t, "/api/v1/tickets", id), env.AdminAuth, nil, "")
+					if err == nil && status != http.StatusOK {
+						err = fmt.Errorf("status %d (%s)", status, problemCode(body))
+					}
+					if err == nil && jsonStringField(body, "id") != id {
+						err = errors.New("another ticket answered")
+					}
+					if err == nil {
+						statuses[k], gates[k] = jsonStringField(body, "status"), jsonStringField(body, "gate")
+					}
+					return err
+				})
+				if err != nil {
+					statuses[k], gates[k] = "", ""
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return statuses, gates, int(bad.Load())
 }
 
 // countAt is gate's checked_in_here in counts (0 when it is not listed).

@@ -73,6 +73,20 @@ timeout 300 "$work/loadgen" "${common[@]}" -checkin-tickets 2000 -vus 16 -durati
 }
 
 checkins() { mysql -h127.0.0.1 -uroot -N -e "SELECT COUNT(*) FROM $DB.checkins"; }
+mariadb=$(pidof mariadbd || pidof mysqld || true)
+mariadb=${mariadb%% *}
+# idle_stat: the machine's CPU counters: total and idle (with iowait), in ticks.
+idle_stat() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6}' /proc/stat; }
+# counters: the server's and MariaDB's CPU ticks and the machine's idle_stat.
+counters() { echo "$(cpu_ticks "$server") $( [ -n "$mariadb" ] && cpu_ticks "$mariadb" || echo 0) $(idle_stat)"; }
+sampler="" # writes counters to $1 once the round's scans have begun (its setup comes first)
+sample() {
+	local n0
+	n0=$(checkins)
+	(for _ in $(seq 1200); do [ "$(checkins)" -gt "$n0" ] && break; sleep 0.1; done
+	counters >"$1") &
+	sampler=$!
+}
 
 profiler=""
 profile() { # a server CPU profile once the round's scans have begun (its setup comes first), in the background
@@ -86,7 +100,12 @@ profile() { # a server CPU profile once the round's scans have begun (its setup 
 	profiler=$!
 }
 
-printf '\n%-10s %10s %9s %9s %10s %8s %14s %8s\n' "round" "scans/s" "p50 ms" "p99 ms" "scanned s" "tickets" "loadgen cpu %" "steal %"
+# The CPU columns cover the scans and the check that follows them (not the
+# setup): the server's and MariaDB's CPU per scan answered, and how idle the
+# machine was meanwhile.
+printf '\n%-6s %8s %7s %7s %7s %7s %9s %9s %9s %7s %7s\n' "round" "scans/s" "p50 ms" "p99 ms" "scan s" "tickets" \
+	"server" "mariadb" "loadgen" "idle %" "steal %"
+printf '%-6s %8s %7s %7s %7s %7s %9s %9s %9s %7s %7s\n' "" "" "" "" "" "" "µs/scan" "µs/scan" "µs/scan" "" ""
 for r in $(seq "$ROUNDS"); do
 	prof=()
 	if [ "$r" = 1 ] && [ -n "$PROFILE" ]; then
@@ -94,6 +113,7 @@ for r in $(seq "$ROUNDS"); do
 		prof=(-cpuprofile "$PROFILE/loadgen.prof")
 	fi
 	m0=$(cpu_stat)
+	sample "$work/round-$r.c0"
 	timeout 300 "$work/loadgen" "${common[@]}" "${prof[@]}" -checkin-tickets "$TICKETS" -vus "$VUS" -duration "$DURATION" \
 		-json "$work/round-$r.json" >"$work/round-$r.txt" || {
 		echo "round $r FAILED:"
@@ -101,10 +121,16 @@ for r in $(seq "$ROUNDS"); do
 		tail -20 "$work/server.log"
 		exit 1
 	}
+	read -r s1 d1 t1 i1 <<<"$(counters)"
 	steal=$(steal_pct $m0 $(cpu_stat))
-	jq -r --arg r "$r" --arg steal "$steal" '[$r, (.ok_per_s|floor), .latency.p50_ms, .latency.p99_ms, .duration_s,
-		.check.details.tickets, .generator.cpu_percent_of_one_core, $steal] | @tsv' "$work/round-$r.json" |
-		awk -F'\t' '{printf "%-10s %10s %9s %9s %10s %8s %14s %8s\n", $1, $2, $3, $4, $5, $6, $7, $8}'
+	wait "$sampler" 2>/dev/null || true
+	read -r s0 d0 t0 i0 <"$work/round-$r.c0"
+	n=$(jq .requests "$work/round-$r.json")
+	jq -r --arg r "$r" --arg sv "$(us_per $((s1 - s0)) "$n")" --arg db "$(us_per $((d1 - d0)) "$n")" \
+		--arg idle "$(awk -v t=$((t1 - t0)) -v i=$((i1 - i0)) 'BEGIN {printf "%.0f", (t > 0 ? 100 * i / t : 0)}')" --arg steal "$steal" \
+		'[$r, (.ok_per_s|floor), .latency.p50_ms, .latency.p99_ms, .duration_s, .check.details.tickets,
+		$sv, $db, .generator.cpu_us_per_request, $idle, $steal] | @tsv' "$work/round-$r.json" |
+		awk -F'\t' '{printf "%-6s %8s %7.1f %7.1f %7.1f %7s %9s %9s %9s %7s %7s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11}'
 	grep -E 'scans:|checked_in grew|checked_in_here' "$work/round-$r.txt" | sed 's/^ */    /'
 done
 m=$(for r in $(seq "$ROUNDS"); do jq .ok_per_s "$work/round-$r.json"; done | median)

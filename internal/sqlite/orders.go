@@ -766,7 +766,7 @@ func (s *Store) RefundOrder(ctx context.Context, orderID string, decide func(*bo
 		if err := insertRefund(ctx, tx, r); err != nil {
 			return err
 		}
-		if err := writeVoids(ctx, tx, o.ID, r.TicketIDs, o.Issued, r); err != nil {
+		if err := writeVoids(ctx, tx, r, o.Issued); err != nil {
 			return err
 		}
 		out = r

@@ -82,28 +82,29 @@ func loadIssued(ctx context.Context, q querier, orderID string) ([]*boxoffice.Ti
 		orderID)
 }
 
-// writeVoids writes the voids of refund r of an order: each of ids
+// writeVoids writes the voids of refund r: each ticket of r.TicketIDs
 // becomes void, at the time the decision left in issued (r's UpdatedAt for
-// a ticket not there).
-func writeVoids(ctx context.Context, tx *sql.Tx, orderID string, ids []string, issued []*boxoffice.Ticket, r *boxoffice.Refund) error {
+// a ticket not there). Only the refunded order's tickets are touched.
+func writeVoids(ctx context.Context, tx *sql.Tx, r *boxoffice.Refund, issued []*boxoffice.Ticket) error {
 	byID := make(map[string]*boxoffice.Ticket, len(issued))
 	for _, t := range issued {
 		byID[t.ID] = t
 	}
-	for _, id := range slices.Sorted(slices.Values(ids)) {
+	for _, id := range slices.Sorted(slices.Values(r.TicketIDs)) {
 		at := r.UpdatedAt
 		if t := byID[id]; t != nil {
 			at = t.UpdatedAt
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET status = ?, updated_at = ? WHERE id = ? AND order_id = ?",
-			string(boxoffice.TicketVoid), us(at), id, orderID); err != nil {
+			string(boxoffice.TicketVoid), us(at), id, r.OrderID); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// eventExists returns boxoffice.ErrNotFound unless the event exists.
+// eventExists returns sql.ErrNoRows (boxoffice.ErrNotFound once wrapped)
+// unless the event exists.
 func eventExists(ctx context.Context, q rowQuerier, eventID string) error {
 	var one int
 	return q.QueryRowContext(ctx, "SELECT 1 FROM events WHERE id = ?", eventID).Scan(&one)

@@ -258,3 +258,103 @@ func BenchmarkCheckIn(b *testing.B) {
 		})
 	}
 }
+
+// paidTestOrder places and pays an order of n tickets of e's first tier
+// and returns it with its tickets.
+func paidTestOrder(t *testing.T, s *Store, e *boxoffice.Event, n int) (*boxoffice.Order, []*boxoffice.Ticket) {
+	t.Helper()
+	ctx := t.Context()
+	o := newOrder(e, boxoffice.NewID(), []int{0}, []int{n}, time.Now().Add(time.Hour))
+	r := orderReq(e, o, "")
+	if err := s.CreateOrders(ctx, e.ID, []*boxoffice.OrderRequest{r}); err != nil || r.Err != nil {
+		t.Fatalf("CreateOrders: %v, %v", err, r.Err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	p := &boxoffice.Payment{ID: boxoffice.NewID(), OrderID: o.ID, Provider: "test", Status: boxoffice.PaymentProcessing,
+		Amount: o.Total, StatusAt: at, CreatedAt: at, UpdatedAt: at}
+	if err := s.CreatePayment(ctx, p, func(*boxoffice.Order) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SettlePayment(ctx, p.ID, "", func(f boxoffice.SettleFacts) (boxoffice.Settlement, bool, error) {
+		f.MaxPerUser = e.MaxTicketsPerUser
+		st, changed := boxoffice.Settle(f, boxoffice.PaymentState{Ref: "pi_" + p.ID, Status: boxoffice.PaymentSucceeded}, at, at)
+		return st, changed, nil
+	})
+	if err != nil || got.Status != boxoffice.OrderPaid {
+		t.Fatalf("SettlePayment: %v, %v", err, got)
+	}
+	ts, err := s.OrderTickets(ctx, o.ID)
+	if err != nil || len(ts) != n {
+		t.Fatalf("OrderTickets: %d, %v", len(ts), err)
+	}
+	return got, ts
+}
+
+// TestRefundRacesCheckIn refunds an order's tickets one by one on one
+// instance while another scans them at the door: RefundOrder locks the
+// order and then its tickets, CheckIn the tickets alone, so both must
+// commit every time. A scan answered void found its ticket refunded; a
+// ticket scanned ok before its refund stays on record as used until the
+// refund voids it; every ticket ends void.
+func TestRefundRacesCheckIn(t *testing.T) {
+	a := openStore(t)
+	b, err := Open(t.Context(), withDB(t, testURL(t), a.dbName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n = 60
+	e := orderEvent(t, a, n, n)
+	_, ts := paidTestOrder(t, a, e, n)
+	o := ts[0].OrderID
+	at := time.Now().UTC().Truncate(time.Microsecond)
+
+	var refundErr error
+	var scans []*boxoffice.Scan
+	var scanErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, i := range rand.Perm(n) {
+			_, err := a.RefundOrder(t.Context(), o, func(o *boxoffice.Order, p *boxoffice.Payment) (*boxoffice.Refund, *boxoffice.OutboxMessage, error) {
+				r, err := boxoffice.DecideRefund(o, p, boxoffice.RefundRequest{TicketIDs: []string{ts[i].ID}, ByOrganizer: true},
+					time.Time{}, false, at)
+				return r, nil, err
+			})
+			if err != nil {
+				refundErr = err
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for k, i := range rand.Perm(n) {
+			scans = append(scans, scanOf(ts[i], "A", "", "", at.Add(time.Duration(k)*time.Millisecond)))
+		}
+		for k := 0; k < n; k += 3 {
+			if err := b.CheckIn(t.Context(), e.ID, scans[k:k+3]); err != nil {
+				scanErr = err
+				return
+			}
+		}
+	})
+	wg.Wait()
+	if refundErr != nil || scanErr != nil {
+		t.Fatalf("refunds: %v; scans: %v", refundErr, scanErr)
+	}
+	for _, sc := range scans {
+		if sc.Result != boxoffice.CheckinOK && sc.Result != boxoffice.CheckinVoid {
+			t.Fatalf("scan answered %q (%s)", sc.Result, sc.Reason)
+		}
+		got, err := a.Ticket(t.Context(), sc.Claim.TicketID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != boxoffice.TicketVoid || (sc.Result == boxoffice.CheckinOK) != (got.CheckedInAt != nil) {
+			t.Fatalf("ticket %s after scan %q: %s, checked in %v", got.ID, sc.Result, got.Status, got.CheckedInAt)
+		}
+	}
+	refunds, err := a.OrderRefunds(t.Context(), o)
+	if err != nil || len(refunds) != n {
+		t.Fatalf("%d refunds, %v", len(refunds), err)
+	}
+}

@@ -61,11 +61,12 @@ type config struct {
 	Quiet      bool
 	CPUProfile string
 
-	Stream streamConfig  // the queue-stream scenario's flags
-	Ceil   ceilingConfig // the ceilings' flags: -serve-bare, get, baseline-redis
-	Onsale onsaleConfig  // the onsale scenario's flags
-	Mixed  mixedConfig   // the mixed scenario's flags
-	Orders orderConfig   // the order, checkout and webhook scenarios' flags
+	Stream  streamConfig  // the queue-stream scenario's flags
+	Ceil    ceilingConfig // the ceilings' flags: -serve-bare, get, baseline-redis
+	Onsale  onsaleConfig  // the onsale scenario's flags
+	Mixed   mixedConfig   // the mixed scenario's flags
+	Orders  orderConfig   // the order, checkout and webhook scenarios' flags
+	Checkin checkinConfig // the checkin scenario's flags
 }
 
 // parseFlags parses args into a config and checks it.
@@ -112,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	addOnsaleFlags(fs, &c.Onsale)
 	addMixedFlags(fs, &c.Mixed)
 	addOrderFlags(fs, &c.Orders)
+	addCheckinFlags(fs, &c.Checkin)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

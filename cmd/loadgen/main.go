@@ -11,6 +11,7 @@
 //	loadgen -scenario order -event E -order-lines A:1,B:1 -jwt-secret S -users 20000 -vus 256 -duration 10s
 //	loadgen -scenario checkout -event E -order-lines A:2,B:1 -payments-secret P -admin-email … -vus 32 -duration 15s
 //	loadgen -scenario webhook -event E -order-lines A:1,B:1 -payments-secret P -admin-email … -webhook-orders 20000 -vus 64
+//	loadgen -scenario checkin -event E -order-lines A:100 -admin-email … -checkin-tickets 40000 -vus 128 -duration 10s
 //	loadgen -scenario browse -vus 32 -duration 20s
 //	loadgen -scenario signin -users 2000 -vus 500 -duration 20s -detail-readers 4 -detail-event E
 //	loadgen -scenario baseline-sql -mysql mysql://root@127.0.0.1:3306/bo_load -clients 16 -duration 20s

@@ -44,7 +44,7 @@ type orderLine struct {
 
 // addOrderFlags declares the order flags on fs.
 func addOrderFlags(fs *flag.FlagSet, o *orderConfig) {
-	fs.StringVar(&o.Lines, "order-lines", "", "order, checkout, webhook: the lines of each order as TIER:QTY,TIER:QTY (tiers of -event)")
+	fs.StringVar(&o.Lines, "order-lines", "", "order, checkout, webhook, checkin: the lines of each order as TIER:QTY,TIER:QTY (tiers of -event)")
 	fs.StringVar(&o.PaymentsSecret, "payments-secret", "", "checkout, webhook: the server's BOXOFFICE_TEST_PAYMENTS_SECRET, to sign the test provider's callbacks (default: $BOXOFFICE_TEST_PAYMENTS_SECRET)")
 	fs.Float64Var(&o.Cancel, "checkout-cancel", 0.1, "checkout: the share of buyers (0 to 1) who cancel their order instead of paying")
 	fs.Float64Var(&o.Visa, "checkout-visa", 0.2, "checkout: the share of buyers who pay with tok_visa (paid at once); the others pay with tok_processing and the signed succeeded callback")
@@ -60,15 +60,7 @@ func addOrderFlags(fs *flag.FlagSet, o *orderConfig) {
 // scenarios.
 func checkOrderFlags(c *config, _ map[string]bool) error {
 	o := &c.Orders
-	var errs []error
-	if c.EventID == "" {
-		errs = append(errs, fmt.Errorf("%s needs -event", c.Scenario))
-	}
-	lines, err := parseOrderLines(o.Lines)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	o.lines = lines
+	errs := checkEventLines(c)
 	if c.Scenario == "order" {
 		return errors.Join(errs...)
 	}
@@ -100,6 +92,21 @@ func checkOrderFlags(c *config, _ map[string]bool) error {
 		errs = append(errs, errors.New("webhook delivers callbacks as fast as the server takes them: use -vus (closed model)"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkEventLines checks -event and parses -order-lines, for the scenarios
+// that place orders.
+func checkEventLines(c *config) []error {
+	var errs []error
+	if c.EventID == "" {
+		errs = append(errs, fmt.Errorf("%s needs -event", c.Scenario))
+	}
+	lines, err := parseOrderLines(c.Orders.Lines)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Orders.lines = lines
+	return errs
 }
 
 // parseOrderLines parses "TIER:QTY,TIER:QTY".

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -143,4 +144,28 @@ func doJSON(client *http.Client, req *http.Request) (int, []byte, error) {
 		return 0, nil, err
 	}
 	return resp.StatusCode, buf.Bytes(), nil
+}
+
+// requestJSON performs an ordinary request with auth (nil for none), a JSON
+// body (nil for none) and an Idempotency-Key ("" for none), and returns the
+// status and the whole body.
+func requestJSON(ctx context.Context, env *Env, method string, u *url.URL, auth []string, body []byte, key string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if auth != nil {
+		req.Header["Authorization"] = auth
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	return doJSON(env.Client, req)
 }

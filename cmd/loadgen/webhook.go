@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -122,19 +122,10 @@ func (s *webhook) Prepare(ctx context.Context, env *Env) error {
 func (s *webhook) setupOrder(ctx context.Context, env *Env, i int) (*placedOrder, error) {
 	user := i % len(env.Auth)
 	t := s.cfg.Targets[i%len(s.cfg.Targets)]
-	post := func(u string, body []byte, key string) (int, []byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-		if err != nil {
-			return 0, nil, err
-		}
-		req.Header["Authorization"] = env.Auth[user]
-		req.Header.Set("Content-Type", "application/json")
-		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
-		}
-		return doJSON(env.Client, req)
+	post := func(u *url.URL, body []byte, key string) (int, []byte, error) {
+		return requestJSON(ctx, env, http.MethodPost, u, env.Auth[user], body, key)
 	}
-	status, body, err := post(endpoint(t, "/api/v1/events", s.cfg.EventID, "orders").String(), s.body, env.RunID+"-setup-"+strconv.Itoa(i))
+	status, body, err := post(endpoint(t, "/api/v1/events", s.cfg.EventID, "orders"), s.body, env.RunID+"-setup-"+strconv.Itoa(i))
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +133,7 @@ func (s *webhook) setupOrder(ctx context.Context, env *Env, i int) (*placedOrder
 		return nil, fmt.Errorf("placing it: status %d (%s)", status, problemCode(body))
 	}
 	po := &placedOrder{ID: jsonStringField(body, "id"), User: user, Want: "pending"}
-	status, body, err = post(endpoint(t, "/api/v1/orders", po.ID, "payments").String(), paymentBody(testpay.ProcessingToken), "")
+	status, body, err = post(endpoint(t, "/api/v1/orders", po.ID, "payments"), paymentBody(testpay.ProcessingToken), "")
 	if err != nil {
 		return nil, err
 	}

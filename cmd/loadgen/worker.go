@@ -129,6 +129,14 @@ func (w *Worker) IdempotencyKey() []string {
 // no answer: a transport error (recorded as unexpected) or the end of the
 // run (recorded as aborted).
 func (w *Worker) Send(op string, req *http.Request) (status int, body []byte) {
+	return w.SendAs(op, req, nil)
+}
+
+// SendAs is Send with the answer's outcome code chosen by outcome (called
+// with every answer's status and body) instead of the problem code of a
+// 4xx or 5xx: for a scenario whose 200s differ in what they say (a scan's
+// result). A nil outcome is Send.
+func (w *Worker) SendAs(op string, req *http.Request, outcome func(status int, body []byte) string) (status int, body []byte) {
 	rec := w.Env.Rec
 	rec.inflight.Add(1)
 	defer rec.inflight.Add(-1)
@@ -156,7 +164,10 @@ func (w *Worker) Send(op string, req *http.Request) (status int, body []byte) {
 	}
 	body = w.buf.Bytes()
 	code := ""
-	if resp.StatusCode >= 400 {
+	switch {
+	case outcome != nil:
+		code = outcome(resp.StatusCode, body)
+	case resp.StatusCode >= 400:
 		code = problemCode(body)
 	}
 	rec.Record(op, resp.StatusCode, code, d, body)

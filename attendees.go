@@ -1,6 +1,7 @@
 package boxoffice
 
 import (
+	"cmp"
 	"context"
 	"strings"
 	"time"
@@ -78,7 +79,8 @@ type AttendeeQuery struct {
 const MaxAttendeeQuery = 100
 
 // ExportPageSize is how many attendees the export reads from the store at a
-// time: its memory is bounded by one page, however large the event.
+// time by default (ServiceConfig.ExportPageSize): its memory is bounded by
+// one page, however large the event.
 const ExportPageSize = 5000
 
 // attendeeFilter checks q and turns it into a filter (without Limit).
@@ -182,7 +184,7 @@ func (s *Tickets) ExportAttendees(ctx context.Context, c Caller, eventID string,
 	if err != nil {
 		return nil, err
 	}
-	f.Limit = ExportPageSize
+	f.Limit = cmp.Or(s.exportPage, ExportPageSize)
 	x := &AttendeeExport{store: s.store, event: e, f: f}
 	if x.first, err = x.read(ctx); err != nil {
 		return nil, err

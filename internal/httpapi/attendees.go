@@ -107,6 +107,7 @@ func (s *server) handleAttendeesCSV(w http.ResponseWriter, r *http.Request, c bo
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	cw := csv.NewWriter(bw)
+	cw.UseCRLF = true // RFC 4180
 	fail := func(rows int, err error) error {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "attendee export cut short",
 			slog.String("event_id", id), slog.Int("rows", rows), slog.String("err", err.Error()))
@@ -117,6 +118,23 @@ func (s *server) handleAttendeesCSV(w http.ResponseWriter, r *http.Request, c bo
 		return fail(0, err)
 	}
 	if err := cw.Write(boxoffice.AttendeeCSVHeader); err != nil {
+		return fail(0, err)
+	}
+	// Each page goes out as soon as it is written: the download starts at
+	// once, and a failure later cuts a response already under way (a
+	// client could take a connection closed before any byte for a
+	// transient failure, and retry).
+	flush := func() error {
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := flush(); err != nil {
 		return fail(0, err)
 	}
 	rows := 0
@@ -139,13 +157,9 @@ func (s *server) handleAttendeesCSV(w http.ResponseWriter, r *http.Request, c bo
 			}
 		}
 		rows += len(page)
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fail(rows, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(rows, err)
+		if err := flush(); err != nil {
+			return fail(rows, err)
+		}
 	}
 	return nil
 }

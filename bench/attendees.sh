@@ -12,7 +12,8 @@
 #      formula protection checked) and reads VmHWM after each, sampling
 #      VmRSS every 0.5 s meanwhile;
 #   4. times a few list requests: the first page, a deep page, and searches
-#      by name prefix, email prefix and order ID.
+#      by name prefix (common, rare, with a status), email prefix (orders'
+#      and accounts'), order ID and a prefix nothing matches.
 #
 #   bench/attendees.sh
 #   TICKETS=100000 ROUNDS=1 bench/attendees.sh
@@ -81,11 +82,16 @@ for _ in $(seq 50); do # 50 pages deep
 	cursor=$(curl -sf --max-time 60 "${auth[@]}" "$base/api/v1/events/$event/attendees?limit=100&cursor=$cursor" | jq -r .next_cursor)
 done
 list "page 52 (limit 100)" "?limit=100&cursor=$cursor"
+list "q=a (common name prefix)" "?q=a&limit=100"
+list "q=a&status=void" "?q=a&status=void&limit=100"
+list "q=b (order emails buyer…)" "?q=b&limit=100"
+list "q=u (account emails user…)" "?q=u&limit=100"
 list "q=zoë (name prefix)" "?q=zo%C3%AB&limit=100"
 list "q=ada+lovelace (name prefix)" "?q=ada+lovelace&limit=100"
 list "q=buyer12345@ (order email)" "?q=buyer12345@&limit=100"
 list "q=user778@ (account email)" "?q=user778@&limit=100"
 list "q=<order id>" "?q=$order"
+list "q=nobody (no match)" "?q=nobody&limit=100"
 list "status=void" "?status=void&limit=100"
 echo "VmHWM after the list requests: $(hwm)"
 

@@ -6,7 +6,21 @@ import (
 	"time"
 
 	"boxoffice"
+	"boxoffice/internal/storetest"
 )
+
+// TestAttendeePlans runs the attendee list's conformance tests with search
+// windows of one and two tickets, so that prefix searches take both plans:
+// a window that fills the page, and the indexes after a full window short
+// of matches.
+func TestAttendeePlans(t *testing.T) {
+	testURL(t)
+	defer func(w int) { searchWindow = w }(searchWindow)
+	for _, w := range []int{1, 2} {
+		searchWindow = w
+		storetest.RunAttendees(t, func(t *testing.T) boxoffice.Store { return openStore(t) })
+	}
+}
 
 // TestSeedSales seeds sold tickets of the hot event and reads them back as
 // attendees: every ticket once, in ID order, with the seed's states and

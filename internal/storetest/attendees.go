@@ -10,8 +10,9 @@ import (
 	"boxoffice"
 )
 
-// runAttendees is the attendee list: Store.Attendees.
-func runAttendees(t *testing.T, open func(t *testing.T) boxoffice.Store) {
+// RunAttendees runs the attendee list's part of the suite (Store.Attendees)
+// alone: a store with several plans runs it again with each forced.
+func RunAttendees(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("Attendees", func(t *testing.T) { testAttendees(t, open(t)) })
 }
 

@@ -23,10 +23,10 @@ import (
 //     letter case);
 //   - otherwise the start of the attendee name or of the buyer's email
 //     (the order's email, else the buyer's account email), ignoring letter
-//     case (MariaDB also ignores accents): "ali" finds "Alice Smith" and
-//     "ALINA@example.com", not "Natalia". Prefixes, not substrings, so
-//     that the stores answer from indexes rather than reading every ticket
-//     of a large event.
+//     case (MariaDB also ignores accents; SQLite folds ASCII letters only):
+//     "ali" finds "Alice Smith" and "ALINA@example.com", not "Natalia".
+//     Prefixes, not substrings, so that a store need not read every
+//     ticket of a large event to answer a page.
 
 // EventAttendee is one ticket of an event as the attendee list shows it.
 type EventAttendee struct {

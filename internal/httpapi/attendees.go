@@ -109,8 +109,12 @@ func (s *server) handleAttendeesCSV(w http.ResponseWriter, r *http.Request, c bo
 	cw := csv.NewWriter(bw)
 	cw.UseCRLF = true // RFC 4180
 	fail := func(rows int, err error) error {
-		s.log.LogAttrs(r.Context(), slog.LevelError, "attendee export cut short",
-			slog.String("event_id", id), slog.Int("rows", rows), slog.String("err", err.Error()))
+		level, msg := slog.LevelError, "attendee export cut short"
+		if r.Context().Err() != nil {
+			level, msg = slog.LevelInfo, "attendee export abandoned by the client"
+		}
+		s.log.LogAttrs(r.Context(), level, msg, slog.String("event_id", id), slog.Int("rows", rows),
+			slog.String("err", err.Error()))
 		panic(http.ErrAbortHandler)
 	}
 	_ = rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout))

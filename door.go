@@ -28,6 +28,8 @@ type Tickets struct {
 	gates     *gateCache
 	engine    *checkinEngine
 	publicURL string
+	// exportPage is the page size of attendee exports.
+	exportPage int
 }
 
 // checkinEngine batches scans per event (Store.CheckIn). A request points

@@ -1,6 +1,7 @@
 package boxoffice
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -75,6 +76,9 @@ type ServiceConfig struct {
 	// (for metrics: a sweeper that stops finishing passes leaves tickets
 	// off sale).
 	OnSweep func(SweepPass)
+	// ExportPageSize is how many attendees an export reads from the store
+	// at a time (default ExportPageSize).
+	ExportPageSize int
 }
 
 // DefaultSweepTimeout is ServiceConfig.SweepTimeout's default. A batch of
@@ -160,7 +164,7 @@ func NewService(cfg ServiceConfig) *Service {
 		Access: access,
 		Tickets: &Tickets{
 			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys, access: access,
-			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL,
+			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL, exportPage: cmp.Or(cfg.ExportPageSize, ExportPageSize),
 			engine: newCheckinEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 		},
 		Orders: &Orders{

@@ -289,6 +289,13 @@ type TicketStore interface {
 	// after afterID ("" = from the first), ordered by ID: the check-in
 	// bundle and the attendee lists page through them.
 	EventTickets(ctx context.Context, eventID, afterID string, limit int) ([]*Ticket, error)
+	// Attendees returns up to f.Limit of an event's tickets as attendees
+	// (TierName left empty: the domain names the tiers), matching f,
+	// ordered by ticket ID. BuyerEmail is the order's email, else its
+	// user's; BuyerName the order's user's name. A page costs the same
+	// whatever its depth, and a search by ID or prefix reads from indexes
+	// where the store has them.
+	Attendees(ctx context.Context, f AttendeeFilter) ([]*EventAttendee, error)
 	// UpdateTicket loads the ticket under lock, calls apply to change it,
 	// and writes back its attendee name, version, status, check-in (time
 	// and gate) and UpdatedAt in one transaction. When undone is true

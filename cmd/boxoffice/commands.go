@@ -212,7 +212,9 @@ hot_event_id=… and hot_tier_id=…. The migrations are applied first.
 
 The defaults make a small demo. Load tests ask for more (e.g. --users 1000000
 --events 10000000); large loads rebuild the events' indexes afterwards, so give
-them an idle database.
+them an idle database. --hot-tickets N (MySQL/MariaDB) sells N tickets of the
+hot event at once, in paid orders of two by the seeded users, some checked in
+and some refunded: the attendee list and its export on a large event.
 
 A database that already has events or users is refused unless --force is
 given: then the data set is added (seeded users that exist are kept; the
@@ -226,6 +228,7 @@ func (c *cli) seed(ctx context.Context, args []string) error {
 	events := fs.Int("events", 10, "`N` filler events, from a year ago to a few years ahead")
 	capacity := fs.Int("hot-capacity", 5000, "`N` tickets in the hot event's single tier")
 	perUser := fs.Int("hot-max-per-user", 4, "the hot event's max_tickets_per_user `N`")
+	hotTickets := fs.Int("hot-tickets", 0, "`N` tickets already sold for the hot event, in paid orders of two by the seeded users (MySQL/MariaDB only; raises --hot-capacity to N when it is lower)")
 	queue := fs.Bool("hot-queue", false, "give the hot event a waiting room")
 	admitPerMinute := fs.Int("hot-admit-per-minute", 60_000, "with --hot-queue: the hot event's queue.admit_per_minute `N`")
 	password := fs.String("password", "password123", "the `PASSWORD` of every seeded user")
@@ -238,7 +241,10 @@ func (c *cli) seed(ctx context.Context, args []string) error {
 		return usageError(seedHelp, fs, "--users and --events must not be negative")
 	case *capacity < 1 || *perUser < 1 || *admitPerMinute < 1:
 		return usageError(seedHelp, fs, "--hot-capacity, --hot-max-per-user and --hot-admit-per-minute must be at least 1")
+	case *hotTickets < 0 || *hotTickets > 0 && *users < 1:
+		return usageError(seedHelp, fs, "--hot-tickets must not be negative, and needs --users of at least 1")
 	}
+	*capacity = max(*capacity, *hotTickets)
 	cfg, log, err := c.setup()
 	if err != nil {
 		return err
@@ -288,7 +294,8 @@ func (c *cli) seed(ctx context.Context, args []string) error {
 	hot.Tiers = []boxoffice.Tier{{ID: boxoffice.NewID(), EventID: hot.ID, Name: "GA", Price: boxoffice.Money{Amount: 5000, Currency: "USD"}, Capacity: *capacity}}
 	start := time.Now()
 	last := time.Time{}
-	err = seeder.Seed(ctx, boxoffice.SeedSpec{Users: *users, PasswordHash: hash, Events: *events, HotEvent: hot, Now: now},
+	err = seeder.Seed(ctx, boxoffice.SeedSpec{Users: *users, PasswordHash: hash, Events: *events, HotEvent: hot,
+		HotTickets: *hotTickets, Now: now},
 		func(stage string, done, total int) {
 			if time.Since(last) > 2*time.Second || done == total {
 				last = time.Now()
@@ -302,8 +309,8 @@ func (c *cli) seed(ctx context.Context, args []string) error {
 	if hasUsers {
 		kept = " (seeded users that existed were kept)"
 	}
-	fmt.Fprintf(c.stdout, "seeded %d users%s, %d filler events and the hot event in %s\nhot_event_id=%s\nhot_tier_id=%s\n",
-		*users, kept, *events, time.Since(start).Round(time.Millisecond), hot.ID, hot.Tiers[0].ID)
+	fmt.Fprintf(c.stdout, "seeded %d users%s, %d filler events and the hot event with %d tickets sold in %s\nhot_event_id=%s\nhot_tier_id=%s\n",
+		*users, kept, *events, *hotTickets, time.Since(start).Round(time.Millisecond), hot.ID, hot.Tiers[0].ID)
 	return nil
 }
 

@@ -180,6 +180,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 	expect(fan.do("GET", "/api/v1/events/"+open.ID, nil, nil), 200, "get event (cached)")
 	expect(admin.do("PATCH", "/api/v1/events/"+open.ID, map[string]any{"description": "Now with metrics"}, nil), 200, "patch event")
 	expect(admin.do("GET", "/api/v1/events/"+open.ID+"/sales", nil, nil), 200, "sales")
+	expect(admin.do("GET", "/api/v1/events/"+open.ID+"/attendees?q=ada", nil, nil), 200, "attendees")
+	expect(admin.do("GET", "/api/v1/events/"+open.ID+"/attendees.csv", nil, nil), 200, "attendee export")
 	expect(admin.do("DELETE", "/api/v1/events/"+gone.ID, nil, nil), 204, "delete event")
 	expect(fan.do("PUT", "/api/v1/users/me/bookmarks/"+open.ID, nil, nil), 204, "bookmark")
 	expect(fan.do("GET", "/api/v1/users/me/bookmarks", nil, nil), 200, "bookmarks")

@@ -174,6 +174,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/v1/events/{id}/sales": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
 			return "/api/v1/events/" + f.event + "/sales", nil
 		}},
+		"GET /api/v1/events/{id}/attendees": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event + "/attendees?q=a", nil
+		}},
+		"GET /api/v1/events/{id}/attendees.csv": {[callerKinds]int{A, F, F, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.event + "/attendees.csv", nil
+		}},
 
 		"GET /api/v1/users/me/bookmarks": {[callerKinds]int{A, 200, 200, 200}, static("/api/v1/users/me/bookmarks", nil)},
 		"PUT /api/v1/users/me/bookmarks/{event_id}": {[callerKinds]int{A, 204, 204, 204}, func(f *authzFixture, _ int) (string, any) {

@@ -39,8 +39,9 @@ type route struct {
 	handle  handlerFunc
 }
 
-// streamPattern is the one route that stays open (server-sent events); the
-// request timeout does not apply to it.
+// streamPattern is the route that stays open (server-sent events); the
+// request timeout does not apply to it, nor to exportPattern's export,
+// which bounds each of its steps itself.
 const streamPattern = "GET /api/v1/events/{id}/queue/stream"
 
 // routes is the whole API. The OpenAPI document api/openapi.json describes
@@ -66,6 +67,8 @@ func (s *server) routes() []route {
 		{"PATCH /api/v1/events/{id}", authed, s.handleUpdateEvent},
 		{"DELETE /api/v1/events/{id}", authed, s.handleDeleteEvent},
 		{"GET /api/v1/events/{id}/sales", authed, s.handleSales},
+		{"GET /api/v1/events/{id}/attendees", authed, s.handleAttendees},
+		{exportPattern, authed, s.handleAttendeesCSV},
 
 		// Bookmarks.
 		{"GET /api/v1/users/me/bookmarks", authed, s.handleListBookmarks},
@@ -136,7 +139,7 @@ var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, ht
 // the route needs it, runs the handler and turns its error into a problem.
 func (s *server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.timeout > 0 && rt.pattern != streamPattern {
+		if s.timeout > 0 && rt.pattern != streamPattern && rt.pattern != exportPattern {
 			ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 			defer cancel()
 			r = r.WithContext(ctx)

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -110,8 +111,97 @@ func (s *Store) Seed(ctx context.Context, spec boxoffice.SeedSpec, progress func
 		if err := s.CreateEvent(ctx, spec.HotEvent); err != nil {
 			return err
 		}
+		if spec.HotTickets > 0 {
+			if err := s.seedSales(ctx, spec, now, func(done int) { report("tickets", done, spec.HotTickets) }); err != nil {
+				return translate("seed tickets", err)
+			}
+		}
 	}
 	return nil
+}
+
+// seedSales loads the hot event's sold tickets (boxoffice.SeedSale) with
+// their orders and order lines, in multi-row INSERTs of seedBatch orders
+// from seedWorkers connections, then sets the tier's Reserved count.
+func (s *Store) seedSales(ctx context.Context, spec boxoffice.SeedSpec, now time.Time, done func(int)) error {
+	e, total := spec.HotEvent, spec.HotTickets
+	if spec.Users <= 0 || len(e.Tiers) == 0 || e.Tiers[0].Capacity < total {
+		return errors.New("seeded tickets need users and a first tier whose capacity holds them")
+	}
+	orders := (total + boxoffice.SeedOrderTickets - 1) / boxoffice.SeedOrderTickets
+	var kept atomic.Int64
+	err := s.bulkLoad(ctx, orders, func(w *sqlWriter, from, to int) []string {
+		var ords []*boxoffice.Order
+		var tickets []*boxoffice.Ticket
+		for j := from; j < to; j++ {
+			o, ts := boxoffice.SeedSale(e, j, spec.Users, total, now)
+			ords = append(ords, o)
+			tickets = append(tickets, ts...)
+			kept.Add(int64(o.Lines[0].Kept()))
+		}
+		var stmts []string
+		w.reset("INSERT INTO orders (" + orderCols + ") VALUES ")
+		for _, o := range ords {
+			w.row()
+			w.str(o.ID)
+			w.str(o.EventID)
+			w.str(o.UserID)
+			w.str(o.Email)
+			w.str(string(o.Status))
+			w.int(o.Total.Amount)
+			w.str(o.Total.Currency)
+			w.int(o.Refunded.Amount)
+			w.time(o.HoldExpiresAt)
+			w.time(o.CreatedAt)
+			w.time(o.UpdatedAt)
+			w.time(*o.PaidAt)
+			w.null()
+		}
+		w.raw(")")
+		stmts = append(stmts, w.String())
+		w.reset("INSERT INTO order_lines (" + lineCols + ") VALUES ")
+		for _, o := range ords {
+			l := &o.Lines[0]
+			w.row()
+			w.str(o.ID)
+			w.int(0)
+			w.str(l.TierID)
+			w.int(int64(l.Quantity))
+			w.int(l.UnitPrice.Amount)
+			w.int(int64(l.Refunded))
+			w.null()
+		}
+		w.raw(")")
+		stmts = append(stmts, w.String())
+		w.reset("INSERT INTO tickets (" + ticketCols + ") VALUES ")
+		for _, t := range tickets {
+			w.row()
+			w.str(t.ID)
+			w.str(t.OrderID)
+			w.str(t.EventID)
+			w.str(t.TierID)
+			w.str(t.UserID)
+			w.str(t.AttendeeName)
+			w.str(string(t.Status))
+			w.int(int64(t.Version))
+			w.time(t.IssuedAt)
+			w.time(t.UpdatedAt)
+			if t.CheckedInAt != nil {
+				w.time(*t.CheckedInAt)
+				w.str(t.Gate)
+			} else {
+				w.null()
+				w.null()
+			}
+		}
+		w.raw(")")
+		return append(stmts, w.String())
+	}, func(n int) { done(min(n*boxoffice.SeedOrderTickets, total)) })
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, "UPDATE tiers SET reserved = ? WHERE id = ?", kept.Load(), e.Tiers[0].ID)
+	return err
 }
 
 // HasData reports whether the database holds any event and any user.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -55,6 +56,9 @@ func (s *Store) Seed(ctx context.Context, spec boxoffice.SeedSpec, progress func
 		}
 	}
 
+	if spec.HotTickets > 0 {
+		return errors.New("seed: the SQLite store does not seed sold tickets (HotTickets); use MySQL/MariaDB")
+	}
 	if spec.HotEvent != nil {
 		if err := s.CreateEvent(ctx, spec.HotEvent); err != nil {
 			return err

@@ -28,6 +28,7 @@ type Tickets struct {
 	gates     *gateCache
 	engine    *checkinEngine
 	publicURL string
+	hooks     *Webhooks
 }
 
 // checkinEngine batches scans per event (Store.CheckIn). A request points
@@ -400,6 +401,9 @@ func (s *Tickets) Scan(ctx context.Context, c Caller, eventID string, in ScanInp
 	if err := s.engine.hold(ctx, e.ID, scanCall{sc}); err != nil {
 		return ScanOutcome{}, err
 	}
+	if sc.Hook != "" && sc.Result.Admits() {
+		s.hooks.wake()
+	}
 	return outcome(sc), nil
 }
 
@@ -425,6 +429,7 @@ func (s *Tickets) prepare(ctx context.Context, e *Event, in ScanInput, now time.
 		return sc, true, nil
 	}
 	sc.Claim = claim
+	sc.Hook = s.hooks.hookFor(ctx, e, HookTicketCheckedIn)
 	if in.Gate != "" {
 		gates, err := s.gates.get(ctx, s.store, e.ID)
 		if err != nil {
@@ -510,6 +515,9 @@ func (s *Tickets) UploadScans(ctx context.Context, c Caller, eventID string, in 
 		end := min(start+256, len(decide))
 		if err := s.store.CheckIn(ctx, e.ID, decide[start:end]); err != nil {
 			return nil, err
+		}
+		if decide[start].Hook != "" {
+			s.hooks.wake()
 		}
 	}
 	for j, sc := range decide {

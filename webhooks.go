@@ -490,13 +490,13 @@ func jitter() float64 { return mrand.Float64() }
 // Webhook payloads: the data of each message type.
 
 // orderPaidData is the data of order.paid.
-func orderPaidData(o *Order) map[string]any {
+func orderPaidData(o *Order, email string) map[string]any {
 	lines := make([]map[string]any, len(o.Lines))
 	for i, l := range o.Lines {
 		lines[i] = map[string]any{"tier_id": l.TierID, "quantity": l.Quantity, "unit_price": moneyData(l.UnitPrice)}
 	}
 	d := map[string]any{
-		"order_id": o.ID, "event_id": o.EventID, "user_id": o.UserID, "email": o.Email, "status": o.Status,
+		"order_id": o.ID, "event_id": o.EventID, "user_id": o.UserID, "email": email, "status": o.Status,
 		"total": moneyData(o.Total), "tickets": o.Tickets(), "lines": lines, "payment_id": o.PaidBy,
 	}
 	if o.PaidAt != nil {

@@ -178,7 +178,7 @@ func NewService(cfg ServiceConfig) *Service {
 		Orders: &Orders{
 			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,
 			events: events, keys: keys, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
-			hooks: hooks,
+			hooks:  hooks,
 			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
 		},

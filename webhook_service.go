@@ -54,8 +54,8 @@ type Webhooks struct {
 	cfg    WebhookConfig
 	// insecure is ServiceConfig.AllowInsecureWebhooks.
 	insecure bool
-	subs   subscriptionCache
-	kick   chan struct{}
+	subs     subscriptionCache
+	kick     chan struct{}
 
 	soldOutMu sync.Mutex
 	soldOut   map[string]*soldOutCheck

@@ -240,24 +240,47 @@ func (w *Webhooks) DeleteEndpoint(ctx context.Context, c Caller, organizerID, id
 	return nil
 }
 
+// DeliveryQuery selects a page of an endpoint's delivery log.
+type DeliveryQuery struct {
+	Status DeliveryStatus // "" = all
+	Limit  int            // 0 = DefaultLimit
+	Cursor string
+}
+
 // Deliveries returns a page of an endpoint's delivery log, newest first.
-func (w *Webhooks) Deliveries(ctx context.Context, c Caller, organizerID, endpointID string, f DeliveryFilter) ([]*WebhookDelivery, error) {
+func (w *Webhooks) Deliveries(ctx context.Context, c Caller, organizerID, endpointID string, q DeliveryQuery) (Page[*WebhookDelivery], error) {
 	if _, err := w.Endpoint(ctx, c, organizerID, endpointID); err != nil {
-		return nil, err
+		return Page[*WebhookDelivery]{}, err
 	}
-	var v ValidationError
-	if f.Status != "" && f.Status != DeliveryPending && f.Status != DeliverySucceeded && f.Status != DeliveryFailed &&
-		f.Status != DeliveryGivenUp {
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return Page[*WebhookDelivery]{}, err
+	}
+	switch q.Status {
+	case "", DeliveryPending, DeliverySucceeded, DeliveryFailed, DeliveryGivenUp:
+	default:
+		var v ValidationError
 		v.Add("status", "must be pending, succeeded, failed or given_up")
+		return Page[*WebhookDelivery]{}, &v
 	}
-	if f.BeforeID != "" && !ValidID(f.BeforeID) {
-		v.Add("cursor", "is not a cursor of this list")
+	f := DeliveryFilter{EndpointID: endpointID, Status: q.Status, Limit: limit + 1}
+	if q.Cursor != "" {
+		id, ok := decodeIDCursor(q.Cursor)
+		if !ok {
+			return Page[*WebhookDelivery]{}, badCursor()
+		}
+		f.BeforeID = id
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
+	items, err := w.store.WebhookDeliveries(ctx, f)
+	if err != nil {
+		return Page[*WebhookDelivery]{}, err
 	}
-	f.EndpointID = endpointID
-	return w.store.WebhookDeliveries(ctx, f)
+	p := Page[*WebhookDelivery]{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		p.NextCursor = encodeIDCursor(p.Items[limit-1].ID)
+	}
+	return p, nil
 }
 
 // RetryDelivery puts a delivery back in the queue now (Requeue). It

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("RefreshTokens", func(t *testing.T) { testRefreshTokens(t, open(t)) })
 	runOrders(t, open)
 	runTickets(t, open)
+	runWebhooks(t, open)
 	t.Run("Concurrency", func(t *testing.T) {
 		t.Run("HoldsNeverOversell", func(t *testing.T) { testConcurrentSellOut(t, open(t)) })
 		t.Run("LimitPerUser", func(t *testing.T) { testConcurrentLimit(t, open(t)) })

@@ -408,7 +408,7 @@ func (w *Webhooks) Run(ctx context.Context) error {
 	}
 	jobs := make(chan *WebhookJob)
 	results := make(chan *WebhookDelivery, w.cfg.Workers)
-	slots := make(chan struct{}, w.cfg.Workers*2) // claimed, not yet recorded
+	slots := make(chan struct{}, w.cfg.Workers*4) // claimed, not yet recorded
 	var workers sync.WaitGroup
 	for range w.cfg.Workers {
 		workers.Go(func() {

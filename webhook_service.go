@@ -102,22 +102,41 @@ type subscriptionCache struct {
 type subscriptionEntry struct {
 	types map[HookType]bool
 	at    time.Time
+	// refreshing is set while one caller reads a stale entry afresh.
+	refreshing bool
 }
 
 // subscribed reports whether an enabled endpoint of the organizer
-// subscribes to t, from a view at most SubscriptionTTL old. When the store
-// cannot say, it answers true: a message nobody receives costs a row, a
-// message not written is lost.
+// subscribes to t, from a view at most SubscriptionTTL old. One caller
+// refreshes a stale view while the others answer from it: the door's
+// scans never queue behind the store. When the store cannot say, it
+// answers true: a message nobody receives costs a row, a message not
+// written is lost.
 func (w *Webhooks) subscribed(ctx context.Context, organizerID string, t HookType) bool {
 	now := time.Now()
 	w.subs.mu.Lock()
 	e, ok := w.subs.entries[organizerID]
+	fresh := ok && now.Sub(e.at) < w.cfg.SubscriptionTTL
+	if ok && !fresh && e.refreshing {
+		w.subs.mu.Unlock()
+		return e.types[t]
+	}
+	if ok && !fresh {
+		e.refreshing = true
+		w.subs.entries[organizerID] = e
+	}
 	w.subs.mu.Unlock()
-	if ok && now.Sub(e.at) < w.cfg.SubscriptionTTL {
+	if fresh {
 		return e.types[t]
 	}
 	eps, err := w.store.WebhookEndpoints(ctx, organizerID)
 	if err != nil {
+		w.subs.mu.Lock()
+		if cur, ok := w.subs.entries[organizerID]; ok {
+			cur.refreshing = false
+			w.subs.entries[organizerID] = cur
+		}
+		w.subs.mu.Unlock()
 		return true
 	}
 	e = subscriptionEntry{types: map[HookType]bool{}, at: now}

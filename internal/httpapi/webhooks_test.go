@@ -398,3 +398,42 @@ func TestWebhookEndpoints(t *testing.T) {
 	ts.call("DELETE", orgHooks+"/"+ep.ID, ts.adminToken, nil).ok(t, 204, nil)
 	ts.call("GET", orgHooks+"/"+ep.ID, ts.adminToken, nil).problem(t, 404, boxoffice.CodeNotFound)
 }
+
+// TestWebhookEventMessages: the payment that takes an event's last ticket
+// brings event.sold_out, once; the cancel-event feature's call brings
+// event.cancelled.
+func TestWebhookEventMessages(t *testing.T) {
+	ts := newTestServer(t)
+	rc := newReceiver(t, nil)
+	ep := ts.subscribe(rc, "event.sold_out", "event.cancelled")
+	e := ts.createEvent(ts.eventBody("Small", 2))
+	fan, _ := ts.signUp("small@example.test")
+	ts.paidOrder(fan, e.ID, map[string]any{"lines": []map[string]any{{"tier_id": e.Tiers[0].ID, "quantity": 1}}})
+	time.Sleep(100 * time.Millisecond)
+	if n := rc.count(); n != 0 {
+		t.Fatalf("%d messages with a ticket left", n)
+	}
+	ts.paidOrder(fan, e.ID, map[string]any{"lines": []map[string]any{{"tier_id": e.Tiers[0].ID, "quantity": 1}}})
+	soldOut := rc.wait(1)[0]
+	verify(t, ep.Secret, soldOut, false)
+	if soldOut.Type != "event.sold_out" || soldOut.Data["event_id"] != e.ID {
+		t.Errorf("event.sold_out: %s", soldOut.body)
+	}
+
+	ev, err := ts.store.Event(t.Context(), e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.svc.Webhooks.EventCancelled(t.Context(), ev, "the venue flooded", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := rc.wait(2)[1]
+	verify(t, ep.Secret, cancelled, false)
+	if cancelled.Type != "event.cancelled" || cancelled.Data["event_id"] != e.ID || cancelled.Data["reason"] != "the venue flooded" {
+		t.Errorf("event.cancelled: %s", cancelled.body)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the next sold-out check
+	if n := rc.count(); n != 2 {
+		t.Errorf("%d messages, want 2", n)
+	}
+}

@@ -392,6 +392,11 @@ type WebhookStore interface {
 	// writes back its status, attempts and NextAttemptAt. It returns the
 	// delivery as written, ErrNotFound, or apply's error.
 	UpdateWebhookDelivery(ctx context.Context, id string, apply func(*WebhookDelivery) error) (*WebhookDelivery, error)
+	// PurgeWebhooks deletes, in bounded batches, the deliveries that
+	// succeeded or were given up and last changed before before, then the
+	// fanned-out messages created before before that no delivery refers
+	// to, and returns how many rows it deleted.
+	PurgeWebhooks(ctx context.Context, before time.Time) (int, error)
 }
 
 // PaymentParty is who and what a payment is for (Store.PaymentParty).

@@ -417,10 +417,14 @@ const (
 
 // Run delivers the webhook outbox until ctx is done: it fans messages out
 // to deliveries, claims the due ones under a lease, sends them with
-// Workers at once, and records each attempt (in batches). Without a
-// Poster it does nothing. Attempts under way when ctx ends are not
+// Workers at once, and records each attempt (in batches). Beside that it
+// purges what is older than WebhookRetention every ten minutes. Without a
+// Poster it only purges. Attempts under way when ctx ends are not
 // recorded: their deliveries are sent again after their lease.
 func (w *Webhooks) Run(ctx context.Context) error {
+	var bg sync.WaitGroup
+	bg.Go(func() { purgeLoop(ctx, w.log, w.now, "webhook deliveries", WebhookRetention, w.store.PurgeWebhooks) })
+	defer bg.Wait()
 	if w.cfg.Poster == nil {
 		<-ctx.Done()
 		return nil

@@ -76,6 +76,10 @@ const (
 	// is disabled.
 	WebhookDisableAfter       = 24 * time.Hour
 	WebhookDisableMinFailures = 5
+	// WebhookRetention is how long a finished delivery (succeeded or
+	// given up) stays in the delivery log, and a message that no delivery
+	// needs any more in the outbox, before they are purged.
+	WebhookRetention = 30 * 24 * time.Hour
 	// webhookSecretBytes is the size of an endpoint's signing key.
 	webhookSecretBytes = 32
 	// webhookSecretPrefix marks a signing secret, as the specification

@@ -458,3 +458,17 @@ func (s *Store) UpdateWebhookDelivery(ctx context.Context, id string, apply func
 	}
 	return out, nil
 }
+
+// PurgeWebhooks deletes finished deliveries, then the messages no
+// delivery refers to, changed or created before before.
+func (s *Store) PurgeWebhooks(ctx context.Context, before time.Time) (int, error) {
+	n, err := s.deleteInBatches(ctx, "purge webhook deliveries", `DELETE FROM webhook_deliveries
+		WHERE next_attempt_at IS NULL AND status IN ('succeeded', 'given_up') AND updated_at < ? LIMIT ?`, before.UTC())
+	if err != nil {
+		return n, err
+	}
+	m, err := s.deleteInBatches(ctx, "purge webhook messages", `DELETE FROM webhook_messages
+		WHERE fanned_out AND created_at < ? AND NOT EXISTS
+		(SELECT 1 FROM webhook_deliveries d WHERE d.message_id = webhook_messages.id) LIMIT ?`, before.UTC())
+	return n + m, err
+}

@@ -393,3 +393,18 @@ func (s *Store) UpdateWebhookDelivery(ctx context.Context, id string, apply func
 	}
 	return out, nil
 }
+
+// PurgeWebhooks deletes finished deliveries, then the messages no
+// delivery refers to, changed or created before before.
+func (s *Store) PurgeWebhooks(ctx context.Context, before time.Time) (int, error) {
+	n, err := s.deleteInBatches(ctx, "purge webhook deliveries", `DELETE FROM webhook_deliveries WHERE id IN
+		(SELECT id FROM webhook_deliveries WHERE next_attempt_at IS NULL AND status IN ('succeeded', 'given_up')
+		AND updated_at < ? LIMIT ?)`, us(before))
+	if err != nil {
+		return n, err
+	}
+	m, err := s.deleteInBatches(ctx, "purge webhook messages", `DELETE FROM webhook_messages WHERE id IN
+		(SELECT m.id FROM webhook_messages m WHERE m.fanned_out = 1 AND m.created_at < ? AND NOT EXISTS
+		(SELECT 1 FROM webhook_deliveries d WHERE d.message_id = m.id) LIMIT ?)`, us(before))
+	return n + m, err
+}

@@ -21,6 +21,7 @@ func runWebhooks(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("WebhookOutbox", func(t *testing.T) { testWebhookOutbox(t, open(t)) })
 	t.Run("WebhookDeliveries", func(t *testing.T) { testWebhookDeliveries(t, open(t)) })
 	t.Run("WebhooksWithTheirChange", func(t *testing.T) { testWebhooksWithTheirChange(t, open(t)) })
+	t.Run("PurgeWebhooks", func(t *testing.T) { testPurgeWebhooks(t, open(t)) })
 }
 
 // newEndpoint returns an enabled endpoint of org for events, created at at.
@@ -366,4 +367,60 @@ func testWebhooksWithTheirChange(t *testing.T, s boxoffice.Store) {
 	}
 	diff(t, "messages written", map[boxoffice.HookType]int{boxoffice.HookOrderPaid: 1, boxoffice.HookOrderRefunded: 1,
 		boxoffice.HookTicketCheckedIn: 1}, types)
+}
+
+func testPurgeWebhooks(t *testing.T, s boxoffice.Store) {
+	ctx := t.Context()
+	old := now().Add(-48 * time.Hour)
+	org := boxoffice.NewID()
+	ep := newEndpoint(org, old.Add(-time.Hour), boxoffice.HookOrderPaid)
+	must(t, "CreateWebhookEndpoint", s.CreateWebhookEndpoint(ctx, ep))
+	done := boxoffice.NewWebhookMessage(org, boxoffice.HookOrderPaid, map[string]any{}, old)
+	waiting := boxoffice.NewWebhookMessage(org, boxoffice.HookOrderPaid, map[string]any{}, old.Add(time.Millisecond))
+	nobody := boxoffice.NewWebhookMessage(org, boxoffice.HookEventSoldOut, map[string]any{}, old)
+	must(t, "InsertWebhookMessages", s.InsertWebhookMessages(ctx, []*boxoffice.WebhookMessage{done, waiting, nobody}))
+	fanOut(t, s, old)
+	recent := boxoffice.NewWebhookMessage(org, boxoffice.HookEventSoldOut, map[string]any{}, now())
+	must(t, "InsertWebhookMessages", s.InsertWebhookMessages(ctx, []*boxoffice.WebhookMessage{recent}))
+	fanOut(t, s, now())
+
+	jobs, err := s.ClaimWebhookDeliveries(ctx, old, old.Add(time.Minute), 10)
+	must(t, "ClaimWebhookDeliveries", err)
+	if len(jobs) != 2 {
+		t.Fatalf("%d jobs, want 2", len(jobs))
+	}
+	var ds []*boxoffice.WebhookDelivery
+	var waitingID string
+	for _, j := range jobs {
+		if j.Message.ID == done.ID {
+			j.Delivery.Attempted(boxoffice.AttemptOutcome{Status: 200, At: old}, 0.5)
+		} else {
+			j.Delivery.Attempted(boxoffice.AttemptOutcome{Status: 500, At: old}, 0.5)
+			waitingID = j.Delivery.ID
+		}
+		ds = append(ds, j.Delivery)
+	}
+	must(t, "RecordWebhookAttempts", s.RecordWebhookAttempts(ctx, ds, func(*boxoffice.WebhookEndpoint, []*boxoffice.WebhookDelivery) {}))
+
+	// The succeeded delivery, its message and the message nobody received
+	// go; the failed delivery and its message, and the recent message,
+	// stay.
+	n, err := s.PurgeWebhooks(ctx, now().Add(-24*time.Hour))
+	must(t, "PurgeWebhooks", err)
+	if n != 3 {
+		t.Errorf("purged %d rows, want 3", n)
+	}
+	if n, err := s.PurgeWebhooks(ctx, now().Add(-24*time.Hour)); err != nil || n != 0 {
+		t.Errorf("a second purge: %d, %v", n, err)
+	}
+	log, err := s.WebhookDeliveries(ctx, boxoffice.DeliveryFilter{EndpointID: ep.ID, Limit: 10})
+	must(t, "WebhookDeliveries", err)
+	if len(log) != 1 || log[0].ID != waitingID {
+		t.Fatalf("deliveries left: %+v", log)
+	}
+	jobs, err = s.ClaimWebhookDeliveries(ctx, now().Add(time.Hour), now().Add(2*time.Hour), 10)
+	must(t, "ClaimWebhookDeliveries(after the purge)", err)
+	if len(jobs) != 1 || jobs[0].Message == nil || jobs[0].Message.ID != waiting.ID {
+		t.Errorf("the waiting delivery after a purge: %+v", jobs)
+	}
 }

@@ -19,8 +19,11 @@
 --                   the end of a deliverer's lease while one holds it, and
 --                   NULL once final or while its endpoint is disabled;
 --                   webhook_deliveries_due (next_attempt_at) serves the
---                   claims, webhook_deliveries_endpoint (endpoint_id, id) an
---                   endpoint's delivery log and its pauses.
+--                   claims (and, NULL, the purge of final ones),
+--                   webhook_deliveries_endpoint (endpoint_id, id) an
+--                   endpoint's delivery log and its pauses,
+--                   webhook_deliveries_message (message_id) the purge of
+--                   messages no delivery needs any more.
 --
 -- IDs are boxoffice.NewID strings (message IDs prefixed); times are UTC
 -- DATETIME(6).
@@ -69,5 +72,6 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     updated_at      DATETIME(6) NOT NULL,
     PRIMARY KEY (id),
     KEY webhook_deliveries_due (next_attempt_at),
-    KEY webhook_deliveries_endpoint (endpoint_id, id)
+    KEY webhook_deliveries_endpoint (endpoint_id, id),
+    KEY webhook_deliveries_message (message_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -5,7 +5,7 @@
 --
 --   webhook_endpoints   (id) · (organizer_id, id); events is a JSON array of message types; failures and failing_since count the attempts failed since the last success
 --   webhook_messages    (id) · (fanned_out, created_at): the messages whose deliveries are not made yet
---   webhook_deliveries  (id) · (next_attempt_at): due, or the end of a lease; NULL once final or while the endpoint is disabled · (endpoint_id, id): the delivery log
+--   webhook_deliveries  (id) · (next_attempt_at): due, or the end of a lease; NULL once final or while the endpoint is disabled · (endpoint_id, id): the delivery log · (message_id): the purge of messages no delivery needs
 
 CREATE TABLE webhook_endpoints (
 	id              TEXT    NOT NULL PRIMARY KEY,
@@ -50,3 +50,4 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
+CREATE INDEX webhook_deliveries_message ON webhook_deliveries (message_id);

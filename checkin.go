@@ -59,6 +59,9 @@ type Scan struct {
 	Offline        bool
 	DeviceAdmitted bool
 	DeviceResult   CheckinResult
+	// Hook, when not "", is the organizer to tell of the admission
+	// (ticket.checked_in): set only when one of its endpoints subscribes.
+	Hook string
 
 	// The verdict, set by DecideScans: Result, the ticket as it is after
 	// the scan (nil when there is none), and for already_used the scan
@@ -110,6 +113,9 @@ type ScanKey struct{ DeviceID, ScanID string }
 type CheckinChanges struct {
 	Tickets []*Ticket
 	Records []*CheckinRecord
+	// Webhooks are the ticket.checked_in messages of the admissions of
+	// scans with a Hook.
+	Webhooks []*WebhookMessage
 }
 
 // DecideScans decides a batch of scans of one event in slice order and
@@ -132,7 +138,8 @@ type CheckinChanges struct {
 // Every scan that reached a ticket goes on record; an offline scan whose
 // device let the person in is recorded as an admission whatever the
 // answer (a ticket renamed or refunded meanwhile included), so two
-// admissions of one ticket show as a conflict.
+// admissions of one ticket show as a conflict. An admission (ok) of a
+// scan with a Hook adds a ticket.checked_in message for the organizer.
 func DecideScans(eventID string, scans []*Scan, f CheckinFacts) CheckinChanges {
 	var ch CheckinChanges
 	changed := make(map[string]bool)
@@ -167,6 +174,9 @@ func DecideScans(eventID string, scans []*Scan, f CheckinFacts) CheckinChanges {
 		rec.Result = s.Result
 		rec.Admitted = s.Result.Admits() || s.Offline && s.DeviceAdmitted
 		if s.Result.Admits() {
+			if s.Hook != "" {
+				ch.Webhooks = append(ch.Webhooks, NewWebhookMessage(s.Hook, HookTicketCheckedIn, ticketCheckedInData(t, s), s.RecordedAt))
+			}
 			f.First[t.ID] = rec
 			if !changed[t.ID] {
 				changed[t.ID] = true

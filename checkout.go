@@ -30,6 +30,7 @@ type Orders struct {
 	engine     *orderEngine
 	inflight   *inflightKeys
 	outbox     *Outbox
+	hooks      *Webhooks
 	publicURL  string
 	sweep      time.Duration
 	timeout    time.Duration // of one background store or provider call
@@ -389,6 +390,7 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 		return nil, err
 	}
 	now := s.clock()
+	paidHook := s.hooks.hookFor(ctx, e, HookOrderPaid)
 	var out Settlement
 	o, err := s.store.SettlePayment(ctx, paymentID, eventKey, func(f SettleFacts) (Settlement, bool, error) {
 		f.MaxPerUser = e.MaxTicketsPerUser
@@ -397,6 +399,9 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 		case d.OrderChanged && d.Order.Status == OrderPaid:
 			links := ticketLinks(k, s.publicURL, e, d.Order, d.Tickets)
 			d.Mail = newOutboxMessage(orderPaidMail(party.Email, e, d.Order, links), now)
+			if paidHook != "" {
+				d.Webhooks = []*WebhookMessage{NewWebhookMessage(paidHook, HookOrderPaid, orderPaidData(d.Order, party.Email), now)}
+			}
 		case d.Refund != nil:
 			d.Mail = newOutboxMessage(paymentRefundedMail(party.Email, e, d.Order, d.Refund), now)
 		}
@@ -408,6 +413,12 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 	}
 	if out.Mail != nil {
 		s.outbox.wake()
+	}
+	if len(out.Webhooks) > 0 {
+		s.hooks.wake()
+	}
+	if out.OrderChanged && out.Order.Status == OrderPaid {
+		s.hooks.checkSoldOut(e)
 	}
 	if out.Refund != nil {
 		s.log.Warn("a payment succeeded for an order that cannot keep it; refunding it",
@@ -562,10 +573,14 @@ func (s *Orders) RefundOrder(ctx context.Context, c Caller, orderID string, in R
 	deadline, fanRefunds := e.FanRefundDeadline()
 	req := RefundRequest{TicketIDs: in.TicketIDs, Lines: in.Lines, Reason: in.Reason, ByOrganizer: c.IsAdmin()}
 	now := s.clock()
+	hook := s.hooks.hookFor(ctx, e, HookOrderRefunded)
 	r, err := s.store.RefundOrder(ctx, o.ID, func(o *Order, p *Payment) (*Refund, *OutboxMessage, error) {
 		r, err := DecideRefund(o, p, req, deadline, fanRefunds, now)
 		if err != nil {
 			return nil, nil, err
+		}
+		if hook != "" {
+			r.Webhooks = []*WebhookMessage{NewWebhookMessage(hook, HookOrderRefunded, orderRefundedData(o, r), now)}
 		}
 		return r, newOutboxMessage(orderRefundedMail(to, e, o, r), now), nil
 	})
@@ -574,6 +589,9 @@ func (s *Orders) RefundOrder(ctx context.Context, c Caller, orderID string, in R
 	}
 	s.outbox.wake()
 	s.wakeRefunds()
+	if hook != "" {
+		s.hooks.wake()
+	}
 	return r, nil
 }
 

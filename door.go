@@ -30,6 +30,7 @@ type Tickets struct {
 	publicURL string
 	// exportPage is the page size of attendee exports.
 	exportPage int
+	hooks     *Webhooks
 }
 
 // checkinEngine batches scans per event (Store.CheckIn). A request points
@@ -419,6 +420,9 @@ func (s *Tickets) Scan(ctx context.Context, c Caller, eventID string, in ScanInp
 	if err := s.engine.hold(ctx, e.ID, scanCall{sc}); err != nil {
 		return ScanOutcome{}, err
 	}
+	if sc.Hook != "" && sc.Result.Admits() {
+		s.hooks.wake()
+	}
 	return outcome(sc), nil
 }
 
@@ -444,6 +448,7 @@ func (s *Tickets) prepare(ctx context.Context, e *Event, in ScanInput, now time.
 		return sc, true, nil
 	}
 	sc.Claim = claim
+	sc.Hook = s.hooks.hookFor(ctx, e, HookTicketCheckedIn)
 	if in.Gate != "" {
 		gates, err := s.gates.get(ctx, s.store, e.ID)
 		if err != nil {
@@ -530,6 +535,9 @@ func (s *Tickets) UploadScans(ctx context.Context, c Caller, eventID string, in 
 		end := min(start+256, len(decide))
 		if err := s.store.CheckIn(ctx, e.ID, decide[start:end]); err != nil {
 			return nil, err
+		}
+		if decide[start].Hook != "" {
+			s.hooks.wake()
 		}
 	}
 	for j, sc := range decide {

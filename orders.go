@@ -390,6 +390,8 @@ type Settlement struct {
 	Tickets []*Ticket
 	// Mail, when not nil, goes to the outbox (set by the service).
 	Mail *OutboxMessage
+	// Webhooks go to the webhook outbox (set by the service).
+	Webhooks []*WebhookMessage
 }
 
 // Settle applies a payment's state as the provider reports it (at the time

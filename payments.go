@@ -134,6 +134,9 @@ type Refund struct {
 	NextAttemptAt time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// Webhooks go to the webhook outbox with the refund when RefundOrder
+	// writes it (set by the service; not kept with the refund).
+	Webhooks []*WebhookMessage
 }
 
 // RefundState is a refund's state as its provider reports it.

@@ -32,6 +32,14 @@ type ServiceConfig struct {
 	Mailer Mailer
 	// Outbox tunes the mail sender.
 	Outbox OutboxConfig
+	// Webhooks sends the organizers' webhooks (WebhookConfig.Poster) and
+	// tunes the deliverer.
+	Webhooks WebhookConfig
+	// AllowInsecureWebhooks accepts webhook endpoints at http://localhost
+	// (and loopback addresses) and at private addresses: tests and local
+	// development only. Otherwise endpoints must be https URLs of public
+	// hosts.
+	AllowInsecureWebhooks bool
 	// PublicURL is the address of the site the mailed links point to
 	// (https://tickets.example.com).
 	PublicURL string
@@ -109,6 +117,8 @@ type Service struct {
 	*Reservations
 	Orders  *Orders
 	Tickets *Tickets
+	// Webhooks is the organizers' outgoing webhooks.
+	Webhooks *Webhooks
 	// Access decides what callers may do to an organizer's things.
 	Access *Access
 	store  Store
@@ -160,16 +170,20 @@ func NewService(cfg ServiceConfig) *Service {
 	keys := &keyCache{}
 	staff := &staffCache{}
 	access := &Access{store: cfg.Store, events: events, staff: staff}
+	hooks := newWebhooks(cfg.Store, access, events, cfg.Logger, cfg.Now, cfg.Webhooks, cfg.AllowInsecureWebhooks)
 	return &Service{
-		Access: access,
+		Access:   access,
+		Webhooks: hooks,
 		Tickets: &Tickets{
 			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys, access: access,
-			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL, exportPage: cmp.Or(cfg.ExportPageSize, ExportPageSize),
+			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL, hooks: hooks,
+			exportPage: cmp.Or(cfg.ExportPageSize, ExportPageSize),
 			engine: newCheckinEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 		},
 		Orders: &Orders{
 			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,
 			events: events, keys: keys, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
+			hooks:  hooks,
 			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
 		},
@@ -192,12 +206,13 @@ func NewService(cfg ServiceConfig) *Service {
 // Run does the background work of the aggregates until ctx is done: hold
 // expiry and idempotency purges, each store call under a deadline (see
 // Reservations.Run), mail delivery and the purge of sent mail
-// (Outbox.Run), the checkout's order expiry, refunds and payment
+// (Outbox.Run), webhook delivery (Webhooks.Run), the checkout's order expiry, refunds and payment
 // reconciliation (Orders.Run), and the users' standings and refresh-token
 // purges (Accounts.Run).
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.outbox.Run(ctx) })
+	wg.Go(func() { _ = s.Webhooks.Run(ctx) })
 	wg.Go(func() { _ = s.Orders.Run(ctx) })
 	wg.Go(func() { s.Accounts.Run(ctx) })
 	err := s.Reservations.Run(ctx)

@@ -168,6 +168,7 @@ type Store interface {
 
 	OrderStore
 	TicketStore
+	WebhookStore
 
 	// Idempotency returns the record for (userID, key), or ErrNotFound.
 	Idempotency(ctx context.Context, userID, key string) (*Idempotency, error)
@@ -337,6 +338,72 @@ type TicketStore interface {
 	StaffRole(ctx context.Context, eventID, userID string) (StaffRole, error)
 	// ListStaff returns an event's door staff ordered by user ID.
 	ListStaff(ctx context.Context, eventID string) ([]*Staff, error)
+}
+
+// WebhookStore keeps the organizers' webhook endpoints, the webhook
+// outbox (messages, written in the transaction of the change they report)
+// and the deliveries of the messages to the endpoints. The stores write
+// the messages of Settlement.Webhooks (SettlePayment), Refund.Webhooks
+// (RefundOrder) and CheckinChanges.Webhooks (CheckIn) with the rest of
+// their transaction.
+type WebhookStore interface {
+	// CreateWebhookEndpoint inserts ep.
+	CreateWebhookEndpoint(ctx context.Context, ep *WebhookEndpoint) error
+	// WebhookEndpoint returns an endpoint, or ErrNotFound.
+	WebhookEndpoint(ctx context.Context, id string) (*WebhookEndpoint, error)
+	// WebhookEndpoints returns an organizer's endpoints ordered by ID.
+	WebhookEndpoints(ctx context.Context, organizerID string) ([]*WebhookEndpoint, error)
+	// UpdateWebhookEndpoint loads the endpoint under lock, calls apply to
+	// change it, and writes back its URL, events, enabled state, failures
+	// and UpdatedAt in one transaction. When it goes from enabled to
+	// disabled, its deliveries waiting for an attempt are paused
+	// (NextAttemptAt NULL); from disabled to enabled, its paused
+	// deliveries (pending or failed, without NextAttemptAt) are due at
+	// its UpdatedAt. It returns the endpoint as written, ErrNotFound, or
+	// apply's error (writing nothing).
+	UpdateWebhookEndpoint(ctx context.Context, id string, apply func(*WebhookEndpoint) error) (*WebhookEndpoint, error)
+	// DeleteWebhookEndpoint deletes an endpoint with its deliveries;
+	// ErrNotFound when there is none.
+	DeleteWebhookEndpoint(ctx context.Context, id string) error
+
+	// InsertWebhookMessages writes messages to the webhook outbox, in one
+	// statement; a message whose ID is on record already is left as it
+	// was.
+	InsertWebhookMessages(ctx context.Context, msgs []*WebhookMessage) error
+	// FanOutWebhooks takes up to limit messages not fanned out yet (oldest
+	// first), calls plan with them and every enabled endpoint of their
+	// organizers, and inserts the deliveries plan returns and marks the
+	// messages fanned out, in one transaction. Several processes may call
+	// it at once; a message is fanned out once. It returns how many
+	// messages it took.
+	FanOutWebhooks(ctx context.Context, limit int, plan func([]*WebhookMessage, []*WebhookEndpoint) []*WebhookDelivery) (int, error)
+	// ClaimWebhookDeliveries claims up to limit deliveries due by now
+	// (NextAttemptAt ≤ now, oldest due first) by setting their
+	// NextAttemptAt to leaseUntil, and returns them with their endpoint
+	// and message. Several processes may call it at once; a delivery is
+	// claimed by one of them.
+	ClaimWebhookDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*WebhookJob, error)
+	// RecordWebhookAttempts records attempts: it locks the deliveries'
+	// endpoints (in ID order), calls apply with each endpoint and its
+	// deliveries of ds (apply may change both), and writes back the
+	// deliveries' status, attempts, last attempt, error and NextAttemptAt
+	// and the endpoints as UpdateWebhookEndpoint does, in one transaction.
+	// Deliveries deleted meanwhile are skipped.
+	RecordWebhookAttempts(ctx context.Context, ds []*WebhookDelivery, apply func(*WebhookEndpoint, []*WebhookDelivery)) error
+	// WebhookDelivery returns a delivery, or ErrNotFound.
+	WebhookDelivery(ctx context.Context, id string) (*WebhookDelivery, error)
+	// WebhookDeliveries returns up to f.Limit deliveries of an endpoint,
+	// newest first (by ID).
+	WebhookDeliveries(ctx context.Context, f DeliveryFilter) ([]*WebhookDelivery, error)
+	// UpdateWebhookDelivery loads a delivery under lock, calls apply, and
+	// writes back its status, attempts and NextAttemptAt. It returns the
+	// delivery as written, ErrNotFound, or apply's error.
+	UpdateWebhookDelivery(ctx context.Context, id string, apply func(*WebhookDelivery) error) (*WebhookDelivery, error)
+	// PurgeWebhooks deletes, in bounded batches, the deliveries that
+	// succeeded or were given up and last changed before before, then the
+	// fanned-out messages created before before that no delivery refers
+	// to, and returns how many rows it deleted.
+	PurgeWebhooks(ctx context.Context, before time.Time) (int, error)
 }
 
 // PaymentParty is who and what a payment is for (Store.PaymentParty).

@@ -157,6 +157,8 @@ var envDoc = map[string]string{
 	"BOXOFFICE_MAIL_FROM":               "sender of the mail, like Boxoffice <tickets@example.com> (required with BOXOFFICE_SMTP_URL)",
 	"BOXOFFICE_PUBLIC_URL":              "public address of the site the mailed links point to (http://localhost:8080; required with BOXOFFICE_SMTP_URL)",
 	"BOXOFFICE_MAIL_RETRY":              "delay after a failed mail delivery, doubled per failure up to 1h (30s)",
+	"BOXOFFICE_WEBHOOKS_INSECURE":       "true accepts webhook endpoints at http://localhost and private addresses; development only, refused in production (false)",
+	"BOXOFFICE_WEBHOOK_LEASE":           "how long an instance holds the webhook deliveries it claimed; those of an instance that died are sent again after it (1m)",
 	"BOXOFFICE_ENV":                     "development or production; production refuses the test payment provider and a missing one (development)",
 	"BOXOFFICE_PAYMENTS":                "payment provider: stripe, test (moves no money: for trying out and tests) or none (none)",
 	"BOXOFFICE_STRIPE_SECRET_KEY":       "Stripe secret key, sk_live_… or sk_test_… (required with BOXOFFICE_PAYMENTS=stripe)",

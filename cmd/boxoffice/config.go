@@ -70,6 +70,13 @@ type config struct {
 	MailFrom  string
 	PublicURL string
 	MailRetry time.Duration
+	// WebhooksInsecure accepts webhook endpoints at http://localhost and
+	// private addresses (BOXOFFICE_WEBHOOKS_INSECURE=true; refused in
+	// production). WebhookLease is how long a deliverer holds claimed
+	// deliveries (BOXOFFICE_WEBHOOK_LEASE, default 1m): how long the
+	// deliveries of an instance that died wait for another.
+	WebhooksInsecure bool
+	WebhookLease     time.Duration
 	// Production refuses settings that are only fit for trying boxoffice
 	// out (BOXOFFICE_ENV=production).
 	Production bool
@@ -160,6 +167,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MailFrom:        getenv("BOXOFFICE_MAIL_FROM"),
 		PublicURL:       getenv("BOXOFFICE_PUBLIC_URL"),
 		MailRetry:       dur("BOXOFFICE_MAIL_RETRY", 30*time.Second, 10*time.Millisecond),
+		WebhookLease:    dur("BOXOFFICE_WEBHOOK_LEASE", time.Minute, time.Second),
+	}
+	switch v := getenv("BOXOFFICE_WEBHOOKS_INSECURE"); v {
+	case "", "false", "0":
+	case "true", "1":
+		c.WebhooksInsecure = true
+	default:
+		bad("BOXOFFICE_WEBHOOKS_INSECURE", "must be true or false")
 	}
 	if c.SMTPURL != "" {
 		if c.MailFrom == "" {
@@ -183,6 +198,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.Production = true
 	default:
 		bad("BOXOFFICE_ENV", "must be development or production")
+	}
+	if c.Production && c.WebhooksInsecure {
+		bad("BOXOFFICE_WEBHOOKS_INSECURE", "must not be set in production: it lets webhooks reach the platform's own network")
 	}
 	c.Payments = getenv("BOXOFFICE_PAYMENTS")
 	c.StripeSecretKey = getenv("BOXOFFICE_STRIPE_SECRET_KEY")

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"boxoffice"
 	"boxoffice/api"
 )
 
@@ -236,6 +237,15 @@ func TestMetricsEndToEnd(t *testing.T) {
 	expect(admin.do("DELETE", door+"/checkins/"+tk.ID, nil, nil), 200, "undo check-in")
 	expect(admin.do("DELETE", door+"/gates/North", nil, nil), 204, "delete gate")
 	expect(admin.do("DELETE", door+"/staff/"+me.ID, nil, nil), 204, "delete staff")
+	hooks := "/api/v1/organizers/" + boxoffice.DefaultOrganizerID + "/webhooks"
+	var hook struct{ ID string }
+	expect(admin.do("POST", hooks, map[string]any{"url": "https://hooks.example.com/in", "events": []string{"event.cancelled"}}, &hook), 201, "create webhook")
+	expect(admin.do("GET", hooks, nil, nil), 200, "webhooks")
+	expect(admin.do("GET", hooks+"/"+hook.ID, nil, nil), 200, "webhook")
+	expect(admin.do("PATCH", hooks+"/"+hook.ID, map[string]any{"enabled": false}, nil), 200, "update webhook")
+	expect(admin.do("GET", hooks+"/"+hook.ID+"/deliveries", nil, nil), 200, "deliveries")
+	expect(admin.do("POST", hooks+"/"+hook.ID+"/deliveries/"+boxoffice.NewID()+"/retry", nil, nil), 409, "retry on a disabled endpoint")
+	expect(admin.do("DELETE", hooks+"/"+hook.ID, nil, nil), 204, "delete webhook")
 	expect(fan.do("POST", "/api/v1/payments/webhooks/test", map[string]any{"id": "evt"}, nil), 401, "unsigned callback")
 	expect(fan.do("GET", "/healthz", nil, nil), 200, "healthz")
 	expect(fan.do("GET", "/readyz", nil, nil), 200, "readyz")

@@ -27,6 +27,7 @@ import (
 	"boxoffice/internal/sqlite"
 	"boxoffice/internal/stripe"
 	"boxoffice/internal/testpay"
+	"boxoffice/internal/webhookhttp"
 )
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -160,6 +161,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		// Device tokens too are signed with a key derived from the JWT
 		// secret.
 		DeviceKey: auth.DeviceSecret(secret), DeviceTokenTTL: cfg.DeviceTokenTTL,
+		Webhooks: boxoffice.WebhookConfig{
+			Poster: webhookhttp.New(webhookhttp.Options{AllowPrivate: cfg.WebhooksInsecure}), Lease: cfg.WebhookLease,
+		},
+		AllowInsecureWebhooks: cfg.WebhooksInsecure,
 	}
 	if m != nil {
 		svcCfg.OnSweep = m.OnSweep

@@ -84,6 +84,44 @@ func (f *authzFixture) ticket() (id, code string) {
 	return list.Items[0].ID, list.Items[0].Code
 }
 
+// orgHooks is the default organizer's webhook endpoints.
+const orgHooks = "/api/v1/organizers/" + boxoffice.DefaultOrganizerID + "/webhooks"
+
+// endpoint makes the admin a fresh webhook endpoint of the default
+// organizer for events (event.cancelled when nil) and returns its id.
+func (f *authzFixture) endpoint(events []string) string {
+	if events == nil {
+		events = []string{"event.cancelled"}
+	}
+	var ep struct {
+		ID string `json:"id"`
+	}
+	f.ts.call("POST", orgHooks, f.ts.adminToken, map[string]any{"url": "http://127.0.0.1:9/hooks", "events": events}).
+		ok(f.ts.t, 201, &ep)
+	return ep.ID
+}
+
+// delivery makes a fresh endpoint that subscribes to order.paid, pays an
+// order, and returns the endpoint's id and its delivery's once the
+// deliverer made it.
+func (f *authzFixture) delivery() (wid, did string) {
+	wid = f.endpoint([]string{"order.paid"})
+	f.order(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var page listJSON[struct {
+			ID string `json:"id"`
+		}]
+		f.ts.call("GET", orgHooks+"/"+wid+"/deliveries", f.ts.adminToken, nil).ok(f.ts.t, 200, &page)
+		if len(page.Items) > 0 {
+			return wid, page.Items[0].ID
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.ts.t.Fatal("no delivery of order.paid within 10 s")
+	return "", ""
+}
+
 // TestAuthorizationMatrix calls every route of the route table as every
 // kind of caller and checks the status: a route missing from the matrix
 // fails the test, so no route can be added without deciding who may call it.
@@ -130,6 +168,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	door := func(suffix string, body any) func(*authzFixture, int) (string, any) {
 		return func(f *authzFixture, _ int) (string, any) { return "/api/v1/events/" + f.event + suffix, body }
+	}
+	hook := func(suffix string, body any) func(*authzFixture, int) (string, any) {
+		return func(f *authzFixture, _ int) (string, any) { return orgHooks + "/" + f.endpoint(nil) + suffix, body }
 	}
 	matrix := map[string]authzRoute{
 		"POST /api/v1/users": {[callerKinds]int{201, 201, 201, 201}, func(f *authzFixture, _ int) (string, any) {
@@ -262,6 +303,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 			f.ts.call("PUT", path, f.ts.adminToken, map[string]string{"role": "scanner"}).ok(f.ts.t, 200, nil)
 			return path, nil
 		}},
+
+		"POST /api/v1/organizers/{id}/webhooks": {[callerKinds]int{A, F, F, 201},
+			static(orgHooks, map[string]any{"url": "http://127.0.0.1:9/hooks", "events": []string{"event.cancelled"}})},
+		"GET /api/v1/organizers/{id}/webhooks":                  {[callerKinds]int{A, F, F, 200}, static(orgHooks, nil)},
+		"GET /api/v1/organizers/{id}/webhooks/{wid}":            {[callerKinds]int{A, F, F, 200}, hook("", nil)},
+		"PATCH /api/v1/organizers/{id}/webhooks/{wid}":          {[callerKinds]int{A, F, F, 200}, hook("", map[string]any{"enabled": false})},
+		"DELETE /api/v1/organizers/{id}/webhooks/{wid}":         {[callerKinds]int{A, F, F, 204}, hook("", nil)},
+		"GET /api/v1/organizers/{id}/webhooks/{wid}/deliveries": {[callerKinds]int{A, F, F, 200}, hook("/deliveries", nil)},
+		"POST /api/v1/organizers/{id}/webhooks/{wid}/deliveries/{did}/retry": {[callerKinds]int{A, F, F, 202},
+			func(f *authzFixture, _ int) (string, any) {
+				wid, did := f.delivery()
+				return orgHooks + "/" + wid + "/deliveries/" + did + "/retry", nil
+			}},
 
 		"GET /healthz":             {[callerKinds]int{200, 200, 200, 200}, static("/healthz", nil)},
 		"GET /readyz":              {[callerKinds]int{200, 200, 200, 200}, static("/readyz", nil)},

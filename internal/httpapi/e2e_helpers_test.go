@@ -19,6 +19,7 @@ import (
 	"boxoffice/internal/memory"
 	"boxoffice/internal/sqlite"
 	"boxoffice/internal/testpay"
+	"boxoffice/internal/webhookhttp"
 )
 
 // testClock is the service's clock: real time plus an offset tests move.
@@ -108,6 +109,11 @@ func newTestServer(t *testing.T, opts ...func(boxoffice.Store, *Config)) *testSe
 		// Holds expire only when a test asks the clock to move past them
 		// and confirms; no sweep races the assertions.
 		SweepInterval: time.Hour,
+		// Webhooks go to receivers on this machine.
+		Webhooks: boxoffice.WebhookConfig{
+			Poster: webhookhttp.New(webhookhttp.Options{AllowPrivate: true}), Poll: 20 * time.Millisecond, Timeout: 2 * time.Second,
+		},
+		AllowInsecureWebhooks: true,
 	})
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -121,6 +121,15 @@ func (s *server) routes() []route {
 		{"PUT /api/v1/events/{id}/staff/{user_id}", authed, s.handlePutStaff},
 		{"DELETE /api/v1/events/{id}/staff/{user_id}", authed, s.handleDeleteStaff},
 
+		// Organizers' webhooks.
+		{"POST /api/v1/organizers/{id}/webhooks", authed, s.handleCreateWebhook},
+		{"GET /api/v1/organizers/{id}/webhooks", authed, s.handleListWebhooks},
+		{"GET /api/v1/organizers/{id}/webhooks/{wid}", authed, s.handleGetWebhook},
+		{"PATCH /api/v1/organizers/{id}/webhooks/{wid}", authed, s.handleUpdateWebhook},
+		{"DELETE /api/v1/organizers/{id}/webhooks/{wid}", authed, s.handleDeleteWebhook},
+		{"GET /api/v1/organizers/{id}/webhooks/{wid}/deliveries", authed, s.handleListDeliveries},
+		{"POST /api/v1/organizers/{id}/webhooks/{wid}/deliveries/{did}/retry", authed, s.handleRetryDelivery},
+
 		// Operations.
 		{"GET /healthz", public, s.handleHealth},
 		{"GET /readyz", public, s.handleReady},

@@ -769,6 +769,9 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string,
 				return err
 			}
 		}
+		if err := insertWebhookMessages(ctx, tx, st.Webhooks); err != nil {
+			return err
+		}
 		if err := insertMail(ctx, tx, st.Mail); err != nil {
 			return err
 		}
@@ -956,6 +959,11 @@ func (s *Store) RefundOrder(ctx context.Context, orderID string,
 						return err
 					}
 				}
+			}
+		}
+		if r != nil {
+			if err := insertWebhookMessages(ctx, tx, r.Webhooks); err != nil {
+				return err
 			}
 		}
 		if err := insertMail(ctx, tx, mail); err != nil {

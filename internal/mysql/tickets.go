@@ -377,7 +377,12 @@ func (s *Store) CheckIn(ctx context.Context, eventID string, scans []*boxoffice.
 			args = append(args, r.ID, r.EventID, r.TicketID, r.Gate, r.DeviceID, nullString(r.ScanID),
 				r.ScannedAt.UTC(), r.RecordedAt.UTC(), string(r.Result), r.Admitted, r.Undone)
 		}
-		return s.bulk.exec(ctx, tx, bulkCheckins, args)
+		if err := s.bulk.exec(ctx, tx, bulkCheckins, args); err != nil {
+			return err
+		}
+		// One statement for the batch's messages, none when nobody
+		// subscribes.
+		return insertWebhookMessages(ctx, tx, ch.Webhooks)
 	})
 }
 

@@ -195,16 +195,25 @@ func TestCheckInStatements(t *testing.T) {
 // event are scanned once each per iteration, in batches of the given size
 // as the group commit makes them, with 1 or 4 batches in flight at a time
 // (the group commit's parallel setting: one goroutine each); between
-// iterations the tickets are made valid again. It reports scans/s and,
-// when the MariaDB server runs on this machine, its CPU time per scan.
+// iterations the tickets are made valid again. The webhooks run has an
+// endpoint subscribed to ticket.checked_in: each batch writes its messages
+// in one more statement. It reports scans/s and, when the MariaDB server
+// runs on this machine, its CPU time per scan.
 func BenchmarkCheckIn(b *testing.B) {
 	const tickets = 20_000
 	s := openStore(b)
 	e := holdEvent(b, s, tickets, 10)
 	ts := issueBulk(b, s, e, tickets)
-	for _, c := range []struct{ size, gates int }{{64, 4}, {256, 4}, {64, 1}, {256, 1}} {
-		size, gates := c.size, c.gates
-		b.Run(fmt.Sprintf("batch=%d/inflight=%d", size, gates), func(b *testing.B) {
+	for _, run := range []struct {
+		size, gates int
+		hook        bool // an endpoint subscribes: each admission writes a ticket.checked_in message
+	}{{64, 4, false}, {256, 4, false}, {64, 1, false}, {256, 1, false}, {256, 1, true}} {
+		size, gates := run.size, run.gates
+		name := fmt.Sprintf("batch=%d/inflight=%d", size, gates)
+		if run.hook {
+			name += "/webhooks"
+		}
+		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			var scans int
 			var cpu time.Duration
@@ -218,7 +227,11 @@ func BenchmarkCheckIn(b *testing.B) {
 				work := make([][]*boxoffice.Scan, gates)
 				for k, j := range perm {
 					g := k % gates
-					work[g] = append(work[g], scanOf(ts[j], fmt.Sprint("G", g), "", "", at.Add(time.Duration(k)*time.Microsecond)))
+					sc := scanOf(ts[j], fmt.Sprint("G", g), "", "", at.Add(time.Duration(k)*time.Microsecond))
+					if run.hook {
+						sc.Hook = e.OrganizerOf()
+					}
+					work[g] = append(work[g], sc)
 				}
 				cpu0 := mariadbCPU()
 				b.StartTimer()

@@ -618,6 +618,9 @@ func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string, d
 				return err
 			}
 		}
+		if err := insertWebhookMessages(ctx, tx, st.Webhooks); err != nil {
+			return err
+		}
 		return insertMail(ctx, tx, st.Mail)
 	})
 	return out, err
@@ -770,6 +773,11 @@ func (s *Store) RefundOrder(ctx context.Context, orderID string, decide func(*bo
 			return err
 		}
 		out = r
+		if r != nil {
+			if err := insertWebhookMessages(ctx, tx, r.Webhooks); err != nil {
+				return err
+			}
+		}
 		return insertMail(ctx, tx, mail)
 	})
 	return out, err

@@ -326,7 +326,7 @@ func (s *Store) CheckIn(ctx context.Context, eventID string, scans []*boxoffice.
 				return err
 			}
 		}
-		return nil
+		return insertWebhookMessages(ctx, tx, ch.Webhooks)
 	})
 }
 

@@ -30,7 +30,7 @@ type Tickets struct {
 	publicURL string
 	// exportPage is the page size of attendee exports.
 	exportPage int
-	hooks     *Webhooks
+	hooks      *Webhooks
 }
 
 // checkinEngine batches scans per event (Store.CheckIn). A request points

@@ -178,7 +178,7 @@ func NewService(cfg ServiceConfig) *Service {
 			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys, access: access,
 			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL, hooks: hooks,
 			exportPage: cmp.Or(cfg.ExportPageSize, ExportPageSize),
-			engine: newCheckinEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
+			engine:     newCheckinEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 		},
 		Orders: &Orders{
 			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,

@@ -186,6 +186,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		ReadyNote:      paymentsNote,
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins:    cfg.CORSOrigins,
 	}
 	if m != nil {
 		m.WatchStreams(room.Streams)

@@ -19,6 +19,7 @@ import (
 	"boxoffice"
 	"boxoffice/internal/auth"
 	"boxoffice/internal/httpapi"
+	"boxoffice/internal/web"
 	"boxoffice/internal/memory"
 	"boxoffice/internal/metrics"
 	"boxoffice/internal/mysql"
@@ -195,7 +196,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		})
 		apiCfg.Observer = m
 	}
-	handler := httpapi.New(apiCfg)
+	// The pages (internal/web) answer every path outside /api/, /healthz
+	// and /readyz, which go to the API unchanged.
+	handler := web.New(web.Config{API: httpapi.New(apiCfg), RefreshTTL: cfg.RefreshTTL, Logger: log})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -136,7 +136,7 @@ func (b *browser) waitJS(what, expr string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!(" + expr + ")"))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
 		cancel()
 		if err == nil && ok {
 			return
@@ -263,9 +263,9 @@ func TestPagesInBrowser(t *testing.T) {
 	var ev pageEvent
 	if code := admin.do("POST", "/api/v1/events", map[string]any{
 		"title": "Night Owls Live", "description": "An evening of songs.", "venue": "Harbour Hall",
-		"starts_at":      now.Add(30 * 24 * time.Hour).Format(time.RFC3339),
-		"sales_start_at": now.Add(-time.Hour).Format(time.RFC3339),
-		"sales_end_at":   now.Add(7 * 24 * time.Hour).Format(time.RFC3339),
+		"starts_at":            now.Add(30 * 24 * time.Hour).Format(time.RFC3339),
+		"sales_start_at":       now.Add(-time.Hour).Format(time.RFC3339),
+		"sales_end_at":         now.Add(7 * 24 * time.Hour).Format(time.RFC3339),
 		"max_tickets_per_user": 4, "hold_seconds": 600,
 		"queue": map[string]any{"enabled": true, "admit_per_minute": 600},
 		"tiers": []map[string]any{

@@ -19,7 +19,6 @@ import (
 	"boxoffice"
 	"boxoffice/internal/auth"
 	"boxoffice/internal/httpapi"
-	"boxoffice/internal/web"
 	"boxoffice/internal/memory"
 	"boxoffice/internal/metrics"
 	"boxoffice/internal/mysql"
@@ -28,6 +27,7 @@ import (
 	"boxoffice/internal/sqlite"
 	"boxoffice/internal/stripe"
 	"boxoffice/internal/testpay"
+	"boxoffice/internal/web"
 )
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {

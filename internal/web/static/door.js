@@ -172,6 +172,7 @@
         if (r.result === "ok" && r.ticket) { admitted.add(r.ticket.id); store(K.admitted, [...admitted]); }
         show(r.result, describe(r), false);
         upload();
+        fetchCounts();
         return;
       } catch (e) {
         if (!networkDown(e)) { show("invalid", e.message, false); return; }

@@ -92,7 +92,7 @@
       info.append(f);
     }
     const pick = el("input", {type: "checkbox", class: "refund-pick", value: t.id, id: "refund-" + t.id});
-    info.append(el("p", {}, pick, " ", el("label", {for: "refund-" + t.id, style: null, text: "Select for refund"})));
+    info.append(el("p", {}, pick, " ", el("label", {for: "refund-" + t.id, class: "inline", text: "Select for refund"})));
     div.append(info);
     return div;
   }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -42,6 +43,7 @@ type browser struct {
 	ctx    context.Context
 	base   string
 	shots  string // where screenshots go ("" for none)
+	axe    string // the axe-core script ("" for no accessibility check)
 	mu     sync.Mutex
 	errors []string // uncaught exceptions and security (CSP) messages
 }
@@ -76,6 +78,15 @@ func newBrowser(t *testing.T, base string) *browser {
 		if err := os.MkdirAll(b.shots, 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if path := os.Getenv("BOXOFFICE_AXE"); path != "" {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("BOXOFFICE_AXE: %v", err)
+		}
+		b.axe = string(src)
+	} else {
+		t.Log("axe-core check skipped: set BOXOFFICE_AXE to axe-core's axe.min.js (npm axe-core)")
 	}
 	msgs := chromedp.Console(ctx)
 	go func() {
@@ -155,10 +166,12 @@ func (b *browser) open(path string) {
 	b.waitJS("page ready: "+path, `document.readyState === "complete"`, 15*time.Second)
 }
 
-// shot writes screenshots of the page at a phone's and a desktop's width
+// shot checks the page's accessibility with axe-core (when BOXOFFICE_AXE
+// names it) and writes screenshots of it at a phone's and a desktop's width
 // under $BOXOFFICE_ARTIFACTS/pages.
 func (b *browser) shot(name string) {
 	b.t.Helper()
+	b.checkAccessibility(name)
 	if b.shots == "" {
 		return
 	}
@@ -179,6 +192,42 @@ func (b *browser) shot(name string) {
 		}
 	}
 	b.do("back to the phone's width", chromedp.EmulateViewport(360, 800))
+}
+
+// checkAccessibility runs axe-core on the page at a phone's width and fails
+// the test on any serious or critical violation.
+func (b *browser) checkAccessibility(name string) {
+	b.t.Helper()
+	if b.axe == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](b.axe+"\n;undefined")); err != nil {
+		b.t.Fatalf("injecting axe-core into %s: %v", name, err)
+	}
+	var res struct {
+		Passes  int
+		Serious []string
+		Minor   []string
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document).then(r => {
+		const say = v => v.id + " (" + v.impact + "): " + v.help + " at " + v.nodes.map(n => n.target.join(" ")).join(", ");
+		const bad = v => v.impact === "serious" || v.impact === "critical";
+		return JSON.stringify({passes: r.passes.length, serious: r.violations.filter(bad).map(say), minor: r.violations.filter(v => !bad(v)).map(say)});
+	})`, chromedp.EvalAwaitPromise))
+	if err == nil {
+		err = json.Unmarshal([]byte(out), &res)
+	}
+	if err != nil || res.Passes == 0 {
+		b.t.Fatalf("axe-core on %s: %v (%s)", name, err, out)
+	}
+	for _, v := range res.Serious {
+		b.t.Errorf("accessibility of %s: %s", name, v)
+	}
+	for _, v := range res.Minor {
+		b.t.Logf("accessibility of %s (minor): %s", name, v)
+	}
 }
 
 // setOffline cuts the tab off the network (or restores it), as a phone at

@@ -458,3 +458,85 @@ func TestPagesInBrowser(t *testing.T) {
 		t.Fatal("browser gone")
 	}
 }
+
+// TestWaitingRoomPageInBrowser: the waiting room keeps a pre-sale place
+// through a network drop and a reload, and tells the truth when the event
+// has sold out.
+func TestWaitingRoomPageInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chromium-backed test skipped in -short mode")
+	}
+	if chromiumPath() == "" {
+		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
+	}
+	in := startInstance(t, pageServerEnv(t))
+	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
+	now := time.Now().UTC()
+	event := func(title string, salesStart time.Time, capacity int) pageEvent {
+		var ev pageEvent
+		if code := admin.do("POST", "/api/v1/events", map[string]any{
+			"title": title, "description": "", "venue": "Hall",
+			"starts_at":            now.Add(30 * 24 * time.Hour).Format(time.RFC3339),
+			"sales_start_at":       salesStart.Format(time.RFC3339),
+			"sales_end_at":         now.Add(7 * 24 * time.Hour).Format(time.RFC3339),
+			"max_tickets_per_user": 4, "hold_seconds": 600,
+			"queue": map[string]any{"enabled": true, "admit_per_minute": 600},
+			"tiers": []map[string]any{{"name": "GA", "price": map[string]any{"amount": 1000, "currency": "EUR"}, "capacity": capacity}},
+		}, &ev); code != 201 {
+			t.Fatalf("creating %s: %d", title, code)
+		}
+		return ev
+	}
+	presale := event("Pre-sale Night", now.Add(time.Hour), 10)
+	tiny := event("Tiny Room", now.Add(-time.Hour), 1)
+
+	// Someone else buys the tiny room's only ticket.
+	other := client{t: t, base: in.url}
+	if code := other.do("POST", "/api/v1/users", map[string]string{"email": "first@example.com", "password": "first-fan-password", "name": "First"}, nil); code != 201 {
+		t.Fatalf("sign-up: %d", code)
+	}
+	other.token = signIn(t, in.url, "first@example.com", "first-fan-password")
+	other.do("POST", "/api/v1/events/"+tiny.ID+"/queue", nil, nil)
+	admission := waitAdmitted(t, []string{in.url}, tiny.ID, other.token)
+	var order struct{ ID string }
+	if code := call(t, "POST", in.url, "/api/v1/events/"+tiny.ID+"/orders", other.token, map[string]string{"Admission-Token": admission},
+		map[string]any{"lines": []map[string]any{{"tier_id": tiny.Tiers[0].ID, "quantity": 1}}}, &order); code != 201 {
+		t.Fatalf("order: %d", code)
+	}
+	if code := other.do("POST", "/api/v1/orders/"+order.ID+"/payments", map[string]string{"payment_token": "tok_visa"}, nil); code != 201 {
+		t.Fatalf("payment: %d", code)
+	}
+
+	b := newBrowser(t, in.url)
+	b.open("/signup?next=" + url.QueryEscape("/events/"+presale.ID+"/queue"))
+	b.do("sign up",
+		chromedp.SendKeys(chromedp.CSS("#name"), "Lin Waiting"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "lin@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "a long wait ahead"+kb.Enter))
+	inPool := `/pre-sale draw/.test(document.querySelector("#position").textContent)`
+	b.waitJS("in the pre-sale pool", inPool, 15*time.Second)
+	b.waitJS("live updates", `/Live updates on/.test(document.querySelector("#connection").textContent)`, 10*time.Second)
+	if live := b.eval(`document.querySelector("#queue-state").getAttribute("aria-live")`); live != "polite" {
+		t.Errorf("the queue state's aria-live is %q", live)
+	}
+	b.shot("queue-presale")
+	b.setOffline(true)
+	b.waitJS("says it is offline", `/offline/.test(document.querySelector("#connection").textContent)`, 10*time.Second)
+	b.shot("queue-offline")
+	b.setOffline(false)
+	b.waitJS("live again", `/Live updates on/.test(document.querySelector("#connection").textContent)`, 15*time.Second)
+	b.waitJS("still in the pool", inPool, 5*time.Second)
+	b.open("/events/" + presale.ID + "/queue")
+	b.waitJS("still in the pool after a reload", inPool, 10*time.Second)
+	var st struct{ Status string }
+	if code := (client{t: t, base: in.url, token: signIn(t, in.url, "lin@example.com", "a long wait ahead")}).do("GET", "/api/v1/events/"+presale.ID+"/queue", nil, &st); code != 200 || st.Status != "waiting" {
+		t.Errorf("the server has the fan %d %+v", code, st)
+	}
+
+	b.open("/events/" + tiny.ID + "/queue")
+	b.waitJS("sold out, said so", `document.querySelector("#position").textContent === "Sold out"`, 20*time.Second)
+	if eta := b.eval(`document.querySelector("#eta").textContent`); !strings.Contains(eta, "sold") {
+		t.Errorf("the sold-out page says %q", eta)
+	}
+	b.shot("queue-sold-out")
+}

@@ -7,6 +7,7 @@
   if (!requireSignIn()) return;
   const base = "events/" + encodeURIComponent(id) + "/queue";
   const POLL = 4000;
+  const OFFLINE = "You are offline. You keep your place; we reconnect when the network is back.";
   let source = null, pollTimer = 0, retryTimer = 0, streamFailures = 0, finished = false, last = null;
 
   function admissionKey() { return "bo_admission_" + id; }
@@ -72,7 +73,7 @@
       if (source) source.close();
       source = null;
       streamFailures++;
-      say("connection", navigator.onLine === false ? "You are offline. You keep your place; we reconnect when the network is back." : "Reconnecting…");
+      say("connection", navigator.onLine === false ? OFFLINE : "Reconnecting…");
       // Polling meanwhile; the stream is tried again after a while.
       poll();
       clearTimeout(retryTimer);
@@ -88,7 +89,8 @@
       showError(null);
     } catch (e) {
       if (e.status === 404) { await join(); return; }
-      if (e.code !== "unauthenticated") showError(e);
+      if (e instanceof TypeError) say("connection", OFFLINE);
+      else if (e.code !== "unauthenticated") showError(e);
     }
     if (!finished && !source) pollTimer = setTimeout(poll, POLL);
   }
@@ -115,7 +117,18 @@
     sessionStorage.removeItem(admissionKey());
     location.assign("/events/" + id);
   });
-  window.addEventListener("online", () => { if (!finished && !source) poll(); });
+  window.addEventListener("offline", () => {
+    if (finished) return;
+    if (source) { source.close(); source = null; }
+    say("connection", OFFLINE);
+    poll();
+  });
+  window.addEventListener("online", () => {
+    if (finished) return;
+    streamFailures = 0;
+    clearTimeout(retryTimer);
+    stream();
+  });
   api("GET", "events/" + encodeURIComponent(id)).then(ev => {
     say("event-title", ev.title + " · " + when(ev.starts_at));
     document.title = "Waiting room: " + ev.title + " · boxoffice";

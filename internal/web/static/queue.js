@@ -18,6 +18,7 @@
     go.hidden = true; rejoin.hidden = true; $("leave").hidden = false;
     switch (st.status) {
     case "waiting":
+      $("keep").hidden = false;
       if (st.position > 0) {
         pos.textContent = st.position === 1 ? "You are next" : "Number " + st.position.toLocaleString() + " in line";
         eta.textContent = st.eta_seconds > 0 ? "About " + duration(st.eta_seconds) + " to go." : "Any moment now.";
@@ -37,7 +38,7 @@
       break;
     case "sold_out":
       pos.textContent = "Sold out";
-      eta.textContent = "Every ticket has been sold or the sale has closed. We are sorry: no more tickets will be admitted from the line.";
+      eta.textContent = "Every ticket is sold, or the sale has closed. We are sorry. Tickets sometimes come back when orders are cancelled: look at the event page later.";
       $("leave").hidden = true;
       finish();
       break;
@@ -55,6 +56,7 @@
     if (source) { source.close(); source = null; }
     clearTimeout(pollTimer); clearTimeout(retryTimer);
     say("connection", "");
+    $("keep").hidden = true;
   }
 
   function stream() {

@@ -93,7 +93,8 @@
     wrong_event: ["bad", "WRONG EVENT"],
     wrong_gate: ["warn", "WRONG GATE"],
     invalid: ["bad", "INVALID"],
-    unknown: ["warn", "CANNOT CHECK OFFLINE"]
+    unknown: ["warn", "CANNOT CHECK OFFLINE"],
+    error: ["warn", "NOT CHECKED"]
   };
 
   function show(result, detail, offline) {
@@ -175,7 +176,7 @@
         fetchCounts();
         return;
       } catch (e) {
-        if (!networkDown(e)) { show("invalid", e.message, false); return; }
+        if (!networkDown(e)) { show("error", e.message, false); return; }
         setOnline(false);
         if (!bundle) { show("unknown", "No network and no offline list: this code cannot be checked.", false); return; }
       }

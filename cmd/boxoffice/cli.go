@@ -153,6 +153,7 @@ var envDoc = map[string]string{
 	"BOXOFFICE_SIGNIN_RESERVED_QUEUE":   "sign-ins with a device token that may wait for those workers (8)",
 	"BOXOFFICE_STREAMS_PER_USER":        "waiting-room streams one user may keep open on one instance; 0: no cap (3)",
 	"BOXOFFICE_TRUSTED_PROXIES":         "comma-separated CIDRs of the proxies whose X-Forwarded-For gives the client address (none)",
+	"BOXOFFICE_CORS_ORIGINS":            "comma-separated origins of other sites' front ends that may call the API from browsers (exact origins send cookies; * any, without); empty: none",
 	"BOXOFFICE_SMTP_URL":                "mail server, smtp://user:pass@host:port (STARTTLS when offered) or smtps://; unset: mail is logged, not sent",
 	"BOXOFFICE_MAIL_FROM":               "sender of the mail, like Boxoffice <tickets@example.com> (required with BOXOFFICE_SMTP_URL)",
 	"BOXOFFICE_PUBLIC_URL":              "public address of the site the mailed links point to (http://localhost:8080; required with BOXOFFICE_SMTP_URL)",

@@ -62,6 +62,9 @@ type config struct {
 	RateLimits boxoffice.RateLimits
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// CORSOrigins are the other sites' front ends allowed to call the API
+	// from browsers (BOXOFFICE_CORS_ORIGINS): exact origins, or "*".
+	CORSOrigins []string
 	// SMTPURL is the mail server ("" = mail is logged, not sent), MailFrom
 	// the sender, PublicURL the site the mailed links point to, and
 	// MailRetry the delay after a first failed delivery (doubled per
@@ -304,6 +307,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+	}
+	if v := getenv("BOXOFFICE_CORS_ORIGINS"); v != "" {
+		for f := range strings.SplitSeq(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			if f != "*" {
+				u, err := url.Parse(f)
+				if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil || u.Fragment != "" || f != u.Scheme+"://"+u.Host {
+					bad("BOXOFFICE_CORS_ORIGINS", "%q is not an origin like https://shop.example.com (scheme and host, no path or trailing slash) nor *", f)
+					continue
+				}
+			}
+			c.CORSOrigins = append(c.CORSOrigins, f)
 		}
 	}
 	if v := getenv("BOXOFFICE_METRICS"); v != "" {

@@ -27,6 +27,7 @@ import (
 	"boxoffice/internal/sqlite"
 	"boxoffice/internal/stripe"
 	"boxoffice/internal/testpay"
+	"boxoffice/internal/web"
 	"boxoffice/internal/webhookhttp"
 )
 
@@ -191,6 +192,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		ReadyNote:      paymentsNote,
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins:    cfg.CORSOrigins,
 	}
 	if m != nil {
 		m.WatchStreams(room.Streams)
@@ -199,7 +201,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		})
 		apiCfg.Observer = m
 	}
-	handler := httpapi.New(apiCfg)
+	// The pages (internal/web) answer every path outside /api/, /healthz
+	// and /readyz, which go to the API unchanged.
+	handler := web.New(web.Config{API: httpapi.New(apiCfg), RefreshTTL: cfg.RefreshTTL, Logger: log})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

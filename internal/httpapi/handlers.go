@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"boxoffice"
 	"boxoffice/api"
@@ -57,13 +56,17 @@ func pageOf[T any](p boxoffice.Page[T]) page[T] {
 	return out
 }
 
-// authenticate returns the caller named by the request's bearer token. It
-// returns ErrUnauthenticated for a missing, malformed or tampered token and
-// ErrTokenExpired for an expired one.
+// authenticate returns the caller named by the request's bearer token (or
+// its session cookie, see bearerToken). It returns ErrUnauthenticated for a
+// missing, malformed or tampered token, ErrTokenExpired for an expired one
+// and 403 forbidden for a cookie-authenticated unsafe request without its
+// CSRF token.
 func (s *server) authenticate(r *http.Request) (boxoffice.Caller, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") || s.tokens == nil {
+	token, err := bearerToken(r)
+	if err != nil {
+		return boxoffice.Caller{}, err
+	}
+	if s.tokens == nil {
 		return boxoffice.Caller{}, boxoffice.ErrUnauthenticated
 	}
 	c, err := s.tokens.Verify(token)

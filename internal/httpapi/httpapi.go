@@ -53,6 +53,11 @@ type Config struct {
 	// which rate limits count by, is then the right-most entry that is not
 	// one of them. Empty: the connection's peer is the client.
 	TrustedProxies []netip.Prefix
+	// CORSOrigins are the origins of other sites' front ends allowed to
+	// call the API from a browser (exact origins like
+	// https://shop.example.com, which may send cookies; "*" for any origin,
+	// without cookies). Empty: none.
+	CORSOrigins []string
 }
 
 // Observer receives a measurement of every request. internal/metrics
@@ -130,5 +135,5 @@ func New(cfg Config) http.Handler {
 	// The catch-all turns what would be the ServeMux's plain-text 404 and
 	// 405 answers into problem details.
 	s.mux.HandleFunc(catchAllPattern, s.handleUnmatched)
-	return s.middleware(s.mux)
+	return s.middleware(cors(cfg.CORSOrigins, s.mux))
 }

@@ -1,0 +1,295 @@
+// Package web serves boxoffice's pages: the storefront (catalogue, event,
+// waiting room, checkout, my tickets, sign-in) and the door scanner. They
+// are HTML rendered with html/template from files embedded in the binary,
+// with a little vanilla JavaScript that calls the JSON API; there is no build
+// step and nothing is loaded from another origin. Pages sign in through
+// /session, which keeps the tokens in HttpOnly cookies the API accepts (see
+// httpapi.AccessCookie).
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"boxoffice/internal/httpapi"
+)
+
+//go:embed templates/*.html static/*
+var files embed.FS
+
+// Config wires the pages.
+type Config struct {
+	// API is the JSON API (httpapi.New). Requests for /api/, /healthz and
+	// /readyz go to it unchanged; the session endpoints call it for
+	// tokens.
+	API http.Handler
+	// RefreshTTL is how long the refresh token lives
+	// (BOXOFFICE_REFRESH_TTL); the refresh cookie lasts as long.
+	RefreshTTL time.Duration
+	// Logger receives template errors. Nil discards them.
+	Logger *slog.Logger
+}
+
+// contentSecurityPolicy allows nothing but this origin: no inline script,
+// no inline style, images from here or data: URLs.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// asset is one embedded static file, ready to serve.
+type asset struct {
+	body, gzipped []byte
+	ctype, etag   string
+}
+
+// site serves the pages.
+type site struct {
+	api        http.Handler
+	refreshTTL time.Duration
+	log        *slog.Logger
+	pages      map[string]*template.Template
+	assets     map[string]*asset
+	mux        *http.ServeMux
+}
+
+// pageDefs are the pages: a template in templates/ and its script in
+// static/ (none for "").
+var pageDefs = map[string]string{
+	"catalogue": "catalogue.js",
+	"event":     "event.js",
+	"queue":     "queue.js",
+	"checkout":  "checkout.js",
+	"tickets":   "tickets.js",
+	"signin":    "auth.js",
+	"signup":    "auth.js",
+	"verify":    "auth.js",
+	"reset":     "auth.js",
+	"door":      "door.js",
+	"doorlist":  "catalogue.js",
+	"notfound":  "",
+}
+
+// New returns the handler of the whole site: the pages, their static files,
+// the session endpoints, and the API under /api/ (with /healthz and
+// /readyz).
+func New(cfg Config) http.Handler {
+	s := &site{api: cfg.API, refreshTTL: cfg.RefreshTTL, log: cfg.Logger, assets: map[string]*asset{}, pages: map[string]*template.Template{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.refreshTTL <= 0 {
+		s.refreshTTL = 30 * 24 * time.Hour
+	}
+	s.loadAssets()
+	funcs := template.FuncMap{"asset": s.assetURL}
+	for name := range pageDefs {
+		s.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", s.api)
+	mux.Handle("/healthz", s.api)
+	mux.Handle("/readyz", s.api)
+	mux.HandleFunc("GET /static/{file}", s.serveAsset)
+	mux.HandleFunc("POST /session", s.signIn)
+	mux.HandleFunc("POST /session/refresh", s.refresh)
+	mux.HandleFunc("POST /session/sign-out", s.signOut)
+	page := func(pattern, name, title string) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { s.render(w, r, http.StatusOK, name, title) })
+	}
+	page("GET /{$}", "catalogue", "Events")
+	page("GET /events/{id}", "event", "Event")
+	page("GET /events/{id}/queue", "queue", "Waiting room")
+	page("GET /events/{id}/checkout", "checkout", "Checkout")
+	page("GET /events/{id}/door", "door", "Door")
+	page("GET /door", "doorlist", "Door")
+	page("GET /tickets", "tickets", "My tickets")
+	page("GET /signin", "signin", "Sign in")
+	page("GET /signup", "signup", "Sign up")
+	page("GET /verify-email", "verify", "Verify your email")
+	page("GET /reset-password", "reset", "Reset your password")
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, http.StatusNotFound, "notfound", "Not found")
+	})
+	s.mux = mux
+	return mux
+}
+
+// pageData is what a page template sees.
+type pageData struct {
+	Title   string
+	Page    string
+	Script  string
+	EventID string
+}
+
+// render writes page name with status, setting the security headers and
+// the CSRF cookie when the browser has none yet.
+func (s *site) render(w http.ResponseWriter, r *http.Request, status int, name, title string) {
+	ensureCSRF(w, r)
+	var buf bytes.Buffer
+	d := pageData{Title: title, Page: name, EventID: r.PathValue("id")}
+	if js := pageDefs[name]; js != "" {
+		d.Script = s.assetURL(js)
+	}
+	if err := s.pages[name].Execute(&buf, d); err != nil {
+		s.log.Error("page template", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	writeMaybeGzipped(w, r, status, buf.Bytes(), nil)
+}
+
+// securityHeaders sets the headers every page and file carries.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+}
+
+// loadAssets reads and compresses the static files once.
+func (s *site) loadAssets() {
+	entries, err := fs.ReadDir(files, "static")
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range entries {
+		b, err := files.ReadFile("static/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(b)
+		ct := mime.TypeByExtension(path.Ext(e.Name()))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		s.assets[e.Name()] = &asset{body: b, gzipped: gzipBytes(b), ctype: ct, etag: hex.EncodeToString(sum[:8])}
+	}
+}
+
+// gzipBytes compresses b as the static files are served.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// assetURL is the URL of a static file, versioned by its content so that
+// browsers may keep it for a year.
+func (s *site) assetURL(name string) string {
+	a, ok := s.assets[name]
+	if !ok {
+		panic("web: no static file " + name)
+	}
+	return "/static/" + name + "?v=" + a.etag
+}
+
+// serveAsset serves a static file, gzipped when the browser takes it.
+func (s *site) serveAsset(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.assets[r.PathValue("file")]
+	if !ok {
+		s.render(w, r, http.StatusNotFound, "notfound", "Not found")
+		return
+	}
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Type", a.ctype)
+	h.Set("ETag", `"`+a.etag+`"`)
+	if r.URL.Query().Get("v") == a.etag {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	if match := r.Header.Get("If-None-Match"); match == `"`+a.etag+`"` {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeMaybeGzipped(w, r, http.StatusOK, a.body, a.gzipped)
+}
+
+// writeMaybeGzipped writes body, or its gzipped form (gz, or compressed
+// now when nil) to a browser that accepts gzip.
+func writeMaybeGzipped(w http.ResponseWriter, r *http.Request, status int, body, gz []byte) {
+	h := w.Header()
+	h.Add("Vary", "Accept-Encoding")
+	if acceptsGzip(r) {
+		if gz == nil {
+			gz = gzipBytes(body)
+		}
+		h.Set("Content-Encoding", "gzip")
+		body = gz
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding lists gzip.
+func acceptsGzip(r *http.Request) bool {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
+		coding, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// secureCookies reports whether cookies set in answer to r should be
+// Secure: always, but for plain-HTTP requests to localhost or a loopback
+// address (development), where a Secure cookie would not be kept.
+func secureCookies(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return false
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip == nil || !ip.IsLoopback()
+}
+
+// ensureCSRF sets the CSRF cookie (readable by the pages' scripts) when the
+// request has none.
+func ensureCSRF(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(httpapi.CSRFCookie); err == nil && len(ck.Value) >= 32 {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: httpapi.CSRFCookie, Value: randomToken(), Path: "/",
+		SameSite: http.SameSiteLaxMode, Secure: secureCookies(r),
+		MaxAge: 400 * 24 * 3600,
+	})
+}
+
+// randomToken returns 32 random bytes, base64url.
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

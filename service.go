@@ -71,6 +71,10 @@ type ServiceConfig struct {
 	// StandingPollInterval is how often the users changed on any instance
 	// are read (default StandingPollInterval).
 	StandingPollInterval time.Duration
+	// OpenOrganizers lets every user with a verified email create
+	// organizers (BOXOFFICE_OPEN_ORGANIZERS); when false only platform
+	// admins may.
+	OpenOrganizers bool
 	// OnSweep, when set, is called after each pass of the hold sweeper
 	// (for metrics: a sweeper that stops finishing passes leaves tickets
 	// off sale).
@@ -107,6 +111,8 @@ type Service struct {
 	Tickets *Tickets
 	// Access decides what callers may do to an organizer's things.
 	Access *Access
+	// Organizers is organizers, their teams and API keys.
+	Organizers *Organizers
 	store  Store
 	outbox *Outbox
 }
@@ -155,9 +161,10 @@ func NewService(cfg ServiceConfig) *Service {
 	inflight := &inflightKeys{}
 	keys := &keyCache{}
 	staff := &staffCache{}
-	access := &Access{store: cfg.Store, events: events, staff: staff}
+	access := newAccess(cfg.Store, events, staff)
 	return &Service{
-		Access: access,
+		Access:     access,
+		Organizers: &Organizers{store: cfg.Store, log: cfg.Logger, now: cfg.Now, access: access, open: cfg.OpenOrganizers},
 		Tickets: &Tickets{
 			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys, access: access,
 			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL,
@@ -165,7 +172,7 @@ func NewService(cfg ServiceConfig) *Service {
 		},
 		Orders: &Orders{
 			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,
-			events: events, keys: keys, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
+			events: events, access: access, keys: keys, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
 			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
 		},
@@ -175,7 +182,7 @@ func NewService(cfg ServiceConfig) *Service {
 			outbox: outbox, publicURL: cfg.PublicURL, refreshTTL: cfg.RefreshTokenTTL,
 			devices:   newDeviceSigner(cfg.DeviceKey, cfg.DeviceTokenTTL),
 			standings: newStandings(cfg.Store, cfg.Logger, cfg.Now, cfg.AccessTokenTTL, cfg.StandingPollInterval)},
-		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events},
+		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, access: access},
 		Reservations: &Reservations{
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
 			now: cfg.Now, sweep: cfg.SweepInterval, sweepTimeout: cfg.SweepTimeout, onSweep: cfg.OnSweep, events: events,

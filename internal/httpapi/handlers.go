@@ -57,13 +57,21 @@ func pageOf[T any](p boxoffice.Page[T]) page[T] {
 	return out
 }
 
+// bearer returns the request's bearer token; false when it has none.
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
+
 // authenticate returns the caller named by the request's bearer token. It
 // returns ErrUnauthenticated for a missing, malformed or tampered token and
 // ErrTokenExpired for an expired one.
 func (s *server) authenticate(r *http.Request) (boxoffice.Caller, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") || s.tokens == nil {
+	token, ok := bearer(r)
+	if !ok || s.tokens == nil {
 		return boxoffice.Caller{}, boxoffice.ErrUnauthenticated
 	}
 	c, err := s.tokens.Verify(token)

@@ -88,6 +88,7 @@ type server struct {
 	reservations *boxoffice.Reservations
 	orders       *boxoffice.Orders
 	tickets      *boxoffice.Tickets
+	organizers   *boxoffice.Organizers
 	cache        boxoffice.Cache
 	tokens       Tokens
 	queue        *boxoffice.WaitingRoom
@@ -121,7 +122,7 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Service != nil {
 		s.accounts, s.catalogue, s.reservations = cfg.Service.Accounts, cfg.Service.Catalogue, cfg.Service.Reservations
-		s.orders, s.tickets = cfg.Service.Orders, cfg.Service.Tickets
+		s.orders, s.tickets, s.organizers = cfg.Service.Orders, cfg.Service.Tickets, cfg.Service.Organizers
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))

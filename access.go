@@ -186,7 +186,9 @@ func (c *memberCache) get(ctx context.Context, store Store, organizerID, userID 
 	return c.load(organizerID+"/"+userID, func() (MemberRole, error) { return store.MemberRole(ctx, organizerID, userID) })
 }
 
-func (c *memberCache) forget(organizerID, userID string) { c.ttlCache.forget(organizerID + "/" + userID) }
+func (c *memberCache) forget(organizerID, userID string) {
+	c.ttlCache.forget(organizerID + "/" + userID)
+}
 
 // apiKeyCache keeps API keys by the hash of their secret (nil: no such
 // key) for doorCacheTTL: a revoked key stops working on every instance

@@ -113,8 +113,8 @@ type Service struct {
 	Access *Access
 	// Organizers is organizers, their teams and API keys.
 	Organizers *Organizers
-	store  Store
-	outbox *Outbox
+	store      Store
+	outbox     *Outbox
 }
 
 // eventRulesTTL bounds how stale the hold path's copy of an event's rules

@@ -354,7 +354,8 @@ func (s *Catalogue) DeleteBookmark(ctx context.Context, c Caller, eventID string
 	return s.store.DeleteBookmark(ctx, c.UserID, eventID)
 }
 
-// ListBookmarks returns the caller's bookmarked events, newest bookmark first.
+// ListBookmarks returns the caller's bookmarked events, newest bookmark
+// first, as the public sees them (without hidden tiers).
 // It returns a *ValidationError for a bad limit or cursor.
 func (s *Catalogue) ListBookmarks(ctx context.Context, c Caller, limit int, cursor string) (Page[*Event], error) {
 	limit, err := pageLimit(limit)
@@ -380,7 +381,7 @@ func (s *Catalogue) ListBookmarks(ctx context.Context, c Caller, limit int, curs
 			p.NextCursor = encodeTimeCursor(last.CreatedAt, last.Event.ID)
 			break
 		}
-		p.Items = append(p.Items, b.Event)
+		p.Items = append(p.Items, publicView(b.Event))
 	}
 	return p, nil
 }

@@ -122,6 +122,11 @@ func TestOrganizersE2E(t *testing.T) {
 	if len(list.Items) != 1 || len(list.Items[0].Tiers) != 1 {
 		t.Errorf("the list: %+v", list.Items)
 	}
+	ts.call("PUT", "/api/v1/users/me/bookmarks/"+e.ID, fan, nil).ok(t, 204, nil)
+	ts.call("GET", "/api/v1/users/me/bookmarks", fan, nil).ok(t, 200, &list)
+	if len(list.Items) != 1 || len(list.Items[0].Tiers) != 1 {
+		t.Errorf("bookmarks show %+v", list.Items)
+	}
 	// The waiting room keeps the event's rules for up to a second.
 	for deadline := time.Now().Add(3 * time.Second); ts.call("POST", ev+"/queue", fan, nil).status != 200; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {

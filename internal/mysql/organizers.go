@@ -11,7 +11,7 @@ import (
 // CreateOrganizer inserts o and its owner in one transaction;
 // boxoffice.ErrSlugTaken when another organizer has o.Slug.
 func (s *Store) CreateOrganizer(ctx context.Context, o *boxoffice.Organizer, owner *boxoffice.Member) error {
-	err := s.inTx(ctx, "create organizer", nil, func(tx *sql.Tx) error {
+	return s.inTx(ctx, "create organizer", nil, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO organizers (id, name, slug, created_at) VALUES (?, ?, ?, ?)",
 			o.ID, o.Name, o.Slug, o.CreatedAt.UTC()); err != nil {
 			if isDup(err) {
@@ -21,7 +21,6 @@ func (s *Store) CreateOrganizer(ctx context.Context, o *boxoffice.Organizer, own
 		}
 		return putMember(ctx, tx, owner)
 	})
-	return translate("create organizer", err)
 }
 
 func putMember(ctx context.Context, q querier, m *boxoffice.Member) error {
@@ -138,7 +137,7 @@ func (s *Store) UpdateMember(ctx context.Context, organizerID, userID string,
 		return putMember(ctx, tx, next)
 	})
 	if err != nil {
-		return nil, translate("update member", err)
+		return nil, err // translated by inTx; decide's error as it is
 	}
 	return out, nil
 }

@@ -193,7 +193,8 @@ func (s *server) wrap(rt route) http.Handler {
 // token has the key prefix (on routes that take keys), else an access
 // token that must still stand for its user.
 func (s *server) caller(r *http.Request, keys bool) (boxoffice.Caller, error) {
-	if token, ok := bearer(r); ok && strings.HasPrefix(token, boxoffice.APIKeyPrefix) {
+	token, ok := bearer(r)
+	if ok && strings.HasPrefix(token, boxoffice.APIKeyPrefix) {
 		if !keys {
 			return boxoffice.Caller{}, boxoffice.Errorf(boxoffice.CodeForbidden, "API keys may call only the back office")
 		}
@@ -202,7 +203,7 @@ func (s *server) caller(r *http.Request, keys bool) (boxoffice.Caller, error) {
 		}
 		return s.organizers.KeyCaller(r.Context(), token)
 	}
-	c, err := s.authenticate(r)
+	c, err := s.authenticate(token, ok)
 	if err == nil && s.accounts != nil {
 		// The token is genuine; does it still stand for its user, and
 		// with which role?

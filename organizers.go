@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"log/slog"
 	"strings"
 	"time"
 )
@@ -192,7 +191,6 @@ func ValidSlug(s string) bool {
 // is safe for concurrent use.
 type Organizers struct {
 	store  Store
-	log    *slog.Logger
 	now    func() time.Time
 	access *Access
 	// open lets every user with a verified email create organizers

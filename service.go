@@ -164,7 +164,7 @@ func NewService(cfg ServiceConfig) *Service {
 	access := newAccess(cfg.Store, events, staff)
 	return &Service{
 		Access:     access,
-		Organizers: &Organizers{store: cfg.Store, log: cfg.Logger, now: cfg.Now, access: access, open: cfg.OpenOrganizers},
+		Organizers: &Organizers{store: cfg.Store, now: cfg.Now, access: access, open: cfg.OpenOrganizers},
 		Tickets: &Tickets{
 			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys, access: access,
 			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL,

@@ -15,6 +15,7 @@ type Catalogue struct {
 	log    *slog.Logger
 	now    func() time.Time
 	events *eventCache
+	access *Access
 }
 
 func (s *Catalogue) clock() time.Time { return normTime(s.now()) }
@@ -22,15 +23,21 @@ func (s *Catalogue) clock() time.Time { return normTime(s.now()) }
 // eventsChanged drops what the hold path keeps about an event after a write.
 func (s *Catalogue) eventsChanged(_ context.Context, id string) { s.events.forget(id) }
 
-// CreateEvent creates an event (admin only). It returns ErrForbidden or a
-// *ValidationError.
+// CreateEvent creates an event for an organizer: its members whose role
+// may manage events, and platform admins. Without in.OrganizerID, a
+// platform admin's event is the default organizer's and is published at
+// once (as before organizers); a member of exactly one organizer creates
+// it for that one. Every other event starts as a draft (PublishEvent). It
+// returns ErrForbidden, ErrNotFound (organizer) or a *ValidationError.
 func (s *Catalogue) CreateEvent(ctx context.Context, c Caller, in EventInput) (*Event, error) {
-	if !c.IsAdmin() {
-		return nil, ErrForbidden
+	orgID, status, err := s.eventOrganizer(ctx, c, in.OrganizerID)
+	if err != nil {
+		return nil, err
 	}
 	now := s.clock()
 	e := &Event{
-		ID: NewID(), Title: in.Title, Description: in.Description, Venue: in.Venue,
+		ID: NewID(), OrganizerID: orgID, Status: status,
+		Title: in.Title, Description: in.Description, Venue: in.Venue,
 		StartsAt: in.StartsAt, EndsAt: in.EndsAt, SalesStartAt: in.SalesStartAt, SalesEndAt: in.SalesEndAt,
 		MaxTicketsPerUser: in.MaxTicketsPerUser, HoldSeconds: in.HoldSeconds,
 		RequireVerifiedEmail: in.RequireVerifiedEmail, Refunds: in.Refunds,
@@ -41,7 +48,8 @@ func (s *Catalogue) CreateEvent(ctx context.Context, c Caller, in EventInput) (*
 		e.Queue = *in.Queue
 	}
 	for _, t := range in.Tiers {
-		e.Tiers = append(e.Tiers, Tier{ID: NewID(), EventID: e.ID, Name: t.Name, Price: t.Price, Capacity: t.Capacity})
+		e.Tiers = append(e.Tiers, Tier{ID: NewID(), EventID: e.ID, Name: t.Name, Price: t.Price, Capacity: t.Capacity,
+			Hidden: t.Hidden, Closed: t.Closed})
 	}
 	if err := normaliseEvent(e); err != nil {
 		return nil, err
@@ -53,12 +61,100 @@ func (s *Catalogue) CreateEvent(ctx context.Context, c Caller, in EventInput) (*
 	return e, nil
 }
 
-// Event returns an event with current availability, or ErrNotFound.
-func (s *Catalogue) Event(ctx context.Context, id string) (*Event, error) {
+// eventOrganizer decides which organizer a new event is for and the state
+// it starts in, and checks that the caller may create it there.
+func (s *Catalogue) eventOrganizer(ctx context.Context, c Caller, orgID string) (string, EventStatus, error) {
+	if orgID == "" {
+		switch {
+		case c.IsAdmin():
+			return DefaultOrganizerID, EventPublished, nil
+		case c.Key != nil:
+			orgID = c.Key.OrganizerID
+		case c.UserID == "":
+			return "", "", ErrForbidden
+		default:
+			ms, err := s.store.UserOrganizers(ctx, c.UserID)
+			if err != nil {
+				return "", "", err
+			}
+			switch len(ms) {
+			case 0:
+				return "", "", ErrForbidden
+			case 1:
+				orgID = ms[0].OrganizerID
+			default:
+				var v ValidationError
+				v.Add("organizer_id", "is required: you belong to several organizers")
+				return "", "", &v
+			}
+		}
+	}
+	if err := s.access.Organizer(ctx, c, orgID, ActionManageEvent); err != nil {
+		return "", "", err
+	}
+	return orgID, EventDraft, nil
+}
+
+// Event returns an event with current availability, or ErrNotFound. A
+// draft is shown only to its organizer's members and platform admins
+// (everyone else gets ErrNotFound), hidden tiers only to them too.
+func (s *Catalogue) Event(ctx context.Context, c Caller, id string) (*Event, error) {
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
-	return s.store.Event(ctx, id)
+	e, err := s.store.Event(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sees, err := s.access.Sees(ctx, c, e)
+	switch {
+	case err != nil:
+		return nil, err
+	case sees:
+		return e, nil
+	case !e.Public():
+		return nil, ErrNotFound
+	}
+	return publicView(e), nil
+}
+
+// Sees reports whether the caller sees the event as its organizer does
+// (drafts, hidden tiers): its members and platform admins. It reads the
+// event from the hold path's cache and the caller's role from the team
+// cache. It returns ErrNotFound for an unknown event.
+func (s *Catalogue) Sees(ctx context.Context, c Caller, id string) (bool, error) {
+	if !ValidID(id) {
+		return false, ErrNotFound
+	}
+	e, err := s.events.load(ctx, s.store, id)
+	if err != nil {
+		return false, err
+	}
+	return s.access.Sees(ctx, c, e)
+}
+
+// PublishEvent puts a draft on show and on sale (its organizer's managers
+// and owners, platform admins). It returns ErrNotFound, ErrForbidden,
+// ErrInvalidState (not a draft) or a *ValidationError (CheckPublish: no
+// tier the public may buy, or a sales window that is over).
+func (s *Catalogue) PublishEvent(ctx context.Context, c Caller, id string) (*Event, error) {
+	if _, err := s.access.Event(ctx, c, id, ActionManageEvent); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	e, err := s.store.UpdateEvent(ctx, id, func(e *Event) error {
+		if err := e.Transition(EventPublished, now); err != nil {
+			return err
+		}
+		e.Status = EventPublished
+		e.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.eventsChanged(ctx, id)
+	return e, nil
 }
 
 // ListEvents returns one page of events. It returns a *ValidationError for a
@@ -68,7 +164,8 @@ func (s *Catalogue) ListEvents(ctx context.Context, q EventQuery) (Page[*Event],
 	if err != nil {
 		return Page[*Event]{}, err
 	}
-	f := EventFilter{Query: strings.TrimSpace(q.Query), StartsAfter: q.StartsAfter, StartsBefore: q.StartsBefore, Limit: limit + 1}
+	f := EventFilter{Query: strings.TrimSpace(q.Query), StartsAfter: q.StartsAfter, StartsBefore: q.StartsBefore,
+		Status: EventPublished, Limit: limit + 1}
 	var v ValidationError
 	if len(f.Query) > 200 {
 		v.Add("q", "must be at most 200 characters")
@@ -96,6 +193,9 @@ func (s *Catalogue) ListEvents(ctx context.Context, q EventQuery) (Page[*Event],
 	if err != nil {
 		return Page[*Event]{}, err
 	}
+	for i, e := range items {
+		items[i] = publicView(e)
+	}
 	p := Page[*Event]{Items: items}
 	if len(items) > limit {
 		p.Items = items[:limit]
@@ -105,14 +205,12 @@ func (s *Catalogue) ListEvents(ctx context.Context, q EventQuery) (Page[*Event],
 	return p, nil
 }
 
-// UpdateEvent applies a partial update (admin only). It returns ErrForbidden,
-// ErrNotFound, a *ValidationError, or ErrCapacityConflict.
+// UpdateEvent applies a partial update (the event organizer's managers
+// and owners, platform admins). It returns ErrForbidden, ErrNotFound, a
+// *ValidationError, or ErrCapacityConflict.
 func (s *Catalogue) UpdateEvent(ctx context.Context, c Caller, id string, p EventPatch) (*Event, error) {
-	if !c.IsAdmin() {
-		return nil, ErrForbidden
-	}
-	if !ValidID(id) {
-		return nil, ErrNotFound
+	if _, err := s.access.Event(ctx, c, id, ActionManageEvent); err != nil {
+		return nil, err
 	}
 	now := s.clock()
 	e, err := s.store.UpdateEvent(ctx, id, func(e *Event) error {
@@ -187,6 +285,7 @@ func applyPatch(e *Event, p *EventPatch) error {
 			if tp.Capacity != nil {
 				t.Capacity = *tp.Capacity
 			}
+			setFlags(&t, tp)
 			e.Tiers = append(e.Tiers, t)
 			continue
 		}
@@ -202,18 +301,26 @@ func applyPatch(e *Event, p *EventPatch) error {
 		if tp.Capacity != nil {
 			t.Capacity = *tp.Capacity
 		}
+		setFlags(t, tp)
 	}
 	return v.Err()
 }
 
-// DeleteEvent deletes an event (admin only). It returns ErrForbidden,
-// ErrNotFound or ErrHasReservations.
-func (s *Catalogue) DeleteEvent(ctx context.Context, c Caller, id string) error {
-	if !c.IsAdmin() {
-		return ErrForbidden
+func setFlags(t *Tier, tp TierPatch) {
+	if tp.Hidden != nil {
+		t.Hidden = *tp.Hidden
 	}
-	if !ValidID(id) {
-		return ErrNotFound
+	if tp.Closed != nil {
+		t.Closed = *tp.Closed
+	}
+}
+
+// DeleteEvent deletes an event (the event organizer's managers and
+// owners, platform admins). It returns ErrForbidden, ErrNotFound or
+// ErrHasReservations.
+func (s *Catalogue) DeleteEvent(ctx context.Context, c Caller, id string) error {
+	if _, err := s.access.Event(ctx, c, id, ActionManageEvent); err != nil {
+		return err
 	}
 	if err := s.store.DeleteEvent(ctx, id); err != nil {
 		return err
@@ -223,9 +330,17 @@ func (s *Catalogue) DeleteEvent(ctx context.Context, c Caller, id string) error 
 }
 
 // PutBookmark bookmarks an event for the caller; it returns ErrNotFound for an
-// unknown event.
+// unknown event or a draft (which cannot go back to draft once shown, so a
+// bookmark never shows one).
 func (s *Catalogue) PutBookmark(ctx context.Context, c Caller, eventID string) error {
-	if !ValidID(eventID) {
+	if !ValidID(eventID) || c.UserID == "" {
+		return ErrNotFound
+	}
+	e, err := s.events.load(ctx, s.store, eventID)
+	if err != nil {
+		return err
+	}
+	if !e.Public() {
 		return ErrNotFound
 	}
 	return s.store.PutBookmark(ctx, c.UserID, eventID, s.clock())
@@ -239,7 +354,8 @@ func (s *Catalogue) DeleteBookmark(ctx context.Context, c Caller, eventID string
 	return s.store.DeleteBookmark(ctx, c.UserID, eventID)
 }
 
-// ListBookmarks returns the caller's bookmarked events, newest bookmark first.
+// ListBookmarks returns the caller's bookmarked events, newest bookmark
+// first, as the public sees them (without hidden tiers).
 // It returns a *ValidationError for a bad limit or cursor.
 func (s *Catalogue) ListBookmarks(ctx context.Context, c Caller, limit int, cursor string) (Page[*Event], error) {
 	limit, err := pageLimit(limit)
@@ -265,31 +381,26 @@ func (s *Catalogue) ListBookmarks(ctx context.Context, c Caller, limit int, curs
 			p.NextCursor = encodeTimeCursor(last.CreatedAt, last.Event.ID)
 			break
 		}
-		p.Items = append(p.Items, b.Event)
+		p.Items = append(p.Items, publicView(b.Event))
 	}
 	return p, nil
 }
 
-// Sales returns the admin sales view of an event. It returns ErrForbidden or
-// ErrNotFound.
+// Sales returns the sales view of an event (members of its organizer who
+// may view sales, platform admins). It returns ErrForbidden or ErrNotFound.
 func (s *Catalogue) Sales(ctx context.Context, c Caller, eventID string) (*Sales, error) {
-	if !c.IsAdmin() {
-		return nil, ErrForbidden
-	}
-	if !ValidID(eventID) {
-		return nil, ErrNotFound
+	if _, err := s.access.Event(ctx, c, eventID, ActionViewSales); err != nil {
+		return nil, err
 	}
 	return s.store.Sales(ctx, eventID)
 }
 
-// Revenue returns an event's payments and refunds (admin only). It returns
-// ErrForbidden or ErrNotFound.
+// Revenue returns an event's payments and refunds (members of its
+// organizer who may view sales, platform admins). It returns ErrForbidden
+// or ErrNotFound.
 func (s *Catalogue) Revenue(ctx context.Context, c Caller, eventID string) (*Revenue, error) {
-	if !c.IsAdmin() {
-		return nil, ErrForbidden
-	}
-	if !ValidID(eventID) {
-		return nil, ErrNotFound
+	if _, err := s.access.Event(ctx, c, eventID, ActionViewSales); err != nil {
+		return nil, err
 	}
 	return s.store.Revenue(ctx, eventID)
 }

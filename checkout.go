@@ -25,6 +25,7 @@ type Orders struct {
 	log        *slog.Logger
 	now        func() time.Time
 	events     *eventCache
+	access     *Access
 	keys       *keyCache
 	limits     *Limiter
 	engine     *orderEngine
@@ -99,6 +100,9 @@ func (s *Orders) CreateOrder(ctx context.Context, c Caller, in OrderInput) (*Ord
 	if err != nil {
 		return nil, err
 	}
+	if !e.Public() {
+		return nil, ErrNotFound // a draft sells to nobody and is not revealed
+	}
 	now := s.clock()
 	o := &Order{
 		ID: NewID(), EventID: e.ID, UserID: c.UserID, Email: in.Email, Status: OrderPending,
@@ -109,7 +113,7 @@ func (s *Orders) CreateOrder(ctx context.Context, c Caller, in OrderInput) (*Ord
 		return nil, err
 	}
 	switch {
-	case !e.OnSale(now):
+	case !e.Selling() || !e.OnSale(now) || closedLine(o, e):
 		return nil, ErrSalesClosed
 	case e.Queue.Enabled && (in.AdmissionToken == "" || s.admissions == nil || !s.admissions.Admits(in.AdmissionToken, c.UserID, e.ID)):
 		return nil, ErrNotAdmitted
@@ -158,6 +162,9 @@ func buildLines(o *Order, e *Event, lines []OrderLineInput) error {
 		switch {
 		case t == nil:
 			v.Add(field+".tier_id", "is not a tier of this event")
+			continue
+		case t.Hidden:
+			v.Add(field+".tier_id", "is not a tier of this event") // a hidden tier is not shown: do not reveal it
 			continue
 		case seen[t.ID]:
 			v.Add(field+".tier_id", "appears in another line; one line per tier")
@@ -217,7 +224,8 @@ func (s *Orders) replay(ctx context.Context, userID, key, fingerprint string) (*
 	return s.store.Order(ctx, rec.Outcome.ReservationID)
 }
 
-// Order returns an order its buyer or an admin may see, with its latest
+// Order returns an order its buyer, a platform admin or a member of the
+// event's organizer who may view its sales may see, with its latest
 // payment, or ErrNotFound.
 func (s *Orders) Order(ctx context.Context, c Caller, id string) (*Order, error) {
 	if !ValidID(id) {
@@ -227,10 +235,42 @@ func (s *Orders) Order(ctx context.Context, c Caller, id string) (*Order, error)
 	if err != nil {
 		return nil, err
 	}
-	if o.UserID != c.UserID && !c.IsAdmin() {
-		return nil, ErrNotFound // never reveal that someone else's exists
+	if c.UserID != "" && o.UserID == c.UserID {
+		return o, nil
+	}
+	if _, err := s.access.Event(ctx, c, o.EventID, ActionViewSales); err != nil {
+		if errors.Is(err, ErrForbidden) || errors.Is(err, ErrNotFound) {
+			return nil, ErrNotFound // never reveal that someone else's exists
+		}
+		return nil, err
 	}
 	return o, nil
+}
+
+// buyerOrder returns an order its buyer or a platform admin may act on as
+// the buyer (cancel, pay), or ErrNotFound.
+func (s *Orders) buyerOrder(ctx context.Context, c Caller, id string) (*Order, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	o, err := s.store.Order(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if (c.UserID == "" || o.UserID != c.UserID) && !c.IsAdmin() {
+		return nil, ErrNotFound
+	}
+	return o, nil
+}
+
+// closedLine reports whether an order asks for a closed tier.
+func closedLine(o *Order, e *Event) bool {
+	for _, l := range o.Lines {
+		if t := e.Tier(l.TierID); t != nil && t.Closed {
+			return true
+		}
+	}
+	return false
 }
 
 // ListOrders returns the caller's orders, newest first.
@@ -285,7 +325,7 @@ func (s *Orders) CancelOrder(ctx context.Context, c Caller, id string, idem Idem
 			return o, err
 		}
 	}
-	o, err := s.Order(ctx, c, id)
+	o, err := s.buyerOrder(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +360,7 @@ func (s *Orders) StartPayment(ctx context.Context, c Caller, orderID, token stri
 	if s.provider == nil {
 		return nil, nil, Errorf(CodeUnavailable, "no payment provider is configured")
 	}
-	o, err := s.Order(ctx, c, orderID)
+	o, err := s.buyerOrder(ctx, c, orderID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -571,7 +611,16 @@ func (s *Orders) RefundOrder(ctx context.Context, c Caller, orderID string, in R
 		return nil, err
 	}
 	deadline, fanRefunds := e.FanRefundDeadline()
-	req := RefundRequest{TicketIDs: in.TicketIDs, Lines: in.Lines, Reason: in.Reason, ByOrganizer: c.IsAdmin()}
+	byOrganizer := false
+	if _, err := s.access.Event(ctx, c, o.EventID, ActionRefund); err == nil {
+		byOrganizer = true
+	} else if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if !byOrganizer && (c.UserID == "" || o.UserID != c.UserID) {
+		return nil, ErrForbidden // sees the order (its sales) but may not refund it
+	}
+	req := RefundRequest{TicketIDs: in.TicketIDs, Lines: in.Lines, Reason: in.Reason, ByOrganizer: byOrganizer}
 	now := s.clock()
 	hook := s.hooks.hookFor(ctx, e, HookOrderRefunded)
 	r, err := s.store.RefundOrder(ctx, o.ID, func(o *Order, p *Payment) (*Refund, *OutboxMessage, error) {

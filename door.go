@@ -692,12 +692,13 @@ func (s *Tickets) Conflicts(ctx context.Context, c Caller, eventID string) ([]Ch
 	return Conflicts(recs), nil
 }
 
-// PutStaff gives a user a door role at an event; only admins may. It
-// returns ErrNotFound (event or user), ErrForbidden or a
-// *ValidationError.
+// PutStaff gives a user a door role at an event: those who supervise its
+// door may (the organizer's managers and owners, the event's door
+// supervisors, platform admins). It returns ErrNotFound (event or user),
+// ErrForbidden or a *ValidationError.
 func (s *Tickets) PutStaff(ctx context.Context, c Caller, st *Staff) (*Staff, error) {
-	if !c.IsAdmin() {
-		return nil, ErrForbidden
+	if _, err := s.door(ctx, c, st.EventID, DoorSupervise); err != nil {
+		return nil, err
 	}
 	if !st.Role.Valid() {
 		var v ValidationError
@@ -715,10 +716,11 @@ func (s *Tickets) PutStaff(ctx context.Context, c Caller, st *Staff) (*Staff, er
 	return st, nil
 }
 
-// DeleteStaff takes a user's door role at an event away; only admins may.
+// DeleteStaff takes a user's door role at an event away; those who
+// supervise its door may.
 func (s *Tickets) DeleteStaff(ctx context.Context, c Caller, eventID, userID string) error {
-	if !c.IsAdmin() {
-		return ErrForbidden
+	if _, err := s.door(ctx, c, eventID, DoorSupervise); err != nil {
+		return err
 	}
 	if !ValidID(eventID) || !ValidID(userID) {
 		return ErrNotFound

@@ -24,6 +24,7 @@ const (
 	CodeEmailNotVerified     Code = "email_not_verified"
 	CodeNotFound             Code = "not_found"
 	CodeEmailTaken           Code = "email_taken"
+	CodeSlugTaken            Code = "slug_taken"
 	CodeSoldOut              Code = "sold_out"
 	CodeLimitExceeded        Code = "limit_exceeded"
 	CodeSalesClosed          Code = "sales_closed"

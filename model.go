@@ -37,7 +37,10 @@ type QueueConfig struct {
 type Event struct {
 	ID string
 	// OrganizerID owns the event ("" = DefaultOrganizerID).
-	OrganizerID       string
+	OrganizerID string
+	// Status is where the event is in its life cycle (see eventstatus.go);
+	// "" is stored as EventPublished.
+	Status            EventStatus
 	Title             string
 	Description       string
 	Venue             string
@@ -117,7 +120,15 @@ type Tier struct {
 	Price    Money
 	Capacity int
 	Reserved int
+	// Hidden tiers are not shown to the public and do not sell (a tier
+	// kept for guests or sold later).
+	Hidden bool
+	// Closed tiers are shown but do not sell.
+	Closed bool
 }
+
+// Sellable reports whether the public may buy the tier's tickets.
+func (t *Tier) Sellable() bool { return !t.Hidden && !t.Closed }
 
 // Available returns Capacity - Reserved, never below zero.
 func (t *Tier) Available() int {
@@ -130,6 +141,10 @@ type EventFilter struct {
 	StartsAfter  time.Time // starts_at > StartsAfter
 	StartsBefore time.Time // starts_at < StartsBefore
 	OnSaleAt     time.Time // sales_start_at ≤ OnSaleAt < sales_end_at
+	// Status lists only events in that state ("" = EventPublished): the
+	// lists are the public's, and the stores keep one index walk per
+	// status.
+	Status EventStatus
 	// AfterStartsAt and AfterID are the keyset cursor: only events ordered
 	// strictly after (AfterStartsAt, AfterID) are returned. AfterID "" = first page.
 	AfterStartsAt time.Time
@@ -163,6 +178,8 @@ type TierPatch struct {
 	Name     *string
 	Price    *Money
 	Capacity *int
+	Hidden   *bool
+	Closed   *bool
 }
 
 // Bookmark is a user's saved event.

@@ -179,6 +179,9 @@ func (w *WaitingRoom) event(ctx context.Context, id string) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !e.Public() {
+		return nil, ErrNotFound // a draft has no waiting room the public may see
+	}
 	if !e.Queue.Enabled {
 		return nil, ErrQueueDisabled
 	}

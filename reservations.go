@@ -75,14 +75,17 @@ func (s *Reservations) CreateReservation(ctx context.Context, c Caller, in HoldI
 	if err != nil {
 		return nil, err
 	}
+	if !e.Public() {
+		return nil, ErrNotFound // a draft sells to nobody and is not revealed
+	}
 	tier := e.Tier(in.TierID)
-	if tier == nil {
+	if tier == nil || tier.Hidden {
 		v.Add("tier_id", "is not a tier of this event")
 		return nil, &v
 	}
 	now := s.clock()
 	switch {
-	case !e.OnSale(now):
+	case !e.Selling() || tier.Closed || !e.OnSale(now):
 		return nil, ErrSalesClosed
 	case e.Queue.Enabled && !s.admitted(in.AdmissionToken, c.UserID, e.ID):
 		return nil, ErrNotAdmitted

@@ -80,6 +80,10 @@ type ServiceConfig struct {
 	// StandingPollInterval is how often the users changed on any instance
 	// are read (default StandingPollInterval).
 	StandingPollInterval time.Duration
+	// OpenOrganizers lets every user with a verified email create
+	// organizers (BOXOFFICE_OPEN_ORGANIZERS); when false only platform
+	// admins may.
+	OpenOrganizers bool
 	// OnSweep, when set, is called after each pass of the hold sweeper
 	// (for metrics: a sweeper that stops finishing passes leaves tickets
 	// off sale).
@@ -121,8 +125,10 @@ type Service struct {
 	Webhooks *Webhooks
 	// Access decides what callers may do to an organizer's things.
 	Access *Access
-	store  Store
-	outbox *Outbox
+	// Organizers is organizers, their teams and API keys.
+	Organizers *Organizers
+	store      Store
+	outbox     *Outbox
 }
 
 // eventRulesTTL bounds how stale the hold path's copy of an event's rules
@@ -169,11 +175,12 @@ func NewService(cfg ServiceConfig) *Service {
 	inflight := &inflightKeys{}
 	keys := &keyCache{}
 	staff := &staffCache{}
-	access := &Access{store: cfg.Store, events: events, staff: staff}
+	access := newAccess(cfg.Store, events, staff)
 	hooks := newWebhooks(cfg.Store, access, events, cfg.Logger, cfg.Now, cfg.Webhooks, cfg.AllowInsecureWebhooks)
 	return &Service{
-		Access:   access,
-		Webhooks: hooks,
+		Access:     access,
+		Webhooks:   hooks,
+		Organizers: &Organizers{store: cfg.Store, now: cfg.Now, access: access, open: cfg.OpenOrganizers},
 		Tickets: &Tickets{
 			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys, access: access,
 			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL, hooks: hooks,
@@ -182,7 +189,7 @@ func NewService(cfg ServiceConfig) *Service {
 		},
 		Orders: &Orders{
 			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,
-			events: events, keys: keys, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
+			events: events, access: access, keys: keys, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
 			hooks:  hooks,
 			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
@@ -193,7 +200,7 @@ func NewService(cfg ServiceConfig) *Service {
 			outbox: outbox, publicURL: cfg.PublicURL, refreshTTL: cfg.RefreshTokenTTL,
 			devices:   newDeviceSigner(cfg.DeviceKey, cfg.DeviceTokenTTL),
 			standings: newStandings(cfg.Store, cfg.Logger, cfg.Now, cfg.AccessTokenTTL, cfg.StandingPollInterval)},
-		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events},
+		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, access: access},
 		Reservations: &Reservations{
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
 			now: cfg.Now, sweep: cfg.SweepInterval, sweepTimeout: cfg.SweepTimeout, onSweep: cfg.OnSweep, events: events,

@@ -21,10 +21,14 @@ type Caller struct {
 	// TokenVersion is the user's token version the access token was
 	// issued for; the token stands while it is the user's current one.
 	TokenVersion int64
+	// Key is the organizer API key the request was made with (nil for a
+	// user's access token). A key's caller has no UserID: it acts for one
+	// organizer only, with the key's role, and is never an admin.
+	Key *KeyGrant
 }
 
 // IsAdmin reports whether the caller has the admin role.
-func (c Caller) IsAdmin() bool { return c.Role == RoleAdmin }
+func (c Caller) IsAdmin() bool { return c.Role == RoleAdmin && c.Key == nil }
 
 // SignUp is the input of Service.SignUp.
 type SignUp struct {
@@ -36,6 +40,10 @@ type SignUp struct {
 // EventInput is the input of Service.CreateEvent: the contract's event
 // fields. Zero-valued optional fields take their defaults.
 type EventInput struct {
+	// OrganizerID is the organizer the event is created for. Platform
+	// admins may leave it out (DefaultOrganizerID, published at once);
+	// a member of exactly one organizer may too (that one).
+	OrganizerID       string
 	Title             string
 	Description       string
 	Venue             string
@@ -62,6 +70,8 @@ type TierInput struct {
 	Name     string
 	Price    Money
 	Capacity int
+	Hidden   bool
+	Closed   bool
 }
 
 // EventQuery is the input of Service.ListEvents as clients send it.

@@ -89,18 +89,23 @@ type Store interface {
 	// leased or given up) stay.
 	PurgeMail(ctx context.Context, sentBefore time.Time) (int, error)
 
-	// CreateEvent inserts e and its tiers (IDs already assigned).
+	// CreateEvent inserts e and its tiers (IDs already assigned). Its
+	// OrganizerID "" is stored as DefaultOrganizerID and its Status "" as
+	// EventPublished.
 	CreateEvent(ctx context.Context, e *Event) error
 	// Event returns the event with its tiers (ordered by tier ID) and their
 	// current Reserved counts, or ErrNotFound.
 	Event(ctx context.Context, id string) (*Event, error)
-	// ListEvents returns up to f.Limit events with their tiers matching f,
-	// ordered by (StartsAt, ID). It must stay fast on tens of millions of
-	// events: the cost of a page does not grow with the cursor's depth.
+	// ListEvents returns up to f.Limit events with their tiers matching f
+	// (of status f.Status, "" = published), ordered by (StartsAt, ID). It
+	// must stay fast on tens of millions of events: the cost of a page
+	// does not grow with the cursor's depth nor with the events of other
+	// statuses.
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
 	// UpdateEvent loads the event with its tiers under lock, calls apply to
 	// change it (apply may append tiers with new IDs and returns an error to
-	// abort), and writes it back, all in one transaction. It returns
+	// abort), and writes it back (its status and tiers' flags included; its
+	// organizer never changes), all in one transaction. It returns
 	// ErrNotFound, apply's error, or ErrCapacityConflict when a tier's
 	// capacity would fall below its Reserved count.
 	UpdateEvent(ctx context.Context, id string, apply func(*Event) error) (*Event, error)
@@ -338,6 +343,36 @@ type TicketStore interface {
 	StaffRole(ctx context.Context, eventID, userID string) (StaffRole, error)
 	// ListStaff returns an event's door staff ordered by user ID.
 	ListStaff(ctx context.Context, eventID string) ([]*Staff, error)
+
+	// CreateOrganizer inserts o and its first member (its owner) in one
+	// transaction. It returns ErrSlugTaken when another organizer has
+	// o.Slug.
+	CreateOrganizer(ctx context.Context, o *Organizer, owner *Member) error
+	// Organizer returns the organizer with the given id, or ErrNotFound.
+	Organizer(ctx context.Context, id string) (*Organizer, error)
+	// MemberRole returns a user's role in an organizer's team, "" when
+	// none.
+	MemberRole(ctx context.Context, organizerID, userID string) (MemberRole, error)
+	// UserOrganizers returns a user's memberships ordered by organizer ID.
+	UserOrganizers(ctx context.Context, userID string) ([]*Member, error)
+	// ListMembers returns an organizer's team ordered by user ID.
+	ListMembers(ctx context.Context, organizerID string) ([]*Member, error)
+	// UpdateMember loads a user's membership (nil when none) and the
+	// number of owners of the organizer under lock, calls decide, and
+	// writes what it returns (nil: remove the membership) in one
+	// transaction. It returns the membership as written (nil when
+	// removed), ErrNotFound for an unknown organizer, or decide's error
+	// (writing nothing).
+	UpdateMember(ctx context.Context, organizerID, userID string, decide func(cur *Member, owners int) (*Member, error)) (*Member, error)
+	// CreateAPIKey inserts k.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeyByHash returns the API key whose Hash is hash, or ErrNotFound.
+	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// ListAPIKeys returns an organizer's API keys ordered by ID.
+	ListAPIKeys(ctx context.Context, organizerID string) ([]*APIKey, error)
+	// DeleteAPIKey removes an organizer's API key; ErrNotFound when it has
+	// none with that id.
+	DeleteAPIKey(ctx context.Context, organizerID, id string) error
 }
 
 // WebhookStore keeps the organizers' webhook endpoints, the webhook

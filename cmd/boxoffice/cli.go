@@ -172,6 +172,7 @@ var envDoc = map[string]string{
 	"BOXOFFICE_PPROF_ADDR":              "serve net/http/pprof on this private address (unset)",
 	"BOXOFFICE_HOLD_BATCH":              "most hold requests for one tier decided in one transaction (256)",
 	"BOXOFFICE_HOLD_PARALLEL":           "hold transactions per tier in flight from this instance (1)",
+	"BOXOFFICE_OPEN_ORGANIZERS":         "let every user with a verified email create organizers; false: only admins (false)",
 	"BOXOFFICE_METRICS":                 "serve Prometheus metrics at /metrics on BOXOFFICE_METRICS_ADDR (true)",
 	"BOXOFFICE_METRICS_ADDR":            "the private address of GET /metrics, never the public one (127.0.0.1:9464)",
 	"BOXOFFICE_METRICS_INTERVAL":        "how often the gauges of the events on sale are refreshed (15s)",

@@ -53,7 +53,10 @@ type config struct {
 	// MetricsAddr, a listener of their own (never the public Addr);
 	// MetricsInterval is how often the gauges of the events on sale are
 	// refreshed and MetricsMaxEvents how many of those events they follow.
-	Metrics          bool
+	Metrics bool
+	// OpenOrganizers lets every user with a verified email create
+	// organizers (BOXOFFICE_OPEN_ORGANIZERS).
+	OpenOrganizers   bool
 	MetricsAddr      string
 	MetricsInterval  time.Duration
 	MetricsMaxEvents int
@@ -324,6 +327,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			c.CORSOrigins = append(c.CORSOrigins, f)
 		}
+	}
+	if v := getenv("BOXOFFICE_OPEN_ORGANIZERS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("BOXOFFICE_OPEN_ORGANIZERS", "must be true or false")
+		}
+		c.OpenOrganizers = b
 	}
 	if v := getenv("BOXOFFICE_METRICS"); v != "" {
 		b, err := strconv.ParseBool(v)

@@ -246,6 +246,18 @@ func TestMetricsEndToEnd(t *testing.T) {
 	expect(admin.do("GET", hooks+"/"+hook.ID+"/deliveries", nil, nil), 200, "deliveries")
 	expect(admin.do("POST", hooks+"/"+hook.ID+"/deliveries/"+boxoffice.NewID()+"/retry", nil, nil), 409, "retry on a disabled endpoint")
 	expect(admin.do("DELETE", hooks+"/"+hook.ID, nil, nil), 204, "delete webhook")
+	var org, key struct {
+		ID string `json:"id"`
+	}
+	expect(admin.do("POST", "/api/v1/organizers", map[string]any{"name": "Metrics Org"}, &org), 201, "create organizer")
+	expect(admin.do("GET", "/api/v1/organizers/"+org.ID, nil, nil), 200, "organizer")
+	expect(admin.do("PUT", "/api/v1/organizers/"+org.ID+"/members/"+me.ID, map[string]any{"role": "staff"}, nil), 200, "put member")
+	expect(admin.do("GET", "/api/v1/organizers/"+org.ID+"/members", nil, nil), 200, "members")
+	expect(admin.do("DELETE", "/api/v1/organizers/"+org.ID+"/members/"+me.ID, nil, nil), 204, "delete member")
+	expect(admin.do("POST", "/api/v1/organizers/"+org.ID+"/api-keys", map[string]any{"name": "k", "role": "staff"}, &key), 201, "create key")
+	expect(admin.do("GET", "/api/v1/organizers/"+org.ID+"/api-keys", nil, nil), 200, "keys")
+	expect(admin.do("DELETE", "/api/v1/organizers/"+org.ID+"/api-keys/"+key.ID, nil, nil), 204, "revoke key")
+	expect(admin.do("POST", "/api/v1/events/"+open.ID+"/publish", nil, nil), 409, "publish a published event")
 	expect(fan.do("POST", "/api/v1/payments/webhooks/test", map[string]any{"id": "evt"}, nil), 401, "unsigned callback")
 	expect(fan.do("GET", "/healthz", nil, nil), 200, "healthz")
 	expect(fan.do("GET", "/readyz", nil, nil), 200, "readyz")

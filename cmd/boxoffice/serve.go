@@ -158,7 +158,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 		Store: svcStore, Hasher: hasher, Limits: limits, Provider: provider, Admissions: room, Logger: log,
 		MaxBatch: cfg.HoldBatch, ParallelBatches: cfg.HoldParallel, RequestTimeout: cfg.RequestTimeout,
 		Mailer: mailer, PublicURL: cfg.PublicURL, Outbox: boxoffice.OutboxConfig{RetryBase: cfg.MailRetry},
-		AccessTokenTTL: cfg.TokenTTL, RefreshTokenTTL: cfg.RefreshTTL,
+		AccessTokenTTL: cfg.TokenTTL, RefreshTokenTTL: cfg.RefreshTTL, OpenOrganizers: cfg.OpenOrganizers,
 		// Device tokens too are signed with a key derived from the JWT
 		// secret.
 		DeviceKey: auth.DeviceSecret(secret), DeviceTokenTTL: cfg.DeviceTokenTTL,

@@ -14,6 +14,7 @@ import (
 // eventRequest is the body of POST /api/v1/events. Times are strings so
 // that a bad one is reported under its field name.
 type eventRequest struct {
+	OrganizerID       string        `json:"organizer_id"`
 	Title             string        `json:"title"`
 	Description       string        `json:"description"`
 	Venue             string        `json:"venue"`
@@ -54,6 +55,8 @@ type tierRequest struct {
 	Name     string `json:"name"`
 	Price    money  `json:"price"`
 	Capacity int    `json:"capacity"`
+	Hidden   bool   `json:"hidden"`
+	Closed   bool   `json:"closed"`
 }
 
 // decodeEventInput reads and decodes the body of POST /api/v1/events.
@@ -67,7 +70,11 @@ func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventIn
 		return boxoffice.EventInput{}, err
 	}
 	ve := &boxoffice.ValidationError{}
+	if req.OrganizerID != "" && !boxoffice.ValidID(req.OrganizerID) {
+		ve.Add("organizer_id", "is not an organizer's id")
+	}
 	in := boxoffice.EventInput{
+		OrganizerID:          req.OrganizerID,
 		Title:                req.Title,
 		Description:          req.Description,
 		Venue:                req.Venue,
@@ -83,7 +90,8 @@ func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventIn
 		NameChangesUntil:     optTimeField(ve, "name_changes_until", req.NameChangesUntil),
 	}
 	for _, t := range req.Tiers {
-		in.Tiers = append(in.Tiers, boxoffice.TierInput{Name: t.Name, Price: boxoffice.Money(t.Price), Capacity: t.Capacity})
+		in.Tiers = append(in.Tiers, boxoffice.TierInput{Name: t.Name, Price: boxoffice.Money(t.Price), Capacity: t.Capacity,
+			Hidden: t.Hidden, Closed: t.Closed})
 	}
 	return in, ve.Err()
 }
@@ -113,6 +121,8 @@ type tierPatchRequest struct {
 	Name     *string `json:"name"`
 	Price    *money  `json:"price"`
 	Capacity *int    `json:"capacity"`
+	Hidden   *bool   `json:"hidden"`
+	Closed   *bool   `json:"closed"`
 }
 
 // decodeEventPatch reads and decodes the body of PATCH /api/v1/events/{id}.
@@ -148,7 +158,8 @@ func decodeEventPatch(w http.ResponseWriter, r *http.Request) (boxoffice.EventPa
 		if t.ID != "" && !boxoffice.ValidID(t.ID) {
 			ve.Add("tiers["+strconv.Itoa(i)+"].id", "is not a tier of this event")
 		}
-		p.Tiers = append(p.Tiers, boxoffice.TierPatch{ID: t.ID, Name: t.Name, Price: (*boxoffice.Money)(t.Price), Capacity: t.Capacity})
+		p.Tiers = append(p.Tiers, boxoffice.TierPatch{ID: t.ID, Name: t.Name, Price: (*boxoffice.Money)(t.Price), Capacity: t.Capacity,
+			Hidden: t.Hidden, Closed: t.Closed})
 	}
 	return p, ve.Err()
 }
@@ -166,13 +177,30 @@ func (s *server) handleCreateEvent(w http.ResponseWriter, r *http.Request, c box
 	return writeJSON(w, r, http.StatusCreated, eventOf(e))
 }
 
-func (s *server) handleGetEvent(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
+// handleGetEvent answers the public view of an event from the shared
+// cache; the event organizer's members and platform admins (an
+// authenticated caller that Catalogue.Sees lets through) get the whole
+// event, drafts and hidden tiers included, uncached.
+func (s *server) handleGetEvent(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
+	if c.UserID != "" || c.Key != nil {
+		sees, err := s.catalogue.Sees(r.Context(), c, id)
+		if err != nil {
+			return err
+		}
+		if sees {
+			e, err := s.catalogue.Event(r.Context(), c, id)
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, r, http.StatusOK, eventOf(e))
+		}
+	}
 	body, err := s.cached(r.Context(), eventKey(id), func() (any, error) {
-		e, err := s.catalogue.Event(r.Context(), id)
+		e, err := s.catalogue.Event(r.Context(), boxoffice.Caller{}, id)
 		if err != nil {
 			return nil, err
 		}
@@ -230,6 +258,19 @@ func (s *server) handleUpdateEvent(w http.ResponseWriter, r *http.Request, c box
 		return err
 	}
 	e, err := s.catalogue.UpdateEvent(r.Context(), c, id, p)
+	if err != nil {
+		return err
+	}
+	s.forgetEvent(r.Context(), id)
+	return writeJSON(w, r, http.StatusOK, eventOf(e))
+}
+
+func (s *server) handlePublishEvent(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	e, err := s.catalogue.PublishEvent(r.Context(), c, id)
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,7 @@ type server struct {
 	orders       *boxoffice.Orders
 	tickets      *boxoffice.Tickets
 	webhooks     *boxoffice.Webhooks
+	organizers   *boxoffice.Organizers
 	cache        boxoffice.Cache
 	tokens       Tokens
 	queue        *boxoffice.WaitingRoom
@@ -127,7 +128,8 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Service != nil {
 		s.accounts, s.catalogue, s.reservations = cfg.Service.Accounts, cfg.Service.Catalogue, cfg.Service.Reservations
-		s.orders, s.tickets, s.webhooks = cfg.Service.Orders, cfg.Service.Tickets, cfg.Service.Webhooks
+		s.orders, s.tickets = cfg.Service.Orders, cfg.Service.Tickets
+		s.webhooks, s.organizers = cfg.Service.Webhooks, cfg.Service.Organizers
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))

@@ -54,6 +54,7 @@ var kinds = map[boxoffice.Code]kind{
 	boxoffice.CodeRequestInProgress:    {http.StatusConflict, "Request in progress"},
 	boxoffice.CodeHasReservations:      {http.StatusConflict, "Event has reservations"},
 	boxoffice.CodeHasOrders:            {http.StatusConflict, "Event has orders"},
+	boxoffice.CodeSlugTaken:            {http.StatusConflict, "Slug taken"},
 	boxoffice.CodeRefundClosed:         {http.StatusConflict, "Refunds closed"},
 	boxoffice.CodeNameChangeClosed:     {http.StatusConflict, "Name changes closed"},
 	boxoffice.CodeQueueDisabled:        {http.StatusConflict, "Queue disabled"},

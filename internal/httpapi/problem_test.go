@@ -66,7 +66,7 @@ func TestProblemForEveryCode(t *testing.T) {
 	want := map[boxoffice.Code]int{
 		"malformed_json": 400, "incomplete_body": 400, "request_timeout": 408, "unauthenticated": 401, "token_expired": 401, "invalid_credentials": 401,
 		"payment_declined": 402, "forbidden": 403, "not_admitted": 403, "email_not_verified": 403, "not_found": 404,
-		"method_not_allowed": 405, "email_taken": 409, "sold_out": 409, "limit_exceeded": 409,
+		"method_not_allowed": 405, "email_taken": 409, "slug_taken": 409, "sold_out": 409, "limit_exceeded": 409,
 		"sales_closed": 409, "hold_expired": 409, "invalid_state": 409, "idempotency_key_reused": 409,
 		"request_in_progress": 409, "has_reservations": 409, "has_orders": 409, "refund_closed": 409, "name_change_closed": 409, "queue_disabled": 409,
 		"capacity_below_reserved": 409, "payload_too_large": 413, "unsupported_media_type": 415,

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,6 +23,14 @@ const (
 	// carries a signed link (a sig query parameter), which the service
 	// checks instead.
 	linkable
+	// backOffice routes are authed routes that an organizer's API key
+	// (Bearer bo_…) may call as well; on every other route a key is
+	// refused (403).
+	backOffice
+	// optional routes are public; an access token or API key, when valid,
+	// identifies the caller (an organizer's member sees its drafts), and
+	// an invalid one is ignored.
+	optional
 )
 
 // handlerFunc is a route's handler. It writes a successful response itself
@@ -62,13 +71,14 @@ func (s *server) routes() []route {
 
 		// Events.
 		{"GET /api/v1/events", public, s.handleListEvents},
-		{"POST /api/v1/events", authed, s.handleCreateEvent},
-		{"GET /api/v1/events/{id}", public, s.handleGetEvent},
-		{"PATCH /api/v1/events/{id}", authed, s.handleUpdateEvent},
-		{"DELETE /api/v1/events/{id}", authed, s.handleDeleteEvent},
-		{"GET /api/v1/events/{id}/sales", authed, s.handleSales},
-		{"GET /api/v1/events/{id}/attendees", authed, s.handleAttendees},
-		{exportPattern, authed, s.handleAttendeesCSV},
+		{"POST /api/v1/events", backOffice, s.handleCreateEvent},
+		{"GET /api/v1/events/{id}", optional, s.handleGetEvent},
+		{"PATCH /api/v1/events/{id}", backOffice, s.handleUpdateEvent},
+		{"DELETE /api/v1/events/{id}", backOffice, s.handleDeleteEvent},
+		{"GET /api/v1/events/{id}/sales", backOffice, s.handleSales},
+		{"POST /api/v1/events/{id}/publish", backOffice, s.handlePublishEvent},
+		{"GET /api/v1/events/{id}/attendees", backOffice, s.handleAttendees},
+		{exportPattern, backOffice, s.handleAttendeesCSV},
 
 		// Bookmarks.
 		{"GET /api/v1/users/me/bookmarks", authed, s.handleListBookmarks},
@@ -92,11 +102,11 @@ func (s *server) routes() []route {
 		// Orders and payments.
 		{"POST /api/v1/events/{id}/orders", authed, s.handleCreateOrder},
 		{"GET /api/v1/users/me/orders", authed, s.handleListOrders},
-		{"GET /api/v1/orders/{id}", authed, s.handleGetOrder},
+		{"GET /api/v1/orders/{id}", backOffice, s.handleGetOrder},
 		{"POST /api/v1/orders/{id}/cancel", authed, s.handleCancelOrder},
 		{"POST /api/v1/orders/{id}/payments", authed, s.handleStartPayment},
-		{"POST /api/v1/orders/{id}/refunds", authed, s.handleRefundOrder},
-		{"GET /api/v1/orders/{id}/refunds", authed, s.handleListRefunds},
+		{"POST /api/v1/orders/{id}/refunds", backOffice, s.handleRefundOrder},
+		{"GET /api/v1/orders/{id}/refunds", backOffice, s.handleListRefunds},
 		{"POST /api/v1/payments/webhooks/{provider}", public, s.handleWebhook},
 
 		// Tickets.
@@ -109,26 +119,36 @@ func (s *server) routes() []route {
 		{"GET /api/v1/tickets/{id}/ticket.pdf", linkable, s.handleTicketPDF},
 
 		// The door.
-		{"POST /api/v1/events/{id}/checkins", authed, s.handleCheckin},
-		{"POST /api/v1/events/{id}/checkins/batch", authed, s.handleCheckinBatch},
-		{"DELETE /api/v1/events/{id}/checkins/{ticket_id}", authed, s.handleUndoCheckin},
-		{"GET /api/v1/events/{id}/checkins/conflicts", authed, s.handleCheckinConflicts},
-		{"GET /api/v1/events/{id}/checkin-bundle", authed, s.handleCheckinBundle},
-		{"GET /api/v1/events/{id}/gates", authed, s.handleGates},
-		{"PUT /api/v1/events/{id}/gates/{name}", authed, s.handlePutGate},
-		{"DELETE /api/v1/events/{id}/gates/{name}", authed, s.handleDeleteGate},
-		{"GET /api/v1/events/{id}/staff", authed, s.handleListStaff},
-		{"PUT /api/v1/events/{id}/staff/{user_id}", authed, s.handlePutStaff},
-		{"DELETE /api/v1/events/{id}/staff/{user_id}", authed, s.handleDeleteStaff},
+		{"POST /api/v1/events/{id}/checkins", backOffice, s.handleCheckin},
+		{"POST /api/v1/events/{id}/checkins/batch", backOffice, s.handleCheckinBatch},
+		{"DELETE /api/v1/events/{id}/checkins/{ticket_id}", backOffice, s.handleUndoCheckin},
+		{"GET /api/v1/events/{id}/checkins/conflicts", backOffice, s.handleCheckinConflicts},
+		{"GET /api/v1/events/{id}/checkin-bundle", backOffice, s.handleCheckinBundle},
+		{"GET /api/v1/events/{id}/gates", backOffice, s.handleGates},
+		{"PUT /api/v1/events/{id}/gates/{name}", backOffice, s.handlePutGate},
+		{"DELETE /api/v1/events/{id}/gates/{name}", backOffice, s.handleDeleteGate},
+		{"GET /api/v1/events/{id}/staff", backOffice, s.handleListStaff},
+		{"PUT /api/v1/events/{id}/staff/{user_id}", backOffice, s.handlePutStaff},
+		{"DELETE /api/v1/events/{id}/staff/{user_id}", backOffice, s.handleDeleteStaff},
+
+		// Organizers and teams.
+		{"POST /api/v1/organizers", authed, s.handleCreateOrganizer},
+		{"GET /api/v1/organizers/{id}", backOffice, s.handleGetOrganizer},
+		{"GET /api/v1/organizers/{id}/members", backOffice, s.handleListMembers},
+		{"PUT /api/v1/organizers/{id}/members/{user_id}", backOffice, s.handlePutMember},
+		{"DELETE /api/v1/organizers/{id}/members/{user_id}", backOffice, s.handleDeleteMember},
+		{"GET /api/v1/organizers/{id}/api-keys", backOffice, s.handleListAPIKeys},
+		{"POST /api/v1/organizers/{id}/api-keys", backOffice, s.handleCreateAPIKey},
+		{"DELETE /api/v1/organizers/{id}/api-keys/{key_id}", backOffice, s.handleDeleteAPIKey},
 
 		// Organizers' webhooks.
-		{"POST /api/v1/organizers/{id}/webhooks", authed, s.handleCreateWebhook},
-		{"GET /api/v1/organizers/{id}/webhooks", authed, s.handleListWebhooks},
-		{"GET /api/v1/organizers/{id}/webhooks/{wid}", authed, s.handleGetWebhook},
-		{"PATCH /api/v1/organizers/{id}/webhooks/{wid}", authed, s.handleUpdateWebhook},
-		{"DELETE /api/v1/organizers/{id}/webhooks/{wid}", authed, s.handleDeleteWebhook},
-		{"GET /api/v1/organizers/{id}/webhooks/{wid}/deliveries", authed, s.handleListDeliveries},
-		{"POST /api/v1/organizers/{id}/webhooks/{wid}/deliveries/{did}/retry", authed, s.handleRetryDelivery},
+		{"POST /api/v1/organizers/{id}/webhooks", backOffice, s.handleCreateWebhook},
+		{"GET /api/v1/organizers/{id}/webhooks", backOffice, s.handleListWebhooks},
+		{"GET /api/v1/organizers/{id}/webhooks/{wid}", backOffice, s.handleGetWebhook},
+		{"PATCH /api/v1/organizers/{id}/webhooks/{wid}", backOffice, s.handleUpdateWebhook},
+		{"DELETE /api/v1/organizers/{id}/webhooks/{wid}", backOffice, s.handleDeleteWebhook},
+		{"GET /api/v1/organizers/{id}/webhooks/{wid}/deliveries", backOffice, s.handleListDeliveries},
+		{"POST /api/v1/organizers/{id}/webhooks/{wid}/deliveries/{did}/retry", backOffice, s.handleRetryDelivery},
 
 		// Operations.
 		{"GET /healthz", public, s.handleHealth},
@@ -154,13 +174,12 @@ func (s *server) wrap(rt route) http.Handler {
 			r = r.WithContext(ctx)
 		}
 		var c boxoffice.Caller
-		if rt.access == authed || rt.access == linkable && !r.URL.Query().Has("sig") {
+		need := rt.access == authed || rt.access == backOffice || rt.access == linkable && !r.URL.Query().Has("sig")
+		if need || rt.access == optional && hasCredentials(r) {
 			var err error
-			c, err = s.authenticate(r)
-			if err == nil && s.accounts != nil {
-				// The token is genuine; does it still stand for its
-				// user, and with which role?
-				c, err = s.accounts.CurrentCaller(r.Context(), c)
+			c, err = s.caller(r, rt.access == backOffice || rt.access == optional)
+			if err != nil && rt.access == optional {
+				c, err = boxoffice.Caller{}, nil // the public view
 			}
 			if err != nil {
 				s.writeError(w, r, err)
@@ -168,6 +187,9 @@ func (s *server) wrap(rt route) http.Handler {
 			}
 			if info := infoFrom(r.Context()); info != nil {
 				info.userID = c.UserID
+				if c.Key != nil {
+					info.userID = "key:" + c.Key.KeyID
+				}
 			}
 			// Whatever an authenticated caller is answered is theirs:
 			// no shared cache may keep it.
@@ -178,6 +200,43 @@ func (s *server) wrap(rt route) http.Handler {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// hasCredentials reports whether a request carries a bearer token or a
+// session cookie.
+func hasCredentials(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return true
+	}
+	ck, err := r.Cookie(AccessCookie)
+	return err == nil && ck.Value != ""
+}
+
+// caller authenticates a request: an organizer's API key when the bearer
+// token has the key prefix (on routes that take keys), else an access
+// token that must still stand for its user.
+func (s *server) caller(r *http.Request, keys bool) (boxoffice.Caller, error) {
+	token, err := bearerToken(r)
+	if err != nil && !errors.Is(err, boxoffice.ErrUnauthenticated) {
+		return boxoffice.Caller{}, err // a session cookie without its CSRF token
+	}
+	ok := err == nil
+	if ok && strings.HasPrefix(token, boxoffice.APIKeyPrefix) {
+		if !keys {
+			return boxoffice.Caller{}, boxoffice.Errorf(boxoffice.CodeForbidden, "API keys may call only the back office")
+		}
+		if s.organizers == nil {
+			return boxoffice.Caller{}, boxoffice.ErrUnauthenticated
+		}
+		return s.organizers.KeyCaller(r.Context(), token)
+	}
+	c, err := s.authenticate(token, ok)
+	if err == nil && s.accounts != nil {
+		// The token is genuine; does it still stand for its user, and
+		// with which role?
+		c, err = s.accounts.CurrentCaller(r.Context(), c)
+	}
+	return c, err
 }
 
 // handleUnmatched answers requests that match no route: 405 with an Allow

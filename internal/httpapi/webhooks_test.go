@@ -14,6 +14,10 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
+// orgHooks is the default organizer's webhook endpoints (the admin's
+// events belong to it).
+const orgHooks = "/api/v1/organizers/" + boxoffice.DefaultOrganizerID + "/webhooks"
+
 // received is one request a receiver got.
 type received struct {
 	id, timestamp, signature string

@@ -34,6 +34,8 @@ type attendee struct {
 // eventBody is the JSON shape of an Event.
 type eventBody struct {
 	ID                string      `json:"id"`
+	OrganizerID       string      `json:"organizer_id"`
+	Status            string      `json:"status"`
 	Title             string      `json:"title"`
 	Description       string      `json:"description"`
 	Venue             string      `json:"venue"`
@@ -66,12 +68,14 @@ type tierBody struct {
 	Price     money  `json:"price"`
 	Capacity  int    `json:"capacity"`
 	Available int    `json:"available"`
+	Hidden    bool   `json:"hidden"`
+	Closed    bool   `json:"closed"`
 }
 
 // eventOf returns e's JSON shape, with per-tier and total availability.
 func eventOf(e *boxoffice.Event) eventBody {
 	j := eventBody{
-		ID: e.ID, Title: e.Title, Description: e.Description, Venue: e.Venue,
+		ID: e.ID, OrganizerID: e.OrganizerOf(), Status: string(e.StatusOf()), Title: e.Title, Description: e.Description, Venue: e.Venue,
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt, SalesStartAt: e.SalesStartAt, SalesEndAt: e.SalesEndAt,
 		MaxTicketsPerUser: e.MaxTicketsPerUser, HoldSeconds: e.HoldSeconds, Queue: queueConfig(e.Queue),
 		RequireVerified:  e.RequireVerifiedEmail,
@@ -83,7 +87,8 @@ func eventOf(e *boxoffice.Event) eventBody {
 	}
 	for i := range e.Tiers {
 		t := &e.Tiers[i]
-		j.Tiers[i] = tierBody{ID: t.ID, Name: t.Name, Price: moneyOf(t.Price), Capacity: t.Capacity, Available: t.Available()}
+		j.Tiers[i] = tierBody{ID: t.ID, Name: t.Name, Price: moneyOf(t.Price), Capacity: t.Capacity, Available: t.Available(),
+			Hidden: t.Hidden, Closed: t.Closed}
 	}
 	return j
 }

@@ -14,7 +14,7 @@ import (
 
 const eventCols = "id, title, description, venue, starts_at, ends_at, sales_start_at, sales_end_at, " +
 	"max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at, require_verified_email, " +
-	"refunds_none, refunds_until, name_changes_until"
+	"refunds_none, refunds_until, name_changes_until, organizer_id, status"
 
 // eventColsOf is eventCols with every column qualified by alias.
 func eventColsOf(alias string) string {
@@ -25,7 +25,7 @@ func eventColsOf(alias string) string {
 	return strings.Join(cols, ", ")
 }
 
-const tierCols = "id, event_id, name, price_amount, price_currency, capacity, reserved"
+const tierCols = "id, event_id, name, price_amount, price_currency, capacity, reserved, hidden, closed"
 
 type scanner interface{ Scan(...any) error }
 
@@ -33,7 +33,7 @@ type scanner interface{ Scan(...any) error }
 func eventDest(e *boxoffice.Event, ends, refundsUntil, namesUntil *sql.NullTime) []any {
 	return []any{&e.ID, &e.Title, &e.Description, &e.Venue, &e.StartsAt, ends, &e.SalesStartAt, &e.SalesEndAt,
 		&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &e.CreatedAt, &e.UpdatedAt,
-		&e.RequireVerifiedEmail, &e.Refunds.None, refundsUntil, namesUntil}
+		&e.RequireVerifiedEmail, &e.Refunds.None, refundsUntil, namesUntil, &e.OrganizerID, &e.Status}
 }
 
 func scanEvent(row scanner, extra ...any) (*boxoffice.Event, error) {
@@ -59,7 +59,7 @@ func scanEvent(row scanner, extra ...any) (*boxoffice.Event, error) {
 
 func scanTier(row scanner) (boxoffice.Tier, error) {
 	var t boxoffice.Tier
-	err := row.Scan(&t.ID, &t.EventID, &t.Name, &t.Price.Amount, &t.Price.Currency, &t.Capacity, &t.Reserved)
+	err := row.Scan(&t.ID, &t.EventID, &t.Name, &t.Price.Amount, &t.Price.Currency, &t.Capacity, &t.Reserved, &t.Hidden, &t.Closed)
 	return t, err
 }
 
@@ -135,11 +135,11 @@ func insertTiers(ctx context.Context, q querier, tiers []boxoffice.Tier, eventID
 	if len(tiers) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(tiers)*7)
+	args := make([]any, 0, len(tiers)*9)
 	for _, t := range tiers {
-		args = append(args, t.ID, eventID, t.Name, t.Price.Amount, t.Price.Currency, t.Capacity, t.Reserved)
+		args = append(args, t.ID, eventID, t.Name, t.Price.Amount, t.Price.Currency, t.Capacity, t.Reserved, t.Hidden, t.Closed)
 	}
-	_, err := q.ExecContext(ctx, "INSERT INTO tiers ("+tierCols+") VALUES "+rowsOf(len(tiers), 7), args...)
+	_, err := q.ExecContext(ctx, "INSERT INTO tiers ("+tierCols+") VALUES "+rowsOf(len(tiers), 9), args...)
 	return err
 }
 
@@ -161,14 +161,14 @@ func eventArgs(e *boxoffice.Event) []any {
 	return []any{e.ID, e.Title, e.Description, e.Venue, e.StartsAt.UTC(), nullTime(e.EndsAt),
 		e.SalesStartAt.UTC(), e.SalesEndAt.UTC(), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled,
 		e.Queue.AdmitPerMinute, e.CreatedAt.UTC(), e.UpdatedAt.UTC(), e.RequireVerifiedEmail, e.Refunds.None,
-		nullTime(e.Refunds.Until), nullTime(e.NameChangesUntil)}
+		nullTime(e.Refunds.Until), nullTime(e.NameChangesUntil), e.OrganizerOf(), string(e.StatusOf())}
 }
 
 // CreateEvent inserts e and its tiers (IDs already assigned) in one
 // transaction.
 func (s *Store) CreateEvent(ctx context.Context, e *boxoffice.Event) error {
 	return s.inTx(ctx, "create event", nil, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO events ("+eventCols+") VALUES ("+placeholders(18)+")", eventArgs(e)...); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO events ("+eventCols+") VALUES ("+placeholders(20)+")", eventArgs(e)...); err != nil {
 			return err
 		}
 		return insertTiers(ctx, tx, e.Tiers, e.ID)
@@ -280,8 +280,14 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]*
 // an ordered walk of INDEX(starts_at, id) that examines at most scanRows
 // rows (MariaDB's LIMIT … ROWS EXAMINED) instead of a FULLTEXT lookup.
 func listEventsQuery(f boxoffice.EventFilter, b salesBounds, scanRows int) (string, []any) {
-	var where []string
-	var args []any
+	// The status is the first column of INDEX(status, starts_at, id): one
+	// equality, then the ranges below on the rest, in index order.
+	status := f.Status
+	if status == "" {
+		status = boxoffice.EventPublished
+	}
+	where := []string{"status = ?"}
+	args := []any{string(status)}
 	if f.AfterID != "" {
 		// The first conjunct is one range on INDEX(starts_at, id), which the
 		// optimizer never trades for a full index scan; the second drops the
@@ -318,9 +324,7 @@ func listEventsQuery(f boxoffice.EventFilter, b salesBounds, scanRows int) (stri
 		// come early; at depth that guess reads millions of entries.
 		query += " FORCE INDEX (events_starts_at)"
 	}
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	query += " WHERE " + strings.Join(where, " AND ")
 	query += " ORDER BY starts_at, id LIMIT ?"
 	args = append(args, listLimit(f))
 	if scanRows > 0 {
@@ -396,10 +400,11 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		for _, t := range e.Tiers {
 			before[t.ID] = t
 		}
+		organizer := e.OrganizerID
 		if err := apply(e); err != nil {
 			return callerError{err}
 		}
-		e.ID = id
+		e.ID, e.OrganizerID = id, organizer
 		var added []boxoffice.Tier
 		for i := range e.Tiers {
 			t := &e.Tiers[i]
@@ -415,10 +420,10 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 			if t.Capacity < t.Reserved {
 				return boxoffice.ErrCapacityConflict
 			}
-			if t.Name != old.Name || t.Price != old.Price || t.Capacity != old.Capacity {
+			if t.Name != old.Name || t.Price != old.Price || t.Capacity != old.Capacity || t.Hidden != old.Hidden || t.Closed != old.Closed {
 				if _, err := tx.ExecContext(ctx,
-					"UPDATE tiers SET name = ?, price_amount = ?, price_currency = ?, capacity = ? WHERE id = ?",
-					t.Name, t.Price.Amount, t.Price.Currency, t.Capacity, t.ID); err != nil {
+					"UPDATE tiers SET name = ?, price_amount = ?, price_currency = ?, capacity = ?, hidden = ?, closed = ? WHERE id = ?",
+					t.Name, t.Price.Amount, t.Price.Currency, t.Capacity, t.Hidden, t.Closed, t.ID); err != nil {
 					return err
 				}
 			}
@@ -429,10 +434,11 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, description = ?, venue = ?, starts_at = ?,
 			ends_at = ?, sales_start_at = ?, sales_end_at = ?, max_tickets_per_user = ?, hold_seconds = ?,
 			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, refunds_none = ?, refunds_until = ?,
-			name_changes_until = ?, updated_at = ? WHERE id = ?`,
+			name_changes_until = ?, status = ?, updated_at = ? WHERE id = ?`,
 			e.Title, e.Description, e.Venue, e.StartsAt.UTC(), nullTime(e.EndsAt), e.SalesStartAt.UTC(),
 			e.SalesEndAt.UTC(), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute,
-			e.RequireVerifiedEmail, e.Refunds.None, nullTime(e.Refunds.Until), nullTime(e.NameChangesUntil), e.UpdatedAt.UTC(), id); err != nil {
+			e.RequireVerifiedEmail, e.Refunds.None, nullTime(e.Refunds.Until), nullTime(e.NameChangesUntil),
+			string(e.StatusOf()), e.UpdatedAt.UTC(), id); err != nil {
 			return err
 		}
 		sort.Slice(e.Tiers, func(i, j int) bool { return e.Tiers[i].ID < e.Tiers[j].ID })

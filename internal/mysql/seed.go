@@ -32,7 +32,7 @@ type secondaryIndex struct {
 
 // seedIndexes must match the schema of the migrations.
 var seedIndexes = []secondaryIndex{
-	{"events", "events_starts_at", "INDEX events_starts_at (starts_at, id)"},
+	{"events", "events_starts_at", "INDEX events_starts_at (status, starts_at, id)"},
 	{"events", "events_sales_lead", "INDEX events_sales_lead (sales_lead_us)"},
 	{"events", "events_sales_lag", "INDEX events_sales_lag (sales_lag_us)"},
 	{"events", "events_text", "FULLTEXT INDEX events_text (title, venue)"},
@@ -487,6 +487,8 @@ func (g *eventGen) batch(w *sqlWriter, from, to int) []string {
 		w.int(0) // refunds_none
 		w.null() // refunds_until
 		w.null() // name_changes_until
+		w.str(boxoffice.DefaultOrganizerID)
+		w.str(string(boxoffice.EventPublished))
 		tiers = append(tiers, tier{boxoffice.NewID(), id, int64(15+r.IntN(136)) * 100, int64(100 + r.IntN(4901))})
 	}
 	w.raw(")")
@@ -501,6 +503,8 @@ func (g *eventGen) batch(w *sqlWriter, from, to int) []string {
 		w.str("USD")
 		w.int(t.capacity)
 		w.int(0)
+		w.int(0) // hidden
+		w.int(0) // closed
 	}
 	w.raw(")")
 	return []string{events, w.String()}

@@ -13,7 +13,8 @@ import (
 // (alias t, LEFT JOIN), as read by scanEvents.
 const eventTierCols = `e.id, e.title, e.description, e.venue, e.starts_at, e.ends_at, e.sales_start_at, e.sales_end_at,
 	e.max_tickets_per_user, e.hold_seconds, e.queue_enabled, e.admit_per_minute, e.created_at, e.updated_at,
-	e.require_verified_email, e.refunds_none, e.refunds_until, e.name_changes_until, t.id, t.name, t.price_amount, t.price_currency, t.capacity, t.reserved`
+	e.require_verified_email, e.refunds_none, e.refunds_until, e.name_changes_until, e.organizer_id, e.status,
+	t.id, t.name, t.price_amount, t.price_currency, t.capacity, t.reserved, t.hidden, t.closed`
 
 // scanEvents reads rows of eventTierCols, ordered so that the rows of one
 // event are adjacent and its tiers in ID order, preceded by len(pre)
@@ -29,11 +30,14 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 			starts, salesStart, salesEnd, cAt, uAt int64
 			tierID, tierName, currency             sql.NullString
 			price, capacity, reserved              sql.NullInt64
+			hidden, closed                         sql.NullBool
+			status                                 string
 		)
 		dest := append(pre[:len(pre):len(pre)],
 			&e.ID, &e.Title, &e.Description, &e.Venue, &starts, &endsAt, &salesStart, &salesEnd,
 			&e.MaxTicketsPerUser, &e.HoldSeconds, &e.Queue.Enabled, &e.Queue.AdmitPerMinute, &cAt, &uAt,
-			&e.RequireVerifiedEmail, &e.Refunds.None, &refundsUntil, &nameChanges, &tierID, &tierName, &price, &currency, &capacity, &reserved)
+			&e.RequireVerifiedEmail, &e.Refunds.None, &refundsUntil, &nameChanges, &e.OrganizerID, &status,
+			&tierID, &tierName, &price, &currency, &capacity, &reserved, &hidden, &closed)
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
@@ -43,6 +47,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 			e.CreatedAt, e.UpdatedAt = fromUS(cAt), fromUS(uAt)
 			e.Refunds.Until = fromNullUS(refundsUntil)
 			e.NameChangesUntil = fromNullUS(nameChanges)
+			e.Status = boxoffice.EventStatus(status)
 			last = &e
 			onEvent(last)
 		}
@@ -51,6 +56,7 @@ func scanEvents(rows *sql.Rows, pre []any, onEvent func(*boxoffice.Event)) error
 				ID: tierID.String, EventID: last.ID, Name: tierName.String,
 				Price:    boxoffice.Money{Amount: price.Int64, Currency: currency.String},
 				Capacity: int(capacity.Int64), Reserved: int(reserved.Int64),
+				Hidden: hidden.Bool, Closed: closed.Bool,
 			})
 		}
 	}
@@ -86,8 +92,8 @@ func (s *Store) CreateEvent(ctx context.Context, e *boxoffice.Event) error {
 }
 
 const (
-	eventInsertCols = 18
-	tierInsertCols  = 7
+	eventInsertCols = 20
+	tierInsertCols  = 9
 )
 
 // insertEvents inserts events and their tiers with one multi-row statement
@@ -118,22 +124,23 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []*boxoffice.Event) er
 func insertEventsSQL(n int) string {
 	return `INSERT INTO events (id, title, description, venue, starts_at, ends_at, sales_start_at, sales_end_at,
 		max_tickets_per_user, hold_seconds, queue_enabled, admit_per_minute, created_at, updated_at,
-		require_verified_email, refunds_none, refunds_until, name_changes_until) VALUES ` + rowsOf(n, eventInsertCols)
+		require_verified_email, refunds_none, refunds_until, name_changes_until, organizer_id, status) VALUES ` + rowsOf(n, eventInsertCols)
 }
 
 func insertTiersSQL(n int) string {
-	return `INSERT INTO tiers (id, event_id, name, price_amount, price_currency, capacity, reserved) VALUES ` + rowsOf(n, tierInsertCols)
+	return `INSERT INTO tiers (id, event_id, name, price_amount, price_currency, capacity, reserved, hidden, closed) VALUES ` +
+		rowsOf(n, tierInsertCols)
 }
 
 func appendEventArgs(args []any, e *boxoffice.Event) []any {
 	return append(args, e.ID, e.Title, e.Description, e.Venue, us(e.StartsAt), nullUS(e.EndsAt),
 		us(e.SalesStartAt), us(e.SalesEndAt), e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled,
 		e.Queue.AdmitPerMinute, us(e.CreatedAt), us(e.UpdatedAt), e.RequireVerifiedEmail, e.Refunds.None,
-		nullUS(e.Refunds.Until), nullUS(e.NameChangesUntil))
+		nullUS(e.Refunds.Until), nullUS(e.NameChangesUntil), e.OrganizerOf(), string(e.StatusOf()))
 }
 
 func appendTierArgs(args []any, eventID string, t *boxoffice.Tier) []any {
-	return append(args, t.ID, eventID, t.Name, t.Price.Amount, t.Price.Currency, t.Capacity, 0)
+	return append(args, t.ID, eventID, t.Name, t.Price.Amount, t.Price.Currency, t.Capacity, 0, t.Hidden, t.Closed)
 }
 
 // Event returns the event with its tiers (ordered by tier ID) and their
@@ -148,8 +155,12 @@ func (s *Store) Event(ctx context.Context, id string) (*boxoffice.Event, error) 
 // the cursor, so its cost does not grow with the cursor's depth; a Query is
 // a case-insensitive LIKE on title and venue, filtered along that walk.
 func (s *Store) ListEvents(ctx context.Context, f boxoffice.EventFilter) ([]*boxoffice.Event, error) {
-	var where []string
-	var args []any
+	status := f.Status
+	if status == "" {
+		status = boxoffice.EventPublished
+	}
+	where := []string{"status = ?"}
+	args := []any{string(status)}
 	if f.AfterID != "" {
 		where = append(where, "(starts_at, id) > (?, ?)")
 		args = append(args, us(f.AfterStartsAt), f.AfterID)
@@ -171,10 +182,7 @@ func (s *Store) ListEvents(ctx context.Context, f boxoffice.EventFilter) ([]*box
 		where = append(where, `(title LIKE ? ESCAPE '\' OR venue LIKE ? ESCAPE '\')`)
 		args = append(args, pattern, pattern)
 	}
-	query := "SELECT id, starts_at FROM events INDEXED BY events_starts_at"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	query := "SELECT id, starts_at FROM events INDEXED BY events_starts_at WHERE " + strings.Join(where, " AND ")
 	query += " ORDER BY starts_at, id LIMIT ?"
 	args = append(args, limitOf(f.Limit))
 
@@ -216,10 +224,10 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET title = ?, description = ?, venue = ?, starts_at = ?,
 			ends_at = ?, sales_start_at = ?, sales_end_at = ?, max_tickets_per_user = ?, hold_seconds = ?,
 			queue_enabled = ?, admit_per_minute = ?, require_verified_email = ?, refunds_none = ?, refunds_until = ?,
-			name_changes_until = ?, updated_at = ? WHERE id = ?`,
+			name_changes_until = ?, status = ?, updated_at = ? WHERE id = ?`,
 			e.Title, e.Description, e.Venue, us(e.StartsAt), nullUS(e.EndsAt), us(e.SalesStartAt), us(e.SalesEndAt),
 			e.MaxTicketsPerUser, e.HoldSeconds, e.Queue.Enabled, e.Queue.AdmitPerMinute, e.RequireVerifiedEmail,
-			e.Refunds.None, nullUS(e.Refunds.Until), nullUS(e.NameChangesUntil), us(e.UpdatedAt), id); err != nil {
+			e.Refunds.None, nullUS(e.Refunds.Until), nullUS(e.NameChangesUntil), string(e.StatusOf()), us(e.UpdatedAt), id); err != nil {
 			return err
 		}
 		for i := range e.Tiers {
@@ -234,9 +242,9 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, apply func(*boxoffic
 			if t.Capacity < reserved {
 				return boxoffice.ErrCapacityConflict
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE tiers SET name = ?, price_amount = ?, price_currency = ?, capacity = ?
-				WHERE id = ? AND event_id = ? AND reserved <= ?`,
-				t.Name, t.Price.Amount, t.Price.Currency, t.Capacity, t.ID, id, t.Capacity); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE tiers SET name = ?, price_amount = ?, price_currency = ?, capacity = ?,
+				hidden = ?, closed = ? WHERE id = ? AND event_id = ? AND reserved <= ?`,
+				t.Name, t.Price.Amount, t.Price.Currency, t.Capacity, t.Hidden, t.Closed, t.ID, id, t.Capacity); err != nil {
 				return err
 			}
 		}

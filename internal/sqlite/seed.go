@@ -76,7 +76,7 @@ func (s *Store) HasData(ctx context.Context) (events, users bool, err error) {
 // seedIndexes are the secondary indexes that the events load builds after
 // the fact.
 var seedIndexes = []struct{ name, create string }{
-	{"events_starts_at", "CREATE INDEX IF NOT EXISTS events_starts_at ON events (starts_at, id)"},
+	{"events_starts_at", "CREATE INDEX IF NOT EXISTS events_starts_at ON events (status, starts_at, id)"},
 	{"tiers_event_id", "CREATE INDEX IF NOT EXISTS tiers_event_id ON tiers (event_id)"},
 }
 

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("Sales", func(t *testing.T) { testSales(t, open(t)) })
 	t.Run("Mail", func(t *testing.T) { testMail(t, open(t)) })
 	t.Run("RefreshTokens", func(t *testing.T) { testRefreshTokens(t, open(t)) })
+	runOrganizers(t, open)
 	runOrders(t, open)
 	runTickets(t, open)
 	RunAttendees(t, open)
@@ -177,6 +178,8 @@ func newEvent(capacities ...int) *boxoffice.Event {
 	ends := n.Add(30*24*time.Hour + 3*time.Hour)
 	e := &boxoffice.Event{
 		ID:                boxoffice.NewID(),
+		OrganizerID:       boxoffice.DefaultOrganizerID,
+		Status:            boxoffice.EventPublished,
 		Title:             "Test Event",
 		Description:       "An event made by the conformance suite.",
 		Venue:             "Test Hall",

@@ -29,6 +29,7 @@ const PROBLEMS = {
   has_orders: "This event has orders and cannot be deleted.",
   refund_closed: "Refunds for this event are closed.",
   name_change_closed: "Names can no longer be changed for this event.",
+  slug_taken: "That address name is taken by another organizer. Choose another.",
   queue_disabled: "This event has no waiting room.",
   capacity_below_reserved: "The capacity cannot go below what is already sold or held.",
   payload_too_large: "That is too much data at once.",

@@ -124,7 +124,15 @@ func New(cfg Config) http.Handler {
 		s.render(w, r, http.StatusNotFound, "notfound", "Not found")
 	})
 	s.mux = mux
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The API's requests (the hold path among them) go straight to it,
+		// without a second route match.
+		if p := r.URL.Path; strings.HasPrefix(p, "/api/") || p == "/healthz" || p == "/readyz" {
+			s.api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // pageData is what a page template sees.

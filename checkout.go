@@ -32,6 +32,7 @@ type Orders struct {
 	inflight   *inflightKeys
 	outbox     *Outbox
 	hooks      *Webhooks
+	audit      *Audit
 	publicURL  string
 	sweep      time.Duration
 	timeout    time.Duration // of one background store or provider call
@@ -641,6 +642,10 @@ func (s *Orders) RefundOrder(ctx context.Context, c Caller, orderID string, in R
 	if hook != "" {
 		s.hooks.wake()
 	}
+	if byOrganizer {
+		s.audit.record(ctx, c, e.OrganizerOf(), "order.refunded", "order", o.ID, map[string]any{"refund_id": r.ID,
+			"amount": r.Amount.Amount, "currency": r.Amount.Currency, "tickets": len(r.TicketIDs), "reason": r.Reason})
+	}
 	return r, nil
 }
 
@@ -693,6 +698,7 @@ const (
 func (s *Orders) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.expireLoop(ctx) })
+	wg.Go(func() { s.cancelLoop(ctx) })
 	if s.provider != nil {
 		wg.Go(func() { s.refundLoop(ctx) })
 		wg.Go(func() { s.reconcileLoop(ctx) })

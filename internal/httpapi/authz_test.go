@@ -398,6 +398,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/events/{id}/publish": {[callerKinds]int{A, N, N, 200, 200, 200, F, F, N, 200}, func(f *authzFixture, _ int) (string, any) {
 			return "/api/v1/events/" + f.draft(f.ts.eventBody("Draft", 5)).ID + "/publish", nil
 		}},
+		"POST /api/v1/events/{id}/cancel": {[callerKinds]int{A, N, N, 200, 200, 200, F, F, N, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.orgEvent(f.ts.eventBody("Called off", 5)).ID + "/cancel", map[string]string{"reason": "rain"}
+		}},
 
 		"POST /api/v1/organizers": {[callerKinds]int{A, F, F, 201, F, F, F, F, F, K}, func(f *authzFixture, _ int) (string, any) {
 			f.organizers++
@@ -413,6 +416,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			f.ts.call("PUT", path, f.ts.adminToken, map[string]string{"role": "scanner"}).ok(f.ts.t, 200, nil)
 			return path, nil
 		}},
+		"GET /api/v1/organizers/{id}/audit":     {[callerKinds]int{A, N, N, 200, 200, F, F, F, N, F}, org("/audit?limit=5", nil)},
 		"GET /api/v1/organizers/{id}/api-keys":  {[callerKinds]int{A, N, N, 200, 200, F, F, F, N, F}, org("/api-keys", nil)},
 		"POST /api/v1/organizers/{id}/api-keys": {[callerKinds]int{A, N, N, 201, 201, F, F, F, N, F}, org("/api-keys", map[string]string{"name": "gate", "role": "scanner"})},
 		"DELETE /api/v1/organizers/{id}/api-keys/{key_id}": {[callerKinds]int{A, N, N, 204, 204, F, F, F, N, F}, func(f *authzFixture, _ int) (string, any) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"boxoffice"
+	"boxoffice/internal/memory"
 )
 
 // buy places and pays an order of n GA tickets of e for buyer.
@@ -239,5 +240,39 @@ func TestAuditDetail(t *testing.T) {
 	}
 	if a := boxoffice.ActorOf(boxoffice.Caller{Key: &boxoffice.KeyGrant{KeyID: "K"}}); a != "key:K" {
 		t.Fatalf("actor of a key: %s", a)
+	}
+}
+
+// TestCancelClosesWaitingRoom: once the event is cancelled its waiting
+// room admits nobody: those in it read cancelled (no admission token),
+// and joining answers sales_closed.
+func TestCancelClosesWaitingRoom(t *testing.T) {
+	h := newRoomHarness(t)
+	ctx := t.Context()
+	r := h.room(memory.NewQueue())
+	e := h.queued(t, 10, 60)
+	u := callers(3)
+	for _, c := range u[:2] {
+		if _, err := r.Join(ctx, c, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.svc.Orders.CancelEvent(ctx, h.admin, e.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The room's copy of the event is at most a second old.
+	waitFor(t, func() bool {
+		st, err := r.Status(ctx, u[0], e.ID)
+		return err == nil && st.Status == boxoffice.QueueCancelled
+	})
+	tick(t, r)
+	for _, c := range u[:2] {
+		st := status(t, r, c, e.ID)
+		if st.Status != boxoffice.QueueCancelled || st.AdmissionToken != "" || st.Position != 0 || !st.Status.Terminal() {
+			t.Fatalf("status in a cancelled event's room: %+v", st)
+		}
+	}
+	if _, err := r.Join(ctx, u[2], e.ID); !errors.Is(err, boxoffice.ErrSalesClosed) {
+		t.Fatalf("joining a cancelled event's room: %v", err)
 	}
 }

@@ -483,6 +483,44 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for pattern := range matrix {
 		t.Errorf("the matrix lists %q, which is not a route", pattern)
 	}
+	wantAudited(t, f)
+}
+
+// wantAudited checks that the changes the matrix made to the organizer's
+// things are in its audit log, with their actors: users and the API key.
+func wantAudited(t *testing.T, f *authzFixture) {
+	t.Helper()
+	seen := map[string]bool{}
+	byKey := false
+	path := "/api/v1/organizers/" + f.org + "/audit?limit=100"
+	for {
+		var page listJSON[auditJSON]
+		f.ts.call("GET", path, f.ts.adminToken, nil).ok(t, 200, &page)
+		for _, e := range page.Items {
+			if e.OrganizerID != f.org || e.Actor == "" || e.SubjectID == "" || e.At.IsZero() || len(e.Detail) == 0 {
+				t.Errorf("audit entry %+v", e)
+			}
+			if strings.Contains(string(e.Detail), "whsec_") || strings.Contains(string(e.Detail), "bo_") {
+				t.Errorf("a secret in the audit log: %s", e.Detail)
+			}
+			seen[e.Action] = true
+			byKey = byKey || strings.HasPrefix(e.Actor, "key:")
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		path = "/api/v1/organizers/" + f.org + "/audit?limit=100&cursor=" + *page.NextCursor
+	}
+	for _, a := range []string{"event.created", "event.updated", "event.published", "event.cancelled", "event.deleted",
+		"order.refunded", "member.role_set", "member.removed", "api_key.created", "api_key.revoked", "checkin.undone",
+		"webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.deleted"} {
+		if !seen[a] {
+			t.Errorf("no %s in the audit log (it has %v)", a, seen)
+		}
+	}
+	if !byKey {
+		t.Error("nothing in the audit log was done by the API key")
+	}
 }
 
 // status sends one request and returns the answer's status without

@@ -10,6 +10,7 @@ import (
 
 	"boxoffice"
 	"boxoffice/internal/memory"
+	"boxoffice/internal/testdb"
 )
 
 // buy places and pays an order of n GA tickets of e for buyer.
@@ -275,4 +276,35 @@ func TestCancelClosesWaitingRoom(t *testing.T) {
 	if _, err := r.Join(ctx, u[2], e.ID); !errors.Is(err, boxoffice.ErrSalesClosed) {
 		t.Fatalf("joining a cancelled event's room: %v", err)
 	}
+}
+
+// TestCancelEventInBatches: a cancellation settles 100 orders before it
+// answers (Complete false), and the background pass the rest.
+func TestCancelEventInBatches(t *testing.T) {
+	ctx := t.Context()
+	h := newHarness(t, testdb.SQLite(t))
+	e := h.event(t, 200, 4)
+	var orders []*boxoffice.Order
+	for _, f := range h.users(t, 26) {
+		for range 4 {
+			orders = append(orders, h.buy(t, f, e, 1, false))
+		}
+	}
+	out, err := h.svc.Orders.CancelEvent(ctx, h.admin, e.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Complete || out.Cancelled != 100 || out.Refunded != 0 {
+		t.Fatalf("cancellation of 104 orders: %+v", out)
+	}
+	if n, err := h.svc.Orders.SettleCancelled(ctx); n != 4 || err != nil {
+		t.Fatalf("SettleCancelled: %d, %v", n, err)
+	}
+	for _, o := range orders {
+		got, err := h.store.Order(ctx, o.ID)
+		if err != nil || got.Status != boxoffice.OrderCancelled {
+			t.Fatalf("order %s: %v, %v", o.ID, got.Status, err)
+		}
+	}
+	h.checkSales(t, e.ID, 0)
 }

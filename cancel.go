@@ -22,7 +22,8 @@ import (
 //     settles up to cancelInline orders itself; the rest, and whatever a
 //     crash left, is settled by Orders.Run (cancelLoop), which asks the
 //     store for the open orders of cancelled events
-//     (Store.CancelledEventOrders) in batches. Settling an order again
+//     (Store.CancelledEventOrders) in batches. CancelEvent wakes it when
+//     it leaves orders (Cancellation.Complete false). Settling an order again
 //     changes nothing: DecideRefund refuses an order with nothing left to
 //     refund, OrderCancelStep one that is no longer pending.
 
@@ -35,8 +36,11 @@ const MailEventCancelled = "event_cancelled"
 const cancelInline = 100
 
 // cancelBatch is how many open orders of cancelled events the background
-// job settles per round.
-const cancelBatch = 100
+// job settles per round; cancelEvery how often it looks.
+const (
+	cancelBatch = 100
+	cancelEvery = 30 * time.Second
+)
 
 // maxCancelReason bounds the reason of a cancellation.
 const maxCancelReason = 500
@@ -91,6 +95,12 @@ func (s *Orders) CancelEvent(ctx context.Context, c Caller, id, reason string) (
 		// The event is cancelled; the background job settles its orders.
 		s.log.Warn("settling the orders of a cancelled event", "event", id, "err", err)
 		out.Complete = false
+	}
+	if !out.Complete {
+		select {
+		case s.cancelsDue <- struct{}{}:
+		default:
+		}
 	}
 	return out, nil
 }
@@ -208,11 +218,11 @@ func eventCancelledMail(to string, e *Event, o *Order, r *Refund, reason string)
 	return Message{Kind: MailEventCancelled, To: to, Subject: e.Title + " is cancelled: your money is coming back", Text: b.String()}
 }
 
-// cancelLoop settles the open orders of cancelled events every sweep
-// interval, in batches: the orders CancelEvent left, and those of a
-// cancellation a crash interrupted.
+// cancelLoop settles the open orders of cancelled events every
+// cancelEvery (and at start), in batches: the orders CancelEvent left, and
+// those of a cancellation a crash interrupted.
 func (s *Orders) cancelLoop(ctx context.Context) {
-	t := time.NewTicker(s.sweep * 5)
+	t := time.NewTicker(min(cancelEvery, s.sweep*30))
 	defer t.Stop()
 	for {
 		for ctx.Err() == nil {
@@ -228,13 +238,14 @@ func (s *Orders) cancelLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.cancelsDue:
 		}
 	}
 }
 
 // SettleCancelled settles one batch of the open orders of cancelled events
 // (paid, partially refunded, pending) and returns how many it found.
-// Orders.Run calls it every sweep; running it again, or on several
+// Orders.Run calls it every 30 seconds at most; running it again, or on several
 // instances at once, refunds nothing twice.
 func (s *Orders) SettleCancelled(ctx context.Context) (int, error) {
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)

@@ -307,4 +307,21 @@ func TestCancelEventInBatches(t *testing.T) {
 		}
 	}
 	h.checkSales(t, e.ID, 0)
+
+	// With the background work running, an incomplete cancellation wakes
+	// it at once.
+	e = h.event(t, 200, 4)
+	for _, f := range h.users(t, 26) {
+		for range 4 {
+			h.buy(t, f, e, 1, false)
+		}
+	}
+	run(t, h.svc)
+	if out, err := h.svc.Orders.CancelEvent(ctx, h.admin, e.ID, ""); err != nil || out.Complete {
+		t.Fatalf("second cancellation: %+v, %v", out, err)
+	}
+	waitFor(t, func() bool {
+		s, err := h.svc.Sales(ctx, h.admin, e.ID)
+		return err == nil && s.Tiers[0].Held == 0 && s.Tiers[0].Available == 200
+	})
 }

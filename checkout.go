@@ -38,6 +38,7 @@ type Orders struct {
 	timeout    time.Duration // of one background store or provider call
 
 	refundsDue chan struct{} // wakes the refund sender
+	cancelsDue chan struct{} // wakes the settling of cancelled events' orders
 }
 
 func (s *Orders) clock() time.Time { return normTime(s.now()) }
@@ -691,7 +692,8 @@ const (
 )
 
 // Run does the checkout's background work until ctx is done: it expires
-// unpaid orders every sweep interval, sends due refunds to the provider
+// unpaid orders every sweep interval, settles the orders of cancelled
+// events (cancel.go), sends due refunds to the provider
 // (retrying failures with backoff, forever: a refund once owed is owed until
 // it is done), and reconciles payments under way for longer than a minute.
 // Every store and provider call runs under its own deadline.

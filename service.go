@@ -198,6 +198,7 @@ func NewService(cfg ServiceConfig) *Service {
 			hooks: hooks, audit: audit,
 			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
+			cancelsDue: make(chan struct{}, 1),
 		},
 		store:  cfg.Store,
 		outbox: outbox,
@@ -218,7 +219,7 @@ func NewService(cfg ServiceConfig) *Service {
 // Run does the background work of the aggregates until ctx is done: hold
 // expiry and idempotency purges, each store call under a deadline (see
 // Reservations.Run), mail delivery and the purge of sent mail
-// (Outbox.Run), webhook delivery (Webhooks.Run), the checkout's order expiry, refunds and payment
+// (Outbox.Run), webhook delivery (Webhooks.Run), the checkout's order expiry, refunds, cancelled events' orders and payment
 // reconciliation (Orders.Run), and the users' standings and refresh-token
 // purges (Accounts.Run).
 func (s *Service) Run(ctx context.Context) error {

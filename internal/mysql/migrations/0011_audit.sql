@@ -1,4 +1,5 @@
--- 0011: the organizers' audit logs: who changed what.
+-- 0011: the organizers' audit logs: who changed what; and the index that
+-- finds the orders a cancellation has yet to settle.
 --
 --   audit_log  one change: actor (a user ID, key:<API key ID> or
 --              system), action (event.published), the subject's type and
@@ -6,6 +7,9 @@
 --              client's address, '' when none), at.
 --              audit_log_organizer (organizer_id, id) reads an
 --              organizer's log newest first, a page at any depth.
+--   orders_event_status (event_id, status): the open orders of each
+--              cancelled event (CancelledEventOrders) in one index probe,
+--              however many orders it had.
 --
 -- IDs are boxoffice.NewID strings; times are UTC DATETIME(6).
 
@@ -22,3 +26,5 @@ CREATE TABLE IF NOT EXISTS audit_log (
     PRIMARY KEY (id),
     KEY audit_log_organizer (organizer_id, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+ALTER TABLE orders ADD INDEX orders_event_status (event_id, status);

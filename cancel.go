@@ -13,7 +13,9 @@ import (
 //
 //  1. CancelEvent moves the event to cancelled in one transaction
 //     (Event.Transition); from then on it sells nothing, its waiting room
-//     answers QueueCancelled, and it stays readable with its status.
+//     answers QueueCancelled, and it stays readable with its status. The
+//     event.cancelled webhook and the audit entry are written right after
+//     that commit (a crash in between loses them, not the refunds).
 //  2. Its orders are settled: every paid or partially refunded order is
 //     refunded in full as by its organizer (through Store.RefundOrder, so
 //     the refund outbox sends the money back and retries until done, the

@@ -16,6 +16,7 @@ type Catalogue struct {
 	now    func() time.Time
 	events *eventCache
 	access *Access
+	audit  *Audit
 }
 
 func (s *Catalogue) clock() time.Time { return normTime(s.now()) }
@@ -58,6 +59,7 @@ func (s *Catalogue) CreateEvent(ctx context.Context, c Caller, in EventInput) (*
 		return nil, err
 	}
 	s.eventsChanged(ctx, e.ID)
+	s.audit.record(ctx, c, e.OrganizerOf(), "event.created", "event", e.ID, map[string]any{"title": e.Title, "status": e.StatusOf()})
 	return e, nil
 }
 
@@ -154,6 +156,7 @@ func (s *Catalogue) PublishEvent(ctx context.Context, c Caller, id string) (*Eve
 		return nil, err
 	}
 	s.eventsChanged(ctx, id)
+	s.audit.record(ctx, c, e.OrganizerOf(), "event.published", "event", e.ID, nil)
 	return e, nil
 }
 
@@ -224,6 +227,7 @@ func (s *Catalogue) UpdateEvent(ctx context.Context, c Caller, id string, p Even
 		return nil, err
 	}
 	s.eventsChanged(ctx, id)
+	s.audit.record(ctx, c, e.OrganizerOf(), "event.updated", "event", e.ID, map[string]any{"changes": changedFields(p)})
 	return e, nil
 }
 
@@ -319,13 +323,15 @@ func setFlags(t *Tier, tp TierPatch) {
 // owners, platform admins). It returns ErrForbidden, ErrNotFound or
 // ErrHasReservations.
 func (s *Catalogue) DeleteEvent(ctx context.Context, c Caller, id string) error {
-	if _, err := s.access.Event(ctx, c, id, ActionManageEvent); err != nil {
+	e, err := s.access.Event(ctx, c, id, ActionManageEvent)
+	if err != nil {
 		return err
 	}
 	if err := s.store.DeleteEvent(ctx, id); err != nil {
 		return err
 	}
 	s.eventsChanged(ctx, id)
+	s.audit.record(ctx, c, e.OrganizerOf(), "event.deleted", "event", id, map[string]any{"title": e.Title})
 	return nil
 }
 

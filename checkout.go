@@ -32,11 +32,13 @@ type Orders struct {
 	inflight   *inflightKeys
 	outbox     *Outbox
 	hooks      *Webhooks
+	audit      *Audit
 	publicURL  string
 	sweep      time.Duration
 	timeout    time.Duration // of one background store or provider call
 
 	refundsDue chan struct{} // wakes the refund sender
+	cancelsDue chan struct{} // wakes the settling of cancelled events' orders
 }
 
 func (s *Orders) clock() time.Time { return normTime(s.now()) }
@@ -641,6 +643,10 @@ func (s *Orders) RefundOrder(ctx context.Context, c Caller, orderID string, in R
 	if hook != "" {
 		s.hooks.wake()
 	}
+	if byOrganizer {
+		s.audit.record(ctx, c, e.OrganizerOf(), "order.refunded", "order", o.ID, map[string]any{"refund_id": r.ID,
+			"amount": r.Amount.Amount, "currency": r.Amount.Currency, "tickets": len(r.TicketIDs), "reason": r.Reason})
+	}
 	return r, nil
 }
 
@@ -686,13 +692,15 @@ const (
 )
 
 // Run does the checkout's background work until ctx is done: it expires
-// unpaid orders every sweep interval, sends due refunds to the provider
+// unpaid orders every sweep interval, settles the orders of cancelled
+// events (cancel.go), sends due refunds to the provider
 // (retrying failures with backoff, forever: a refund once owed is owed until
 // it is done), and reconciles payments under way for longer than a minute.
 // Every store and provider call runs under its own deadline.
 func (s *Orders) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.expireLoop(ctx) })
+	wg.Go(func() { s.cancelLoop(ctx) })
 	if s.provider != nil {
 		wg.Go(func() { s.refundLoop(ctx) })
 		wg.Go(func() { s.reconcileLoop(ctx) })

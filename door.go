@@ -31,6 +31,7 @@ type Tickets struct {
 	// exportPage is the page size of attendee exports.
 	exportPage int
 	hooks      *Webhooks
+	audit      *Audit
 }
 
 // checkinEngine batches scans per event (Store.CheckIn). A request points
@@ -550,19 +551,25 @@ func (s *Tickets) UploadScans(ctx context.Context, c Caller, eventID string, in 
 // (UndoCheckinStep): a supervisor or an admin may. It returns ErrNotFound
 // (event or ticket), ErrForbidden or ErrInvalidState.
 func (s *Tickets) UndoCheckin(ctx context.Context, c Caller, eventID, ticketID string) (*Ticket, error) {
-	if _, err := s.door(ctx, c, eventID, DoorSupervise); err != nil {
+	e, err := s.door(ctx, c, eventID, DoorSupervise)
+	if err != nil {
 		return nil, err
 	}
 	if !ValidID(ticketID) {
 		return nil, ErrNotFound
 	}
 	now := s.clock()
-	return s.store.UpdateTicket(ctx, ticketID, func(t *Ticket) (bool, error) {
+	t, err := s.store.UpdateTicket(ctx, ticketID, func(t *Ticket) (bool, error) {
 		if t.EventID != eventID {
 			return false, ErrNotFound
 		}
 		return true, UndoCheckinStep(t, now)
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.audit.record(ctx, c, e.OrganizerOf(), "checkin.undone", "ticket", t.ID, map[string]any{"event_id": eventID})
+	return t, nil
 }
 
 // CheckinBundle is what a scanner needs to check an event's tickets in

@@ -7,7 +7,7 @@ import "time"
 //
 //	draft     → published  PublishEvent, once the event can sell (CheckPublish)
 //	draft     → cancelled  dropped before it was ever shown
-//	published → cancelled  called off (its buyers are refunded)
+//	published → cancelled  called off: CancelEvent refunds its buyers (cancel.go)
 //	published → archived   after the event ended
 //	cancelled → archived   after the event ended
 //

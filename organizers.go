@@ -195,7 +195,8 @@ type Organizers struct {
 	access *Access
 	// open lets every user with a verified email create organizers
 	// (ServiceConfig.OpenOrganizers).
-	open bool
+	open  bool
+	audit *Audit
 }
 
 func (s *Organizers) clock() time.Time { return normTime(s.now()) }
@@ -279,6 +280,7 @@ func (s *Organizers) PutMember(ctx context.Context, c Caller, orgID, userID stri
 		return nil, err
 	}
 	s.access.forgetMember(orgID, userID)
+	s.audit.record(ctx, c, orgID, "member.role_set", "user", userID, map[string]any{"role": role})
 	return out, nil
 }
 
@@ -298,6 +300,7 @@ func (s *Organizers) DeleteMember(ctx context.Context, c Caller, orgID, userID s
 		return err
 	}
 	s.access.forgetMember(orgID, userID)
+	s.audit.record(ctx, c, orgID, "member.removed", "user", userID, nil)
 	return nil
 }
 
@@ -349,6 +352,7 @@ func (s *Organizers) CreateAPIKey(ctx context.Context, c Caller, orgID string, i
 	if err := s.store.CreateAPIKey(ctx, k); err != nil {
 		return nil, "", err
 	}
+	s.audit.record(ctx, c, orgID, "api_key.created", "api_key", k.ID, map[string]any{"name": k.Name, "role": k.Role})
 	return k, secret, nil
 }
 
@@ -375,6 +379,7 @@ func (s *Organizers) DeleteAPIKey(ctx context.Context, c Caller, orgID, keyID st
 		return err
 	}
 	s.access.apiKeys.clear()
+	s.audit.record(ctx, c, orgID, "api_key.revoked", "api_key", keyID, nil)
 	return nil
 }
 

@@ -20,11 +20,14 @@ const (
 	// QueueExpired: the user was admitted but did not use the admission in
 	// time; joining again puts them at the back of the line.
 	QueueExpired QueueState = "expired"
+	// QueueCancelled: the event is cancelled; its waiting room is closed
+	// for good and admits nobody.
+	QueueCancelled QueueState = "cancelled"
 )
 
 // Terminal reports whether a stream of statuses ends after s.
 func (s QueueState) Terminal() bool {
-	return s == QueueAdmitted || s == QueueSoldOut || s == QueueExpired
+	return s == QueueAdmitted || s == QueueSoldOut || s == QueueExpired || s == QueueCancelled
 }
 
 // QueueStatus is a user's place in an event's waiting room, as the HTTP API

@@ -204,7 +204,7 @@ func (w *WaitingRoom) Join(ctx context.Context, c Caller, eventID string) (*Queu
 		return nil, err
 	}
 	now := w.clock()
-	if !now.Before(e.SalesEndAt) {
+	if !now.Before(e.SalesEndAt) || e.StatusOf() == EventCancelled {
 		return nil, ErrSalesClosed
 	}
 	if err := checkBuyer(ctx, w.store, c, e); err != nil {
@@ -360,9 +360,16 @@ func (w *WaitingRoom) status(e *Event, userID string, en QueueEntry, info QueueI
 		}
 		return int(math.Ceil(ahead / pace))
 	}
-	switch en.State {
-	case "":
+	switch {
+	case en.State == "":
 		return nil, ErrNotFound
+	case e.StatusOf() == EventCancelled:
+		// The room of a cancelled event is closed: whoever was in it is
+		// told, and nobody is admitted any more.
+		st.Status = QueueCancelled
+		return st, nil
+	}
+	switch en.State {
 	case QueueExpired:
 		st.Status = QueueExpired
 	case QueueAdmitted:

@@ -127,8 +127,10 @@ type Service struct {
 	Access *Access
 	// Organizers is organizers, their teams and API keys.
 	Organizers *Organizers
-	store      Store
-	outbox     *Outbox
+	// Audit is the organizers' audit logs.
+	Audit  *Audit
+	store  Store
+	outbox *Outbox
 }
 
 // eventRulesTTL bounds how stale the hold path's copy of an event's rules
@@ -177,22 +179,26 @@ func NewService(cfg ServiceConfig) *Service {
 	staff := &staffCache{}
 	access := newAccess(cfg.Store, events, staff)
 	hooks := newWebhooks(cfg.Store, access, events, cfg.Logger, cfg.Now, cfg.Webhooks, cfg.AllowInsecureWebhooks)
+	audit := &Audit{store: cfg.Store, access: access, log: cfg.Logger, now: cfg.Now}
+	hooks.audit = audit
 	return &Service{
+		Audit:      audit,
 		Access:     access,
 		Webhooks:   hooks,
-		Organizers: &Organizers{store: cfg.Store, now: cfg.Now, access: access, open: cfg.OpenOrganizers},
+		Organizers: &Organizers{store: cfg.Store, now: cfg.Now, access: access, open: cfg.OpenOrganizers, audit: audit},
 		Tickets: &Tickets{
 			store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, keys: keys, access: access,
-			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL, hooks: hooks,
+			staff: staff, gates: &gateCache{}, publicURL: cfg.PublicURL, hooks: hooks, audit: audit,
 			exportPage: cmp.Or(cfg.ExportPageSize, ExportPageSize),
 			engine:     newCheckinEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 		},
 		Orders: &Orders{
 			store: cfg.Store, provider: cfg.Provider, admissions: cfg.Admissions, log: cfg.Logger, now: cfg.Now,
 			events: events, access: access, keys: keys, limits: cfg.Limits, inflight: inflight, outbox: outbox, publicURL: cfg.PublicURL,
-			hooks:  hooks,
+			hooks: hooks, audit: audit,
 			engine: newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			sweep:  cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
+			cancelsDue: make(chan struct{}, 1),
 		},
 		store:  cfg.Store,
 		outbox: outbox,
@@ -200,7 +206,7 @@ func NewService(cfg ServiceConfig) *Service {
 			outbox: outbox, publicURL: cfg.PublicURL, refreshTTL: cfg.RefreshTokenTTL,
 			devices:   newDeviceSigner(cfg.DeviceKey, cfg.DeviceTokenTTL),
 			standings: newStandings(cfg.Store, cfg.Logger, cfg.Now, cfg.AccessTokenTTL, cfg.StandingPollInterval)},
-		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, access: access},
+		Catalogue: &Catalogue{store: cfg.Store, log: cfg.Logger, now: cfg.Now, events: events, access: access, audit: audit},
 		Reservations: &Reservations{
 			store: cfg.Store, payments: cfg.Payments, admissions: cfg.Admissions, log: cfg.Logger,
 			now: cfg.Now, sweep: cfg.SweepInterval, sweepTimeout: cfg.SweepTimeout, onSweep: cfg.OnSweep, events: events,
@@ -213,7 +219,7 @@ func NewService(cfg ServiceConfig) *Service {
 // Run does the background work of the aggregates until ctx is done: hold
 // expiry and idempotency purges, each store call under a deadline (see
 // Reservations.Run), mail delivery and the purge of sent mail
-// (Outbox.Run), webhook delivery (Webhooks.Run), the checkout's order expiry, refunds and payment
+// (Outbox.Run), webhook delivery (Webhooks.Run), the checkout's order expiry, refunds, cancelled events' orders and payment
 // reconciliation (Orders.Run), and the users' standings and refresh-token
 // purges (Accounts.Run).
 func (s *Service) Run(ctx context.Context) error {

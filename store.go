@@ -175,6 +175,12 @@ type Store interface {
 	TicketStore
 	WebhookStore
 
+	// InsertAudit appends e to its organizer's audit log.
+	InsertAudit(ctx context.Context, e *AuditEntry) error
+	// AuditLog returns up to f.Limit entries of an organizer's audit log,
+	// newest first (by ID). A page costs the same whatever its depth.
+	AuditLog(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+
 	// Idempotency returns the record for (userID, key), or ErrNotFound.
 	Idempotency(ctx context.Context, userID, key string) (*Idempotency, error)
 	// PurgeIdempotency deletes records created before before and returns
@@ -255,6 +261,10 @@ type OrderStore interface {
 	// to the user's count; mail (when decide returns one) goes to the
 	// outbox. It returns the refund, ErrNotFound, or decide's error.
 	RefundOrder(ctx context.Context, orderID string, decide func(*Order, *Payment) (*Refund, *OutboxMessage, error)) (*Refund, error)
+	// CancelledEventOrders returns the IDs of up to limit orders of
+	// cancelled events that are still paid, partially refunded or
+	// pending, ordered by ID: the orders a cancellation has yet to settle.
+	CancelledEventOrders(ctx context.Context, limit int) ([]string, error)
 	// OrderRefunds returns an order's refunds, oldest first.
 	OrderRefunds(ctx context.Context, orderID string) ([]*Refund, error)
 	// ClaimRefunds claims up to limit refunds that are pending or failed

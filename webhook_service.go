@@ -56,6 +56,7 @@ type Webhooks struct {
 	insecure bool
 	subs     subscriptionCache
 	kick     chan struct{}
+	audit    *Audit
 
 	soldOutMu sync.Mutex
 	soldOut   map[string]*soldOutCheck
@@ -196,6 +197,8 @@ func (w *Webhooks) CreateEndpoint(ctx context.Context, c Caller, organizerID str
 		return nil, err
 	}
 	w.forget(organizerID)
+	w.audit.record(ctx, c, organizerID, "webhook_endpoint.created", "webhook_endpoint", ep.ID,
+		map[string]any{"url": ep.URL, "events": ep.Events, "enabled": ep.Enabled})
 	return ep, nil
 }
 
@@ -244,6 +247,8 @@ func (w *Webhooks) UpdateEndpoint(ctx context.Context, c Caller, organizerID, id
 	}
 	w.forget(organizerID)
 	w.wake()
+	w.audit.record(ctx, c, organizerID, "webhook_endpoint.updated", "webhook_endpoint", ep.ID,
+		map[string]any{"url": ep.URL, "events": ep.Events, "enabled": ep.Enabled})
 	return ep, nil
 }
 
@@ -256,6 +261,7 @@ func (w *Webhooks) DeleteEndpoint(ctx context.Context, c Caller, organizerID, id
 		return err
 	}
 	w.forget(organizerID)
+	w.audit.record(ctx, c, organizerID, "webhook_endpoint.deleted", "webhook_endpoint", id, nil)
 	return nil
 }
 

@@ -258,6 +258,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 	expect(admin.do("GET", "/api/v1/organizers/"+org.ID+"/api-keys", nil, nil), 200, "keys")
 	expect(admin.do("DELETE", "/api/v1/organizers/"+org.ID+"/api-keys/"+key.ID, nil, nil), 204, "revoke key")
 	expect(admin.do("POST", "/api/v1/events/"+open.ID+"/publish", nil, nil), 409, "publish a published event")
+	expect(admin.do("GET", "/api/v1/organizers/"+org.ID+"/audit", nil, nil), 200, "audit log")
+	expect(admin.do("POST", "/api/v1/events/"+boxoffice.NewID()+"/cancel", nil, nil), 404, "cancel an unknown event")
 	expect(fan.do("POST", "/api/v1/payments/webhooks/test", map[string]any{"id": "evt"}, nil), 401, "unsigned callback")
 	expect(fan.do("GET", "/healthz", nil, nil), 200, "healthz")
 	expect(fan.do("GET", "/readyz", nil, nil), 200, "readyz")

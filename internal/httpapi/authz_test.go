@@ -398,6 +398,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/events/{id}/publish": {[callerKinds]int{A, N, N, 200, 200, 200, F, F, N, 200}, func(f *authzFixture, _ int) (string, any) {
 			return "/api/v1/events/" + f.draft(f.ts.eventBody("Draft", 5)).ID + "/publish", nil
 		}},
+		"POST /api/v1/events/{id}/cancel": {[callerKinds]int{A, N, N, 200, 200, 200, F, F, N, 200}, func(f *authzFixture, _ int) (string, any) {
+			return "/api/v1/events/" + f.orgEvent(f.ts.eventBody("Called off", 5)).ID + "/cancel", map[string]string{"reason": "rain"}
+		}},
 
 		"POST /api/v1/organizers": {[callerKinds]int{A, F, F, 201, F, F, F, F, F, K}, func(f *authzFixture, _ int) (string, any) {
 			f.organizers++
@@ -413,6 +416,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			f.ts.call("PUT", path, f.ts.adminToken, map[string]string{"role": "scanner"}).ok(f.ts.t, 200, nil)
 			return path, nil
 		}},
+		"GET /api/v1/organizers/{id}/audit":     {[callerKinds]int{A, N, N, 200, 200, F, F, F, N, F}, org("/audit?limit=5", nil)},
 		"GET /api/v1/organizers/{id}/api-keys":  {[callerKinds]int{A, N, N, 200, 200, F, F, F, N, F}, org("/api-keys", nil)},
 		"POST /api/v1/organizers/{id}/api-keys": {[callerKinds]int{A, N, N, 201, 201, F, F, F, N, F}, org("/api-keys", map[string]string{"name": "gate", "role": "scanner"})},
 		"DELETE /api/v1/organizers/{id}/api-keys/{key_id}": {[callerKinds]int{A, N, N, 204, 204, F, F, F, N, F}, func(f *authzFixture, _ int) (string, any) {
@@ -478,6 +482,44 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	for pattern := range matrix {
 		t.Errorf("the matrix lists %q, which is not a route", pattern)
+	}
+	wantAudited(t, f)
+}
+
+// wantAudited checks that the changes the matrix made to the organizer's
+// things are in its audit log, with their actors: users and the API key.
+func wantAudited(t *testing.T, f *authzFixture) {
+	t.Helper()
+	seen := map[string]bool{}
+	byKey := false
+	path := "/api/v1/organizers/" + f.org + "/audit?limit=100"
+	for {
+		var page listJSON[auditJSON]
+		f.ts.call("GET", path, f.ts.adminToken, nil).ok(t, 200, &page)
+		for _, e := range page.Items {
+			if e.OrganizerID != f.org || e.Actor == "" || e.SubjectID == "" || e.At.IsZero() || len(e.Detail) == 0 {
+				t.Errorf("audit entry %+v", e)
+			}
+			if strings.Contains(string(e.Detail), "whsec_") || strings.Contains(string(e.Detail), "bo_") {
+				t.Errorf("a secret in the audit log: %s", e.Detail)
+			}
+			seen[e.Action] = true
+			byKey = byKey || strings.HasPrefix(e.Actor, "key:")
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		path = "/api/v1/organizers/" + f.org + "/audit?limit=100&cursor=" + *page.NextCursor
+	}
+	for _, a := range []string{"event.created", "event.updated", "event.published", "event.cancelled", "event.deleted",
+		"order.refunded", "member.role_set", "member.removed", "api_key.created", "api_key.revoked", "checkin.undone",
+		"webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.deleted"} {
+		if !seen[a] {
+			t.Errorf("no %s in the audit log (it has %v)", a, seen)
+		}
+	}
+	if !byKey {
+		t.Error("nothing in the audit log was done by the API key")
 	}
 }
 

@@ -95,6 +95,7 @@ type server struct {
 	tickets      *boxoffice.Tickets
 	webhooks     *boxoffice.Webhooks
 	organizers   *boxoffice.Organizers
+	audit        *boxoffice.Audit
 	cache        boxoffice.Cache
 	tokens       Tokens
 	queue        *boxoffice.WaitingRoom
@@ -129,7 +130,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Service != nil {
 		s.accounts, s.catalogue, s.reservations = cfg.Service.Accounts, cfg.Service.Catalogue, cfg.Service.Reservations
 		s.orders, s.tickets = cfg.Service.Orders, cfg.Service.Tickets
-		s.webhooks, s.organizers = cfg.Service.Webhooks, cfg.Service.Organizers
+		s.webhooks, s.organizers, s.audit = cfg.Service.Webhooks, cfg.Service.Organizers, cfg.Service.Audit
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))

@@ -77,6 +77,7 @@ func (s *server) routes() []route {
 		{"DELETE /api/v1/events/{id}", backOffice, s.handleDeleteEvent},
 		{"GET /api/v1/events/{id}/sales", backOffice, s.handleSales},
 		{"POST /api/v1/events/{id}/publish", backOffice, s.handlePublishEvent},
+		{"POST /api/v1/events/{id}/cancel", backOffice, s.handleCancelEvent},
 		{"GET /api/v1/events/{id}/attendees", backOffice, s.handleAttendees},
 		{exportPattern, backOffice, s.handleAttendeesCSV},
 
@@ -140,6 +141,7 @@ func (s *server) routes() []route {
 		{"GET /api/v1/organizers/{id}/api-keys", backOffice, s.handleListAPIKeys},
 		{"POST /api/v1/organizers/{id}/api-keys", backOffice, s.handleCreateAPIKey},
 		{"DELETE /api/v1/organizers/{id}/api-keys/{key_id}", backOffice, s.handleDeleteAPIKey},
+		{"GET /api/v1/organizers/{id}/audit", backOffice, s.handleAuditLog},
 
 		// Organizers' webhooks.
 		{"POST /api/v1/organizers/{id}/webhooks", backOffice, s.handleCreateWebhook},

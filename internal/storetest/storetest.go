@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	runTickets(t, open)
 	RunAttendees(t, open)
 	runWebhooks(t, open)
+	runAudit(t, open)
 	t.Run("Concurrency", func(t *testing.T) {
 		t.Run("HoldsNeverOversell", func(t *testing.T) { testConcurrentSellOut(t, open(t)) })
 		t.Run("LimitPerUser", func(t *testing.T) { testConcurrentLimit(t, open(t)) })

@@ -29,6 +29,7 @@ type Orders struct {
 	keys       *keyCache
 	limits     *Limiter
 	engine     *orderEngine
+	settler    *settleEngine
 	inflight   *inflightKeys
 	outbox     *Outbox
 	hooks      *Webhooks
@@ -412,7 +413,8 @@ func PaymentAllowed(o *Order, now time.Time) error {
 }
 
 // settle applies a provider's report on a payment (Settle) in one store
-// transaction, with the mail it owes, and returns the order with the
+// transaction (shared with the event's other reports of the moment), with
+// the mail it owes, and returns the order with the
 // payment as written in Payment. eventKey names the provider event ("" for
 // a report from a call).
 func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st PaymentState, at time.Time) (*Order, error) {
@@ -433,8 +435,7 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 	}
 	now := s.clock()
 	paidHook := s.hooks.hookFor(ctx, e, HookOrderPaid)
-	var out Settlement
-	o, err := s.store.SettlePayment(ctx, paymentID, eventKey, func(f SettleFacts) (Settlement, bool, error) {
+	req := &SettleRequest{PaymentID: paymentID, EventKey: eventKey, Decide: func(f SettleFacts) (Settlement, bool, error) {
 		f.MaxPerUser = e.MaxTicketsPerUser
 		d, changed := Settle(f, st, at, now)
 		switch {
@@ -447,12 +448,13 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 		case d.Refund != nil:
 			d.Mail = newOutboxMessage(paymentRefundedMail(party.Email, e, d.Order, d.Refund), now)
 		}
-		out = d
 		return d, changed, nil
-	})
-	if err != nil {
+	}}
+	// The event's reports share transactions (settleEngine).
+	if err := s.settler.hold(ctx, party.EventID, refCall[SettleRequest]{req}); err != nil {
 		return nil, err
 	}
+	o, out := req.Order, req.Settlement
 	if out.Mail != nil {
 		s.outbox.wake()
 	}

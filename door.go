@@ -34,21 +34,12 @@ type Tickets struct {
 	audit      *Audit
 }
 
-// checkinEngine batches scans per event (Store.CheckIn). A request points
-// to its scan, which the batch decides in place.
-type checkinEngine = groupCommit[scanCall]
-
-type scanCall struct{ scan *Scan }
+// checkinEngine batches scans per event (Store.CheckIn), which decides
+// them in place.
+type checkinEngine = groupCommit[refCall[Scan]]
 
 func newCheckinEngine(store Store, maxBatch, parallel int, timeout time.Duration) *checkinEngine {
-	commit := func(ctx context.Context, eventID string, calls []*scanCall) error {
-		scans := make([]*Scan, len(calls))
-		for i, c := range calls {
-			scans[i] = c.scan
-		}
-		return store.CheckIn(ctx, eventID, scans)
-	}
-	return newGroupCommit(commit, func(c *scanCall) *error { return &c.scan.Err }, maxBatch, parallel, timeout)
+	return newRefEngine(store.CheckIn, func(s *Scan) *error { return &s.Err }, maxBatch, parallel, timeout)
 }
 
 func (s *Tickets) clock() time.Time { return normTime(s.now()) }
@@ -418,7 +409,7 @@ func (s *Tickets) Scan(ctx context.Context, c Caller, eventID string, in ScanInp
 	if err != nil || done {
 		return outcome(sc), err
 	}
-	if err := s.engine.hold(ctx, e.ID, scanCall{sc}); err != nil {
+	if err := s.engine.hold(ctx, e.ID, refCall[Scan]{sc}); err != nil {
 		return ScanOutcome{}, err
 	}
 	if sc.Hook != "" && sc.Result.Admits() {

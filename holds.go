@@ -53,6 +53,33 @@ type holdEngine = groupCommit[HoldRequest]
 // orderEngine batches orders per event (Store.CreateOrders).
 type orderEngine = groupCommit[OrderRequest]
 
+// refCall is the request of an engine whose batches decide their requests
+// in place: the store is handed the requests themselves.
+type refCall[T any] struct{ req *T }
+
+// newRefEngine returns a group commit of requests decided in place by
+// commit, with errOf the place of a request's verdict.
+func newRefEngine[T any](commit func(context.Context, string, []*T) error, errOf func(*T) *error,
+	maxBatch, parallel int, timeout time.Duration,
+) *groupCommit[refCall[T]] {
+	batch := func(ctx context.Context, key string, calls []*refCall[T]) error {
+		reqs := make([]*T, len(calls))
+		for i, c := range calls {
+			reqs[i] = c.req
+		}
+		return commit(ctx, key, reqs)
+	}
+	return newGroupCommit(batch, func(c *refCall[T]) *error { return errOf(c.req) }, maxBatch, parallel, timeout)
+}
+
+// settleEngine batches reports on payments per event
+// (Store.SettlePayments): an on-sale's callbacks share transactions.
+type settleEngine = groupCommit[refCall[SettleRequest]]
+
+func newSettleEngine(store Store, maxBatch, parallel int, timeout time.Duration) *settleEngine {
+	return newRefEngine(store.SettlePayments, func(r *SettleRequest) *error { return &r.Err }, maxBatch, parallel, timeout)
+}
+
 // defaultBatchTimeout bounds one batch transaction when the service is not
 // told the requests' time budget. A batch is independent of the clients
 // waiting for it, but one that outlives their budget only grants requests

@@ -394,6 +394,24 @@ type Settlement struct {
 	Webhooks []*WebhookMessage
 }
 
+// SettleRequest is one report on a payment for Store.SettlePayments.
+type SettleRequest struct {
+	PaymentID string
+	// EventKey names the provider event being applied ("" for a report
+	// from a call); see SettlePayment.
+	EventKey string
+	// Decide is called with the payment's facts and returns what to write,
+	// whether anything changed, or an error refusing the report.
+	Decide func(SettleFacts) (Settlement, bool, error)
+
+	// Set by the store: the order as written with Payment the payment as
+	// written, and what Decide returned when it was written (Changed).
+	Order      *Order
+	Settlement Settlement
+	Changed    bool
+	Err        error
+}
+
 // Settle applies a payment's state as the provider reports it (at the time
 // at) to the payment and its order at now:
 //

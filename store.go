@@ -244,6 +244,14 @@ type OrderStore interface {
 	// as written with Payment the settled payment as written, ErrNotFound,
 	// or decide's error.
 	SettlePayment(ctx context.Context, paymentID, eventKey string, decide func(SettleFacts) (Settlement, bool, error)) (*Order, error)
+	// SettlePayments applies a batch of reports on payments of one event
+	// in one transaction, each as SettlePayment would and in their order:
+	// a report sees what the reports before it wrote (one payment reported
+	// twice, two late payments wanting the same last tickets). A report's
+	// own failure (ErrNotFound, ErrDuplicateEvent, its Decide's error) is
+	// its Err, writes nothing of it and leaves the others; an error of the
+	// transaction is returned, and none of the batch is written.
+	SettlePayments(ctx context.Context, eventID string, reqs []*SettleRequest) error
 	// PaymentParty returns, in one read, who and what a payment is for:
 	// its order's ID and event, and where the order's mail goes (the
 	// order's email, else its buyer's). It returns ErrNotFound for an

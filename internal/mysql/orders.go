@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -649,11 +650,14 @@ func (s *Store) CreatePayment(ctx context.Context, p *boxoffice.Payment, check f
 		if err := check(o); err != nil {
 			return callerError{err}
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO payments ("+paymentCols+") VALUES ("+placeholders(12)+")",
-			p.ID, p.OrderID, p.Provider, nullString(p.Ref), string(p.Status), p.Amount.Amount, p.Amount.Currency,
-			p.ClientSecret, p.FailureReason, p.StatusAt.UTC(), p.CreatedAt.UTC(), p.UpdatedAt.UTC())
+		_, err = tx.ExecContext(ctx, "INSERT INTO payments ("+paymentCols+") VALUES ("+placeholders(12)+")", paymentArgs(p)...)
 		return err
 	})
+}
+
+func paymentArgs(p *boxoffice.Payment) []any {
+	return []any{p.ID, p.OrderID, p.Provider, nullString(p.Ref), string(p.Status), p.Amount.Amount, p.Amount.Currency,
+		p.ClientSecret, p.FailureReason, p.StatusAt.UTC(), p.CreatedAt.UTC(), p.UpdatedAt.UTC()}
 }
 
 // Payment returns a payment, or ErrNotFound.
@@ -699,90 +703,336 @@ func recordEvent(ctx context.Context, tx *sql.Tx, key string, now time.Time) err
 	return nil
 }
 
-// SettlePayment locks the payment, then its order, then (for an order that
-// holds no tickets, which decide may take again) the order's user's counter
-// and tiers, calls decide with those facts and writes the Settlement in the
-// same transaction. An order that holds its tickets already has them
-// counted, so its tiers and counter are read without their locks: the hot
-// tiers are not locked by every payment of an on-sale. The tickets an order
-// issues when it becomes paid are inserted in the same transaction.
+// SettlePayment is SettlePayments with one report.
 func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string,
 	decide func(boxoffice.SettleFacts) (boxoffice.Settlement, bool, error)) (*boxoffice.Order, error) {
-	var out *boxoffice.Order
-	err := s.inTx(ctx, "settle payment", nil, func(tx *sql.Tx) error {
-		// The key first: a duplicate delivery waits here without holding
-		// the payment's lock.
-		if err := recordEvent(ctx, tx, eventKey, time.Now()); err != nil {
-			return err
-		}
-		p, err := scanPayment(tx.QueryRowContext(ctx, "SELECT "+paymentCols+" FROM payments WHERE id = ? FOR UPDATE", paymentID))
-		if err != nil {
-			return err
-		}
-		o, err := loadOrder(ctx, tx, p.OrderID, true, false)
-		if err != nil {
-			return err
-		}
-		facts := boxoffice.SettleFacts{Payment: p, Order: o, Left: map[string]int{}}
-		lock := !o.Status.Holds()
-		err = tx.QueryRowContext(ctx, "SELECT tickets FROM user_event_tickets WHERE user_id = ? AND event_id = ?"+
-			forUpdate(lock), o.UserID, o.EventID).Scan(&facts.Tickets)
-		if err != nil && err != sql.ErrNoRows {
-			return err
-		}
-		tierIDs := make([]string, 0, len(o.Lines))
-		for t := range o.PerTier() {
-			tierIDs = append(tierIDs, t)
-		}
-		sort.Strings(tierIDs)
-		if facts.Left, err = tiersLeft(ctx, tx, o.EventID, tierIDs, lock); err != nil {
-			return err
-		}
+	r := &boxoffice.SettleRequest{PaymentID: paymentID, EventKey: eventKey, Decide: decide}
+	if err := s.SettlePayments(ctx, "", []*boxoffice.SettleRequest{r}); err != nil {
+		return nil, err
+	}
+	return r.Order, r.Err
+}
 
-		st, changed, err := decide(facts)
-		if err != nil {
-			return callerError{err}
+// SettlePayments applies a batch of reports on payments in one transaction
+// with a constant number of statements, whatever the batch size:
+//
+//   - a plain read of which provider events are on record already (one
+//     recorded meanwhile by another transaction makes the insert of the keys
+//     below fail as a duplicate, and inTx runs the batch again);
+//   - the payments, locked in ID order, then their orders, locked in ID
+//     order, with their lines;
+//   - the orders' users' counters and tiers: locked (counters, then tiers
+//     in ID order) when an order of the batch holds no tickets, which a
+//     late payment may take again; else read without their locks, so the
+//     hot tiers are not locked by the payments of an on-sale;
+//   - each report decided in order on those facts, kept up to date in
+//     memory as the reports before it change them;
+//   - what was decided written in one statement per kind: the event keys,
+//     the payments and orders (upserts of rows that exist), the tickets,
+//     webhook messages and mail; the rare refunds and re-reservations one
+//     statement each.
+func (s *Store) SettlePayments(ctx context.Context, _ string, reqs []*boxoffice.SettleRequest) error {
+	return s.inTx(ctx, "settle payments", nil, func(tx *sql.Tx) error { return settleBatch(ctx, tx, reqs) })
+}
+
+// settleWrites is what a batch of reports writes.
+type settleWrites struct {
+	keys             []any
+	payments, orders []any // rows of paymentCols and orderCols
+	wrotePayment     map[string]int
+	wroteOrder       map[string]int
+	tickets          []*boxoffice.Ticket
+	reserve          []*boxoffice.Order
+	refunds          []*boxoffice.Refund
+	webhooks         []*boxoffice.WebhookMessage
+	mail             []*boxoffice.OutboxMessage
+}
+
+func settleBatch(ctx context.Context, tx *sql.Tx, reqs []*boxoffice.SettleRequest) error {
+	keys, paymentIDs := []string{}, []string{}
+	for _, r := range reqs {
+		r.Order, r.Settlement, r.Changed, r.Err = nil, boxoffice.Settlement{}, false, nil
+		if r.EventKey != "" {
+			keys = append(keys, r.EventKey)
 		}
-		if !changed {
-			out = o
-			out.Payment = p
-			return nil
+		paymentIDs = append(paymentIDs, r.PaymentID)
+	}
+	recorded, err := recordedEvents(ctx, tx, keys)
+	if err != nil {
+		return err
+	}
+	payments, err := queryPayments(ctx, tx, "SELECT "+paymentCols+" FROM payments WHERE id IN ("+
+		placeholders(len(uniq(paymentIDs)))+") ORDER BY id FOR UPDATE", anys(uniq(paymentIDs))...)
+	if err != nil {
+		return err
+	}
+	byPayment := make(map[string]*boxoffice.Payment, len(payments))
+	orderIDs := make([]string, 0, len(payments))
+	for _, p := range payments {
+		byPayment[p.ID] = p
+		orderIDs = append(orderIDs, p.OrderID)
+	}
+	orders, err := lockOrders(ctx, tx, uniq(orderIDs))
+	if err != nil {
+		return err
+	}
+	counters, left, err := settleCounts(ctx, tx, orders)
+	if err != nil {
+		return err
+	}
+
+	w := settleWrites{wrotePayment: map[string]int{}, wroteOrder: map[string]int{}}
+	done := map[string]bool{} // event keys applied by this batch
+	for _, r := range reqs {
+		if r.EventKey != "" && (recorded[r.EventKey] || done[r.EventKey]) {
+			r.Err = boxoffice.ErrDuplicateEvent
+			continue
 		}
-		if err := updatePayment(ctx, tx, st.Payment); err != nil {
-			return err
+		p := byPayment[r.PaymentID]
+		var o *boxoffice.Order
+		if p != nil {
+			o = orders[p.OrderID]
 		}
-		if st.OrderChanged {
-			if err := updateOrder(ctx, tx, st.Order); err != nil {
-				return err
+		if o == nil {
+			r.Err = boxoffice.ErrNotFound
+			continue
+		}
+		uc := userCount{o.UserID, o.EventID}
+		facts := boxoffice.SettleFacts{Payment: p, Order: o, Left: map[string]int{}, Tickets: counters[uc]}
+		for t := range o.PerTier() {
+			if n, ok := left[t]; ok && n.event == o.EventID {
+				facts.Left[t] = n.left
 			}
 		}
-		if err := insertTickets(ctx, tx, st.Tickets); err != nil {
-			return err
+		pBefore, oBefore := *p, *o
+		oBefore.Lines = append([]boxoffice.OrderLine(nil), o.Lines...)
+		st, changed, err := r.Decide(facts)
+		if err != nil {
+			*p, *o = pBefore, oBefore // decide may have moved them: this report writes nothing
+			r.Err = err
+			continue
 		}
+		if r.EventKey != "" {
+			done[r.EventKey] = true
+			w.keys = append(w.keys, r.EventKey, time.Now().UTC())
+		}
+		if !changed {
+			r.Order = snapshot(o, p)
+			continue
+		}
+		// What the reports after this one see.
+		byPayment[st.Payment.ID], orders[st.Order.ID] = st.Payment, st.Order
+		w.set(&w.payments, w.wrotePayment, st.Payment.ID, paymentArgs(st.Payment))
+		if st.OrderChanged {
+			w.set(&w.orders, w.wroteOrder, st.Order.ID, orderArgs(st.Order))
+		}
+		w.tickets = append(w.tickets, st.Tickets...)
 		if st.Reserve {
-			if err := shiftTickets(ctx, tx, st.Order, +1); err != nil {
-				return err
+			w.reserve = append(w.reserve, snapshot(st.Order, nil))
+			counters[uc] += st.Order.Tickets()
+			for t, k := range st.Order.PerTier() {
+				n := left[t]
+				n.left -= k
+				left[t] = n
 			}
 		}
 		if st.Refund != nil {
-			if err := insertRefund(ctx, tx, st.Refund); err != nil {
-				return err
-			}
+			w.refunds = append(w.refunds, st.Refund)
 		}
-		if err := insertWebhookMessages(ctx, tx, st.Webhooks); err != nil {
+		w.webhooks = append(w.webhooks, st.Webhooks...)
+		if st.Mail != nil {
+			w.mail = append(w.mail, st.Mail)
+		}
+		r.Order, r.Settlement, r.Changed = snapshot(st.Order, st.Payment), st, true
+	}
+	return w.write(ctx, tx)
+}
+
+// set puts a row of args in rows, replacing the row written for id before
+// (one payment reported twice is written once, as it is last).
+func (w *settleWrites) set(rows *[]any, at map[string]int, id string, args []any) {
+	if i, ok := at[id]; ok {
+		copy((*rows)[i:], args)
+		return
+	}
+	at[id] = len(*rows)
+	*rows = append(*rows, args...)
+}
+
+func (w *settleWrites) write(ctx context.Context, tx *sql.Tx) error {
+	if err := execRows(ctx, tx, "INSERT INTO provider_events (event_key, created_at) VALUES ", 2, "", w.keys); err != nil {
+		return err
+	}
+	if err := execRows(ctx, tx, "INSERT INTO payments ("+paymentCols+") VALUES ", 12,
+		" ON DUPLICATE KEY UPDATE ref = VALUES(ref), status = VALUES(status), client_secret = VALUES(client_secret), "+
+			"failure_reason = VALUES(failure_reason), status_at = VALUES(status_at), updated_at = VALUES(updated_at)", w.payments); err != nil {
+		return err
+	}
+	if err := execRows(ctx, tx, "INSERT INTO orders ("+orderCols+") VALUES ", 13,
+		" ON DUPLICATE KEY UPDATE status = VALUES(status), refunded_amount = VALUES(refunded_amount), "+
+			"updated_at = VALUES(updated_at), paid_at = VALUES(paid_at), paid_by = VALUES(paid_by)", w.orders); err != nil {
+		return err
+	}
+	if err := insertTickets(ctx, tx, w.tickets); err != nil {
+		return err
+	}
+	for _, o := range w.reserve {
+		if err := shiftTickets(ctx, tx, o, +1); err != nil {
 			return err
 		}
-		if err := insertMail(ctx, tx, st.Mail); err != nil {
+	}
+	for _, r := range w.refunds {
+		if err := insertRefund(ctx, tx, r); err != nil {
 			return err
 		}
-		out = st.Order
-		out.Payment = st.Payment
-		return nil
-	})
+	}
+	if err := insertWebhookMessages(ctx, tx, w.webhooks); err != nil {
+		return err
+	}
+	return insertMail(ctx, tx, w.mail...)
+}
+
+// snapshot returns a copy of o with Payment a copy of p (nil for none): what
+// one report answers, whatever the reports after it do to the same rows.
+func snapshot(o *boxoffice.Order, p *boxoffice.Payment) *boxoffice.Order {
+	c := *o
+	c.Lines = append([]boxoffice.OrderLine(nil), o.Lines...)
+	c.Payment = nil
+	if p != nil {
+		pc := *p
+		c.Payment = &pc
+	}
+	return &c
+}
+
+// recordedEvents returns which of keys are on record.
+func recordedEvents(ctx context.Context, tx *sql.Tx, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	keys = uniq(keys)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT event_key FROM provider_events WHERE event_key IN ("+placeholders(len(keys))+")", anys(keys)...)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
+}
+
+// lockOrders reads orders (IDs sorted) with their lines, locking them in ID
+// order.
+func lockOrders(ctx context.Context, tx *sql.Tx, ids []string) (map[string]*boxoffice.Order, error) {
+	out := make(map[string]*boxoffice.Order, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+orderCols+" FROM orders WHERE id IN ("+placeholders(len(ids))+") ORDER BY id FOR UPDATE", anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]*boxoffice.Order, 0, len(ids))
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		list = append(list, o)
+		out[o.ID] = o
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, attachLines(ctx, tx, list)
+}
+
+// tierLeft is a tier's tickets left, with its event.
+type tierLeft struct {
+	event string
+	left  int
+}
+
+// settleCounts reads the counters of the orders' users and the tickets
+// left in their tiers, locked (counters, then tiers, each sorted) when one
+// of the orders holds no tickets.
+func settleCounts(ctx context.Context, tx *sql.Tx, orders map[string]*boxoffice.Order) (map[userCount]int, map[string]tierLeft, error) {
+	counters, left := map[userCount]int{}, map[string]tierLeft{}
+	var users, events, tiers []string
+	lock := false
+	for _, o := range orders {
+		lock = lock || !o.Status.Holds()
+		users, events = append(users, o.UserID), append(events, o.EventID)
+		for t := range o.PerTier() {
+			tiers = append(tiers, t)
+		}
+	}
+	if len(orders) == 0 {
+		return counters, left, nil
+	}
+	users, events, tiers = uniq(users), uniq(events), uniq(tiers)
+	rows, err := tx.QueryContext(ctx, "SELECT user_id, event_id, tickets FROM user_event_tickets WHERE user_id IN ("+
+		placeholders(len(users))+") AND event_id IN ("+placeholders(len(events))+") ORDER BY user_id, event_id"+forUpdate(lock),
+		append(anys(users), anys(events)...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var uc userCount
+		var n int
+		if err := rows.Scan(&uc.userID, &uc.eventID, &n); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		counters[uc] = n
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, err
+	}
+	if len(tiers) == 0 {
+		return counters, left, rows.Err()
+	}
+	rows, err = tx.QueryContext(ctx, "SELECT id, event_id, capacity - reserved FROM tiers WHERE id IN ("+
+		placeholders(len(tiers))+") ORDER BY id"+forUpdate(lock), anys(tiers)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n tierLeft
+		if err := rows.Scan(&id, &n.event, &n.left); err != nil {
+			return nil, nil, err
+		}
+		left[id] = n
+	}
+	return counters, left, rows.Err()
+}
+
+// uniq returns the distinct strings of ss, sorted.
+func uniq(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// anys returns ss as query arguments.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // PaymentParty returns the payment's order, event and mail recipient in
@@ -802,22 +1052,16 @@ func forUpdate(lock bool) string {
 	return ""
 }
 
-func updatePayment(ctx context.Context, tx *sql.Tx, p *boxoffice.Payment) error {
-	_, err := tx.ExecContext(ctx, `UPDATE payments SET ref = ?, status = ?, client_secret = ?, failure_reason = ?,
-		status_at = ?, updated_at = ? WHERE id = ?`,
-		nullString(p.Ref), string(p.Status), p.ClientSecret, p.FailureReason, p.StatusAt.UTC(), p.UpdatedAt.UTC(), p.ID)
-	return err
-}
-
-// insertMail puts m into the outbox; nil inserts nothing.
-func insertMail(ctx context.Context, tx *sql.Tx, m *boxoffice.OutboxMessage) error {
-	if m == nil {
-		return nil
+// insertMail puts ms into the outbox in one statement; nil messages are
+// skipped.
+func insertMail(ctx context.Context, tx *sql.Tx, ms ...*boxoffice.OutboxMessage) error {
+	args := make([]any, 0, 7*len(ms))
+	for _, m := range ms {
+		if m != nil {
+			args = append(args, m.ID, m.Kind, m.To, m.Subject, m.Text, m.CreatedAt.UTC(), m.NextAttemptAt.UTC())
+		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, kind, recipient, subject, body, created_at, attempts, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, 0, ?)`,
-		m.ID, m.Kind, m.To, m.Subject, m.Text, m.CreatedAt.UTC(), m.NextAttemptAt.UTC())
-	return err
+	return execRows(ctx, tx, "INSERT INTO outbox (id, kind, recipient, subject, body, created_at, next_attempt_at) VALUES ", 7, "", args)
 }
 
 // StuckPayments returns up to limit payments in processing or

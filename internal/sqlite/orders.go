@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -552,78 +553,127 @@ func recordEvent(ctx context.Context, tx *sql.Tx, key string, now time.Time) err
 	return err
 }
 
-// SettlePayment loads the payment, its order with its lines, the tickets
-// left in the order's tiers and the user's tickets for the event, calls
-// decide, and writes the settlement, all in one transaction with the
-// provider event's key. It returns the order as written,
-// boxoffice.ErrNotFound, ErrDuplicateEvent, or decide's error.
+// SettlePayment is SettlePayments with one report.
 func (s *Store) SettlePayment(ctx context.Context, paymentID, eventKey string, decide func(boxoffice.SettleFacts) (boxoffice.Settlement, bool, error)) (*boxoffice.Order, error) {
-	var out *boxoffice.Order
-	err := s.inTx(ctx, "settle payment", func(tx *sql.Tx) error {
-		p, err := scanPayment(tx.QueryRowContext(ctx, "SELECT "+paymentCols+" FROM payments WHERE id = ?", paymentID))
-		if err != nil {
-			return err
-		}
-		o, err := loadOrder(ctx, tx, p.OrderID)
-		if err != nil {
-			return err
-		}
-		if err := recordEvent(ctx, tx, eventKey, time.Now()); err != nil {
-			return err
-		}
-		facts := boxoffice.SettleFacts{Payment: p, Order: o, Left: map[string]int{}}
-		for _, l := range o.Lines {
-			if _, ok := facts.Left[l.TierID]; ok {
-				continue
-			}
-			var left int
-			if err := tx.QueryRowContext(ctx, "SELECT capacity - reserved FROM tiers WHERE id = ?", l.TierID).Scan(&left); err != nil {
+	r := &boxoffice.SettleRequest{PaymentID: paymentID, EventKey: eventKey, Decide: decide}
+	if err := s.SettlePayments(ctx, "", []*boxoffice.SettleRequest{r}); err != nil {
+		return nil, err
+	}
+	return r.Order, r.Err
+}
+
+// SettlePayments applies the reports one after the other in one
+// transaction, each behind a savepoint that takes back what a refused
+// report wrote (its event key).
+func (s *Store) SettlePayments(ctx context.Context, _ string, reqs []*boxoffice.SettleRequest) error {
+	return s.inTx(ctx, "settle payments", func(tx *sql.Tx) error {
+		for _, r := range reqs {
+			r.Order, r.Settlement, r.Changed, r.Err = nil, boxoffice.Settlement{}, false, nil
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT settle"); err != nil {
 				return err
 			}
-			facts.Left[l.TierID] = left
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT tickets FROM user_event_tickets
-			WHERE user_id = ? AND event_id = ?), 0)`, o.UserID, o.EventID).Scan(&facts.Tickets); err != nil {
-			return err
-		}
-		before := copyOrder(o)
-		st, changed, err := decide(facts)
-		if err != nil {
-			return err
-		}
-		if !changed {
-			out = before
-			out.Payment = p
-			return nil
-		}
-		np := st.Payment
-		if _, err := tx.ExecContext(ctx, `UPDATE payments SET ref = ?, status = ?, client_secret = ?, failure_reason = ?,
-			status_at = ?, updated_at = ? WHERE id = ?`, nullString(np.Ref), string(np.Status), np.ClientSecret,
-			np.FailureReason, us(np.StatusAt), us(np.UpdatedAt), np.ID); err != nil {
-			return err
-		}
-		out = before
-		if st.OrderChanged {
-			if err := writeOrder(ctx, tx, before, st.Order); err != nil {
+			err := settleOne(ctx, tx, r)
+			var refused refusedReport
+			switch {
+			case errors.As(err, &refused):
+				r.Err = refused.err
+			case errors.Is(err, sql.ErrNoRows):
+				r.Err = boxoffice.ErrNotFound
+			case errors.Is(err, boxoffice.ErrDuplicateEvent):
+				r.Err = err
+			case err != nil:
 				return err
 			}
-			out = st.Order
-		}
-		out.Payment = np
-		if err := insertTickets(ctx, tx, st.Tickets); err != nil {
-			return err
-		}
-		if st.Refund != nil {
-			if err := insertRefund(ctx, tx, st.Refund); err != nil {
+			if r.Err != nil {
+				if _, err := tx.ExecContext(ctx, "ROLLBACK TO settle"); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE settle"); err != nil {
 				return err
 			}
 		}
-		if err := insertWebhookMessages(ctx, tx, st.Webhooks); err != nil {
-			return err
-		}
-		return insertMail(ctx, tx, st.Mail)
+		return nil
 	})
-	return out, err
+}
+
+// refusedReport is a report's Decide refusing it.
+type refusedReport struct{ err error }
+
+func (e refusedReport) Error() string { return e.err.Error() }
+
+// settleOne loads the payment, its order with its lines, the tickets left
+// in the order's tiers and the user's tickets for the event, records the
+// provider event's key, calls the report's Decide and writes the
+// settlement.
+func settleOne(ctx context.Context, tx *sql.Tx, r *boxoffice.SettleRequest) error {
+	p, err := scanPayment(tx.QueryRowContext(ctx, "SELECT "+paymentCols+" FROM payments WHERE id = ?", r.PaymentID))
+	if err != nil {
+		return err
+	}
+	o, err := loadOrder(ctx, tx, p.OrderID)
+	if err != nil {
+		return err
+	}
+	if err := recordEvent(ctx, tx, r.EventKey, time.Now()); err != nil {
+		return err
+	}
+	facts := boxoffice.SettleFacts{Payment: p, Order: o, Left: map[string]int{}}
+	for _, l := range o.Lines {
+		if _, ok := facts.Left[l.TierID]; ok {
+			continue
+		}
+		var left int
+		if err := tx.QueryRowContext(ctx, "SELECT capacity - reserved FROM tiers WHERE id = ?", l.TierID).Scan(&left); err != nil {
+			return err
+		}
+		facts.Left[l.TierID] = left
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT tickets FROM user_event_tickets
+		WHERE user_id = ? AND event_id = ?), 0)`, o.UserID, o.EventID).Scan(&facts.Tickets); err != nil {
+		return err
+	}
+	before := copyOrder(o)
+	st, changed, err := r.Decide(facts)
+	if err != nil {
+		return refusedReport{err}
+	}
+	if !changed {
+		r.Order = before
+		r.Order.Payment = p
+		return nil
+	}
+	np := st.Payment
+	if _, err := tx.ExecContext(ctx, `UPDATE payments SET ref = ?, status = ?, client_secret = ?, failure_reason = ?,
+		status_at = ?, updated_at = ? WHERE id = ?`, nullString(np.Ref), string(np.Status), np.ClientSecret,
+		np.FailureReason, us(np.StatusAt), us(np.UpdatedAt), np.ID); err != nil {
+		return err
+	}
+	out := before
+	if st.OrderChanged {
+		if err := writeOrder(ctx, tx, before, st.Order); err != nil {
+			return err
+		}
+		out = copyOrder(st.Order)
+	}
+	pc := *np
+	out.Payment = &pc
+	if err := insertTickets(ctx, tx, st.Tickets); err != nil {
+		return err
+	}
+	if st.Refund != nil {
+		if err := insertRefund(ctx, tx, st.Refund); err != nil {
+			return err
+		}
+	}
+	if err := insertWebhookMessages(ctx, tx, st.Webhooks); err != nil {
+		return err
+	}
+	if err := insertMail(ctx, tx, st.Mail); err != nil {
+		return err
+	}
+	r.Order, r.Settlement, r.Changed = out, st, true
+	return nil
 }
 
 // PaymentParty returns the payment's order, event and mail recipient in

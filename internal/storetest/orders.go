@@ -29,6 +29,7 @@ func runOrders(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("OrderLifecycle", func(t *testing.T) { testOrderLifecycle(t, open(t)) })
 	t.Run("Payments", func(t *testing.T) { testPayments(t, open(t)) })
 	t.Run("SettlePayment", func(t *testing.T) { testSettlePayment(t, open(t)) })
+	t.Run("SettlePayments", func(t *testing.T) { testSettlePayments(t, open(t)) })
 	t.Run("StuckPayments", func(t *testing.T) { testStuckPayments(t, open(t)) })
 	t.Run("RefundOrder", func(t *testing.T) { testRefundOrder(t, open(t)) })
 	t.Run("RefundOutbox", func(t *testing.T) { testRefundOutbox(t, open(t)) })
@@ -841,6 +842,118 @@ func testSettlePayment(t *testing.T, s boxoffice.Store) {
 		_, err = s.Revenue(ctx, boxoffice.NewID())
 		wantErr(t, "Revenue(unknown)", err, boxoffice.ErrNotFound)
 	})
+}
+
+// testSettlePayments applies one batch of reports that see each other:
+// one payment reported twice, a provider event repeated within the batch
+// and one recorded before it, an unknown payment, a report its decide
+// refuses (its event key stays free), and two late payments wanting the
+// same last ticket: the first takes it again, the second is refunded.
+func testSettlePayments(t *testing.T, s boxoffice.Store) {
+	ctx := t.Context()
+	e := createEvent(t, s, 10, 1)
+	at := now()
+	past := at.Add(-time.Hour)
+	users := make([]*boxoffice.User, 5)
+	for i := range users {
+		users[i] = createUser(t, s)
+	}
+	a := mustOrder(t, s, e, users[0].ID, at, ol{0, 2})
+	pa := mustPayment(t, s, a, at)
+	b := mustOrder(t, s, e, users[1].ID, at, ol{0, 1})
+	pb := mustPayment(t, s, b, at)
+	c := mustOrder(t, s, e, users[2].ID, at, ol{0, 1})
+	pc := mustPayment(t, s, c, at)
+	// Tier 1's one ticket was ordered twice, each time held until its
+	// hold ran out.
+	late1 := mustOrder(t, s, e, users[3].ID, past, ol{1, 1})
+	pl1 := mustPayment(t, s, late1, past)
+	_, err := s.ExpireOrders(ctx, at, 100)
+	must(t, "ExpireOrders", err)
+	late2 := mustOrder(t, s, e, users[4].ID, past, ol{1, 1})
+	pl2 := mustPayment(t, s, late2, past)
+	_, err = s.ExpireOrders(ctx, at, 100)
+	must(t, "ExpireOrders", err)
+	wantReserved(t, s, e.ID, 4, 0)
+	_, err = s.SettlePayment(ctx, pb.ID, "evt_before", settleWith(boxoffice.PaymentState{Ref: "pi_b", Status: boxoffice.PaymentRequiresAction}, at, at, e.MaxTicketsPerUser, nil))
+	must(t, "SettlePayment(before the batch)", err)
+
+	refusal := errors.New("refused by decide")
+	t1, t2 := at.Add(time.Second), at.Add(2*time.Second)
+	fail := boxoffice.PaymentState{Status: boxoffice.PaymentFailed, FailureReason: "stale"}
+	reqs := []*boxoffice.SettleRequest{
+		{PaymentID: pa.ID, EventKey: "evt_a", Decide: settleWith(succeeded("pi_a"), t2, t2, e.MaxTicketsPerUser, nil)},
+		{PaymentID: pa.ID, EventKey: "evt_a_stale", Decide: settleWith(fail, t1, t2, e.MaxTicketsPerUser, nil)},
+		{PaymentID: pb.ID, EventKey: "evt_a", Decide: settleWith(succeeded("pi_b"), t2, t2, e.MaxTicketsPerUser, nil)},
+		{PaymentID: pb.ID, EventKey: "evt_before", Decide: settleWith(succeeded("pi_b"), t2, t2, e.MaxTicketsPerUser, nil)},
+		{PaymentID: boxoffice.NewID(), EventKey: "evt_unknown", Decide: settleWith(succeeded("pi_x"), t2, t2, e.MaxTicketsPerUser, nil)},
+		{PaymentID: pc.ID, EventKey: "evt_c", Decide: func(f boxoffice.SettleFacts) (boxoffice.Settlement, bool, error) {
+			boxoffice.Settle(f, succeeded("pi_c"), t2, t2) // moves the facts, then refuses
+			return boxoffice.Settlement{}, false, refusal
+		}},
+		{PaymentID: pl1.ID, EventKey: "evt_l1", Decide: settleWith(succeeded("pi_l1"), t2, t2, e.MaxTicketsPerUser, nil)},
+		{PaymentID: pl2.ID, EventKey: "evt_l2", Decide: settleWith(succeeded("pi_l2"), t2, t2, e.MaxTicketsPerUser, nil)},
+	}
+	must(t, "SettlePayments", s.SettlePayments(ctx, e.ID, reqs))
+
+	ra, stale, dupInBatch, dupBefore, unknown, refused, l1, l2 := reqs[0], reqs[1], reqs[2], reqs[3], reqs[4], reqs[5], reqs[6], reqs[7]
+	must(t, "report a", ra.Err)
+	if !ra.Changed || ra.Order.Status != boxoffice.OrderPaid || ra.Order.Payment.Status != boxoffice.PaymentSucceeded || len(ra.Settlement.Tickets) != 2 {
+		t.Fatalf("report a: changed %v, order %+v, %d tickets", ra.Changed, ra.Order, len(ra.Settlement.Tickets))
+	}
+	must(t, "stale report of a", stale.Err)
+	if stale.Changed || stale.Order.Status != boxoffice.OrderPaid || stale.Order.Payment.Status != boxoffice.PaymentSucceeded {
+		t.Fatalf("a stale report after the success in the same batch: changed %v, order %s, payment %s",
+			stale.Changed, stale.Order.Status, stale.Order.Payment.Status)
+	}
+	if ra.Order.Payment == stale.Order.Payment || ra.Order == stale.Order {
+		t.Fatal("two reports of one batch share their answers' orders or payments")
+	}
+	wantErr(t, "event repeated in the batch", dupInBatch.Err, boxoffice.ErrDuplicateEvent)
+	wantErr(t, "event recorded before", dupBefore.Err, boxoffice.ErrDuplicateEvent)
+	wantErr(t, "unknown payment", unknown.Err, boxoffice.ErrNotFound)
+	if !errors.Is(refused.Err, refusal) || refused.Order != nil || refused.Changed {
+		t.Fatalf("refused report: err %v, order %v, changed %v", refused.Err, refused.Order, refused.Changed)
+	}
+	must(t, "late payment 1", l1.Err)
+	must(t, "late payment 2", l2.Err)
+	if l1.Order.Status != boxoffice.OrderPaid || !l1.Settlement.Reserve {
+		t.Fatalf("first late payment for the last ticket: %s, reserve %v", l1.Order.Status, l1.Settlement.Reserve)
+	}
+	if l2.Order.Status != boxoffice.OrderExpired || l2.Settlement.Refund == nil {
+		t.Fatalf("second late payment for the same last ticket: %s, refund %v", l2.Order.Status, l2.Settlement.Refund)
+	}
+
+	wantOrderStatus(t, s, a.ID, boxoffice.OrderPaid)
+	wantOrderStatus(t, s, b.ID, boxoffice.OrderPending)
+	wantOrderStatus(t, s, c.ID, boxoffice.OrderPending)
+	if p, err := s.Payment(ctx, pb.ID); err != nil || p.Status != boxoffice.PaymentRequiresAction {
+		t.Fatalf("payment b after its duplicate events: %+v, %v", p, err)
+	}
+	if p, err := s.Payment(ctx, pc.ID); err != nil || p.Status != boxoffice.PaymentProcessing {
+		t.Fatalf("payment c after its refused report: %+v, %v", p, err)
+	}
+	wantOrderStatus(t, s, late1.ID, boxoffice.OrderPaid)
+	wantOrderStatus(t, s, late2.ID, boxoffice.OrderExpired)
+	wantReserved(t, s, e.ID, 4, 1)
+	wantTickets(t, s, e, 0, users[0].ID, 2)
+	wantTickets(t, s, e, 0, users[3].ID, 1)
+	wantTickets(t, s, e, 0, users[4].ID, 0)
+	refunds, err := s.OrderRefunds(ctx, late2.ID)
+	must(t, "OrderRefunds", err)
+	if len(refunds) != 1 || refunds[0].PaymentID != pl2.ID || !refunds[0].Automatic {
+		t.Fatalf("refunds of the second late payment: %+v", refunds)
+	}
+	rev, err := s.Revenue(ctx, e.ID)
+	must(t, "Revenue", err)
+	wantNet(t, rev, wantBalanced(t, s, e.ID))
+
+	// The refused report's event key was not recorded: it applies now.
+	got, err := s.SettlePayment(ctx, pc.ID, "evt_c", settleWith(succeeded("pi_c"), t2, t2, e.MaxTicketsPerUser, nil))
+	must(t, "SettlePayment(the refused report's event again)", err)
+	if got.Status != boxoffice.OrderPaid {
+		t.Fatalf("order c: %s", got.Status)
+	}
 }
 
 // wantNet fails the test unless Revenue's paid − refunded equals the

@@ -14,12 +14,8 @@ type verifyEmailRequest struct {
 }
 
 func (s *server) handleVerifyEmail(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var in verifyEmailRequest
-	if err := decodeJSON(body, &in); err != nil {
+	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
 	u, err := s.accounts.VerifyEmail(r.Context(), c, in.Code, in.Token)
@@ -50,12 +46,8 @@ type passwordResetRequest struct {
 }
 
 func (s *server) handlePasswordReset(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var in passwordResetRequest
-	if err := decodeJSON(body, &in); err != nil {
+	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := s.accounts.RequestPasswordReset(r.Context(), in.Email); err != nil {
@@ -71,12 +63,8 @@ type passwordResetConfirm struct {
 }
 
 func (s *server) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var in passwordResetConfirm
-	if err := decodeJSON(body, &in); err != nil {
+	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
@@ -93,12 +81,8 @@ type refreshRequest struct {
 }
 
 func (s *server) handleRefresh(w http.ResponseWriter, r *http.Request, _ boxoffice.Caller) error {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var in refreshRequest
-	if err := decodeJSON(body, &in); err != nil {
+	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
 	u, refresh, err := s.accounts.Refresh(r.Context(), in.RefreshToken)
@@ -115,12 +99,8 @@ type userChangeRequest struct {
 }
 
 func (s *server) handleUpdateUser(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var in userChangeRequest
-	if err := decodeJSON(body, &in); err != nil {
+	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
 	u, err := s.accounts.ChangeUser(r.Context(), c, r.PathValue("id"), boxoffice.UserChange{Role: in.Role, Disabled: in.Disabled})

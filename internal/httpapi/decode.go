@@ -90,6 +90,16 @@ func isJSONMediaType(ct string) bool {
 	return err == nil && mt == "application/json"
 }
 
+// readJSON reads the required JSON body (readBody) and decodes it into dst
+// (decodeJSON).
+func readJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, dst)
+}
+
 // decodeJSON decodes body, one JSON value and nothing else, into dst,
 // rejecting unknown fields. Syntax errors, an empty body and trailing data
 // are malformed_json; unknown fields and values of the wrong type are
@@ -264,6 +274,19 @@ func pathID(r *http.Request, name string) (string, error) {
 		return "", boxoffice.ErrNotFound
 	}
 	return id, nil
+}
+
+// pathIDs returns the path's IDs named names, in their order (pathID).
+func pathIDs(r *http.Request, names ...string) ([]string, error) {
+	ids := make([]string, len(names))
+	for i, n := range names {
+		id, err := pathID(r, n)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
 }
 
 // listParams parses limit (1..boxoffice.MaxLimit; absent = 0, the service's

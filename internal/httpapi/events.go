@@ -61,12 +61,8 @@ type tierRequest struct {
 
 // decodeEventInput reads and decodes the body of POST /api/v1/events.
 func decodeEventInput(w http.ResponseWriter, r *http.Request) (boxoffice.EventInput, error) {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return boxoffice.EventInput{}, err
-	}
 	var req eventRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return boxoffice.EventInput{}, err
 	}
 	ve := &boxoffice.ValidationError{}
@@ -127,12 +123,8 @@ type tierPatchRequest struct {
 
 // decodeEventPatch reads and decodes the body of PATCH /api/v1/events/{id}.
 func decodeEventPatch(w http.ResponseWriter, r *http.Request) (boxoffice.EventPatch, error) {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return boxoffice.EventPatch{}, err
-	}
 	var req eventPatchRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return boxoffice.EventPatch{}, err
 	}
 	ve := &boxoffice.ValidationError{}

@@ -83,12 +83,8 @@ type signUpRequest struct {
 }
 
 func (s *server) handleSignUp(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var in signUpRequest
-	if err := decodeJSON(body, &in); err != nil {
+	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
 	u, err := s.accounts.SignUp(r.Context(), c, boxoffice.SignUp(in))
@@ -118,12 +114,8 @@ type tokenResponse struct {
 }
 
 func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var in tokenRequest
-	if err := decodeJSON(body, &in); err != nil {
+	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
 	signedIn, err := s.accounts.SignIn(r.Context(), c, boxoffice.Credentials(in))

@@ -64,12 +64,8 @@ func apiKeyOf(k *boxoffice.APIKey) apiKeyBody {
 }
 
 func (s *server) handleCreateOrganizer(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var req organizerRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	o, err := s.organizers.CreateOrganizer(r.Context(), c, boxoffice.OrganizerInput(req))
@@ -93,20 +89,13 @@ func (s *server) handleGetOrganizer(w http.ResponseWriter, r *http.Request, c bo
 }
 
 func (s *server) handlePutMember(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
+	ids, err := pathIDs(r, "id", "user_id")
 	if err != nil {
 		return err
 	}
-	userID, err := pathID(r, "user_id")
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
+	id, userID := ids[0], ids[1]
 	var req memberRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	m, err := s.organizers.PutMember(r.Context(), c, id, userID, boxoffice.MemberRole(req.Role))
@@ -117,14 +106,11 @@ func (s *server) handlePutMember(w http.ResponseWriter, r *http.Request, c boxof
 }
 
 func (s *server) handleDeleteMember(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
+	ids, err := pathIDs(r, "id", "user_id")
 	if err != nil {
 		return err
 	}
-	userID, err := pathID(r, "user_id")
-	if err != nil {
-		return err
-	}
+	id, userID := ids[0], ids[1]
 	if err := s.organizers.DeleteMember(r.Context(), c, id, userID); err != nil {
 		return err
 	}
@@ -153,12 +139,8 @@ func (s *server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request, c bo
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var req apiKeyRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	k, secret, err := s.organizers.CreateAPIKey(r.Context(), c, id, boxoffice.APIKeyInput{Name: req.Name, Role: boxoffice.MemberRole(req.Role)})
@@ -188,14 +170,11 @@ func (s *server) handleListAPIKeys(w http.ResponseWriter, r *http.Request, c box
 }
 
 func (s *server) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	id, err := pathID(r, "id")
+	ids, err := pathIDs(r, "id", "key_id")
 	if err != nil {
 		return err
 	}
-	keyID, err := pathID(r, "key_id")
-	if err != nil {
-		return err
-	}
+	id, keyID := ids[0], ids[1]
 	if err := s.organizers.DeleteAPIKey(r.Context(), c, id, keyID); err != nil {
 		return err
 	}

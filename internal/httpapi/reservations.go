@@ -108,12 +108,8 @@ func (s *server) handleChangeQuantity(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var req quantityRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Quantity == nil {

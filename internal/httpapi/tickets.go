@@ -81,12 +81,8 @@ func (s *server) handleRenameTicket(w http.ResponseWriter, r *http.Request, c bo
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var req renameRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.AttendeeName == nil {
@@ -278,12 +274,8 @@ func (s *server) handleCheckin(w http.ResponseWriter, r *http.Request, c boxoffi
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var req scanRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	var ve boxoffice.ValidationError
@@ -321,12 +313,8 @@ func (s *server) handleCheckinBatch(w http.ResponseWriter, r *http.Request, c bo
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
 	var req batchRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	if len(req.Scans) > boxoffice.MaxScanBatch {
@@ -375,14 +363,11 @@ func cmpErr(errs ...error) error {
 }
 
 func (s *server) handleUndoCheckin(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	eventID, err := pathID(r, "id")
+	ids, err := pathIDs(r, "id", "ticket_id")
 	if err != nil {
 		return err
 	}
-	ticketID, err := pathID(r, "ticket_id")
-	if err != nil {
-		return err
-	}
+	eventID, ticketID := ids[0], ids[1]
 	t, err := s.tickets.UndoCheckin(r.Context(), c, eventID, ticketID)
 	if err != nil {
 		return err
@@ -585,20 +570,13 @@ type staffRequest struct {
 }
 
 func (s *server) handlePutStaff(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	eventID, err := pathID(r, "id")
+	ids, err := pathIDs(r, "id", "user_id")
 	if err != nil {
 		return err
 	}
-	userID, err := pathID(r, "user_id")
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return err
-	}
+	eventID, userID := ids[0], ids[1]
 	var req staffRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	st, err := s.tickets.PutStaff(r.Context(), c, &boxoffice.Staff{EventID: eventID, UserID: userID, Role: boxoffice.StaffRole(req.Role)})
@@ -609,14 +587,11 @@ func (s *server) handlePutStaff(w http.ResponseWriter, r *http.Request, c boxoff
 }
 
 func (s *server) handleDeleteStaff(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
-	eventID, err := pathID(r, "id")
+	ids, err := pathIDs(r, "id", "user_id")
 	if err != nil {
 		return err
 	}
-	userID, err := pathID(r, "user_id")
-	if err != nil {
-		return err
-	}
+	eventID, userID := ids[0], ids[1]
 	if err := s.tickets.DeleteStaff(r.Context(), c, eventID, userID); err != nil {
 		return err
 	}

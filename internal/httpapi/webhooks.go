@@ -64,12 +64,8 @@ type endpointRequest struct {
 }
 
 func readEndpointRequest(w http.ResponseWriter, r *http.Request) (boxoffice.WebhookEndpointInput, error) {
-	body, err := readBody(w, r, false)
-	if err != nil {
-		return boxoffice.WebhookEndpointInput{}, err
-	}
 	var req endpointRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		return boxoffice.WebhookEndpointInput{}, err
 	}
 	return boxoffice.WebhookEndpointInput{URL: req.URL, Events: req.Events, Enabled: req.Enabled}, nil

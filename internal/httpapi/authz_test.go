@@ -314,7 +314,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}},
 
 		"GET /api/v1/users/me/organizers": {[callerKinds]int{A, 200, 200, 200, 200, 200, 200, 200, 200, K}, static("/api/v1/users/me/organizers", nil)},
-		"GET /api/v1/users/me/bookmarks": {[callerKinds]int{A, 200, 200, 200, 200, 200, 200, 200, 200, K}, static("/api/v1/users/me/bookmarks", nil)},
+		"GET /api/v1/users/me/bookmarks":  {[callerKinds]int{A, 200, 200, 200, 200, 200, 200, 200, 200, K}, static("/api/v1/users/me/bookmarks", nil)},
 		"PUT /api/v1/users/me/bookmarks/{event_id}": {[callerKinds]int{A, 204, 204, 204, 204, 204, 204, 204, 204, K}, func(f *authzFixture, _ int) (string, any) {
 			return "/api/v1/users/me/bookmarks/" + f.event, nil
 		}},

@@ -633,6 +633,11 @@ func TestOrganizerPagesInBrowser(t *testing.T) {
 		t.Fatalf("the draft through the API: %d %+v", code, ev)
 	}
 	b.shot("org-draft")
+	b.open("/organize")
+	b.waitJS("the draft in the organizer's events", `document.querySelector("#event-`+eventID+` .pill.draft")`, 10*time.Second)
+	b.shot("organize-events")
+	b.do("back to the draft", chromedp.Click(chromedp.CSS(`#event-`+eventID+` a[href$="/manage"]`)))
+	b.waitJS("the manage page", `location.pathname === "/events/`+eventID+`/manage" && !document.querySelector("#publish-box").hidden`, 10*time.Second)
 	b.do("publish", chromedp.Click(chromedp.CSS("#publish")))
 	b.waitJS("published", `document.querySelector("#state .pill.published") && document.querySelector("#publish-box").hidden`, 10*time.Second)
 	if admin.do("GET", "/api/v1/events/"+eventID, nil, &ev); ev.Status != "published" {

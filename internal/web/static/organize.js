@@ -24,7 +24,7 @@
     if (can.hooks(role)) links.append(el("a", {href: "/organize/" + o.id + "/webhooks", text: "Webhooks"}));
     sec.append(links);
     const wrap = el("div", {class: "scroll", tabindex: "0", role: "region", "aria-label": "Events of " + o.name});
-    const table = el("table", {},
+    const table = el("table", {class: "resp"},
       el("thead", {}, el("tr", {}, el("th", {scope: "col", text: "Event"}), el("th", {scope: "col", text: "Starts"}),
         el("th", {scope: "col", text: "Status"}), el("th", {scope: "col", text: "Left"}), el("th", {scope: "col"}, el("span", {class: "visually-hidden", text: "Pages"})))));
     const body = el("tbody", {});
@@ -60,9 +60,9 @@
     pages.append(" ", el("a", {href: "/events/" + e.id + "/door", text: "Door", "aria-label": "Door of " + e.title}));
     return el("tr", {id: "event-" + e.id},
       el("td", {}, el("a", {href: "/events/" + e.id + "/manage", text: e.title})),
-      el("td", {text: when(e.starts_at)}),
-      el("td", {}, statusPill(e.status)),
-      el("td", {class: "num", text: String(e.available)}),
+      el("td", {"data-label": "Starts", text: when(e.starts_at)}),
+      el("td", {"data-label": "Status"}, statusPill(e.status)),
+      el("td", {class: "num", "data-label": "Left", text: String(e.available)}),
       pages);
   }
 

@@ -44,9 +44,9 @@
     btn.addEventListener("click", () => { opener = btn; openOrder(a.order_id); });
     return el("tr", {id: "att-" + a.ticket_id},
       el("td", {text: a.attendee_name || "(no name)"}),
-      el("td", {text: a.tier_name || ""}),
-      el("td", {}, statusPill(a.status)),
-      el("td", {}, a.buyer_name ? a.buyer_name + " · " : "", el("span", {text: a.buyer_email})),
+      el("td", {"data-label": "Tier", text: a.tier_name || ""}),
+      el("td", {"data-label": "Status"}, statusPill(a.status)),
+      el("td", {"data-label": "Buyer"}, a.buyer_name ? a.buyer_name + " · " : "", el("span", {text: a.buyer_email})),
       el("td", {}, btn));
   }
 
@@ -73,8 +73,7 @@
           el("label", {class: "inline", for: cid, text: label}));
       }));
       const refundable = mine.some(t => t.status !== "void") && (o.status === "paid" || o.status === "partially_refunded");
-      $("refund-actions").hidden = !refundable;
-      $("refund-reason").disabled = !refundable;
+      $("refund-form").hidden = !refundable;
       $("refunds").replaceChildren(...(refunds.items.length ? refunds.items.map(r => el("li", {},
         el("strong", {text: money(r.amount)}), " · " + (REFUND[r.status] || r.status) + " · " + when(r.created_at) +
         " · " + (r.ticket_ids.length ? r.ticket_ids.length + (r.ticket_ids.length === 1 ? " ticket" : " tickets") : "whole order") +
@@ -88,7 +87,8 @@
     if (ticketIds && !ticketIds.length) { showError(new Error("Select the tickets to refund first."), "order-error"); return; }
     pendingRefund = {ticketIds};
     const what = ticketIds ? ticketIds.length + (ticketIds.length === 1 ? " ticket" : " tickets") + " of this order" : "everything this order still holds";
-    $("refund-question").textContent = "Refund " + what + "? The buyer gets the money back and the tickets stop working at once. This cannot be undone.";
+    const one = ticketIds && ticketIds.length === 1;
+    $("refund-question").textContent = "Refund " + what + "? The buyer gets the money back and " + (one ? "the ticket stops" : "the tickets stop") + " working at once. This cannot be undone.";
     $("refund-confirm").hidden = false;
     $("refund-go").focus();
   }

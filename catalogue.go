@@ -208,6 +208,40 @@ func (s *Catalogue) ListEvents(ctx context.Context, q EventQuery) (Page[*Event],
 	return p, nil
 }
 
+// OrganizerEvents returns one page of an organizer's events, drafts,
+// cancelled and archived ones included, the latest first, to its members
+// and platform admins (ActionView). It returns ErrNotFound (unknown
+// organizer, or the caller is not a member) or a *ValidationError for a
+// bad limit or cursor.
+func (s *Catalogue) OrganizerEvents(ctx context.Context, c Caller, orgID string, limit int, cursor string) (Page[*Event], error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	f := OrganizerEventFilter{OrganizerID: orgID, Limit: limit + 1}
+	if cursor != "" {
+		t, id, ok := decodeTimeCursor(cursor)
+		if !ok {
+			return Page[*Event]{}, badCursor()
+		}
+		f.BeforeStartsAt, f.BeforeID = t, id
+	}
+	if err := s.access.Organizer(ctx, c, orgID, ActionView); err != nil {
+		return Page[*Event]{}, err
+	}
+	items, err := s.store.OrganizerEvents(ctx, f)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	p := Page[*Event]{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		last := p.Items[limit-1]
+		p.NextCursor = encodeTimeCursor(last.StartsAt, last.ID)
+	}
+	return p, nil
+}
+
 // UpdateEvent applies a partial update (the event organizer's managers
 // and owners, platform admins). It returns ErrForbidden, ErrNotFound, a
 // *ValidationError, or ErrCapacityConflict.

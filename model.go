@@ -152,6 +152,19 @@ type EventFilter struct {
 	Limit         int
 }
 
+// OrganizerEventFilter selects an organizer's events, of every status,
+// for its back office, ordered by (StartsAt, ID) descending: the latest
+// first.
+type OrganizerEventFilter struct {
+	OrganizerID string
+	// BeforeStartsAt and BeforeID are the keyset cursor: only events
+	// ordered strictly before (BeforeStartsAt, BeforeID) are returned.
+	// BeforeID "" = first page.
+	BeforeStartsAt time.Time
+	BeforeID       string
+	Limit          int
+}
+
 // EventPatch is a partial update of an event; nil fields stay as they are.
 // Tiers in TierPatches are matched by ID; a patch with an empty ID adds a tier.
 type EventPatch struct {

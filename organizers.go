@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"time"
 )
@@ -246,6 +247,38 @@ func (s *Organizers) Organizer(ctx context.Context, c Caller, id string) (*Organ
 		return nil, err
 	}
 	return s.store.Organizer(ctx, id)
+}
+
+// Membership is an organizer a user belongs to, with the user's role.
+type Membership struct {
+	Organizer *Organizer
+	Role      MemberRole
+	AddedAt   time.Time
+}
+
+// Memberships returns the organizers the calling user belongs to, with
+// their role in each, ordered by organizer ID. It answers a user's own
+// teams only: an API key gets ErrForbidden.
+func (s *Organizers) Memberships(ctx context.Context, c Caller) ([]Membership, error) {
+	if c.Key != nil || c.UserID == "" {
+		return nil, ErrForbidden
+	}
+	ms, err := s.store.UserOrganizers(ctx, c.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Membership, 0, len(ms))
+	for _, m := range ms {
+		o, err := s.store.Organizer(ctx, m.OrganizerID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Membership{Organizer: o, Role: m.Role, AddedAt: m.AddedAt})
+	}
+	return out, nil
 }
 
 // PutMember gives a user a role in the organizer's team (owners and

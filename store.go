@@ -102,6 +102,11 @@ type Store interface {
 	// does not grow with the cursor's depth nor with the events of other
 	// statuses.
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+	// OrganizerEvents returns up to f.Limit of an organizer's events with
+	// their tiers, drafts, cancelled and archived ones included, ordered by
+	// (StartsAt, ID) descending. A page costs the same whatever its depth
+	// and however many events other organizers have.
+	OrganizerEvents(ctx context.Context, f OrganizerEventFilter) ([]*Event, error)
 	// UpdateEvent loads the event with its tiers under lock, calls apply to
 	// change it (apply may append tiers with new IDs and returns an error to
 	// abort), and writes it back (its status and tiers' flags included; its

@@ -540,3 +540,210 @@ func TestWaitingRoomPageInBrowser(t *testing.T) {
 	}
 	b.shot("queue-sold-out")
 }
+
+// evalAsync evaluates a JavaScript expression that may answer a promise.
+func (b *browser) evalAsync(expr string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v\n%s", expr, err, b.state())
+	}
+	return v
+}
+
+// TestOrganizerPagesInBrowser walks an organizer through the back office
+// in a real Chromium: their organizers and events, a new draft with two
+// tiers, publishing it, the live sale counting a fan's purchase made
+// through the API while the page is open, the attendee list and its
+// export, refunds of one ticket and then of the whole order (checked
+// through the API), a new team member, a webhook endpoint, and cancelling
+// the event after its confirmation step.
+func TestOrganizerPagesInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chromium-backed test skipped in -short mode")
+	}
+	if chromiumPath() == "" {
+		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
+	}
+	in := startInstance(t, pageServerEnv(t))
+	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
+	user := func(email, password, name string) (client, string) {
+		t.Helper()
+		c := client{t: t, base: in.url}
+		if code := c.doShed("POST", "/api/v1/users", map[string]string{"email": email, "password": password, "name": name}, nil); code != 201 {
+			t.Fatalf("sign-up of %s: %d", email, code)
+		}
+		c.token = signIn(t, in.url, email, password)
+		var me struct{ ID string }
+		if code := c.do("GET", "/api/v1/users/me", nil, &me); code != 200 {
+			t.Fatalf("me of %s: %d", email, code)
+		}
+		return c, me.ID
+	}
+	_, orgUserID := user("olga@example.com", "olga organizes things", "Olga Organizer")
+	_, samID := user("sam@example.com", "sam scans tickets", "Sam Staff")
+	fan, _ := user("finn@example.com", "finn buys tickets", "Finn Fan")
+
+	var org struct{ ID string }
+	if code := admin.do("POST", "/api/v1/organizers", map[string]string{"name": "Harbour Nights"}, &org); code != 201 {
+		t.Fatalf("creating the organizer: %d", code)
+	}
+	if code := admin.do("PUT", "/api/v1/organizers/"+org.ID+"/members/"+orgUserID, map[string]string{"role": "owner"}, nil); code != 200 {
+		t.Fatalf("adding the organizer's owner: %d", code)
+	}
+
+	b := newBrowser(t, in.url)
+	b.open("/signin?next=" + url.QueryEscape("/organize"))
+	b.do("sign in as the organizer",
+		chromedp.SendKeys(chromedp.CSS("#email"), "olga@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "olga organizes things"+kb.Enter))
+	b.waitJS("on the organize page", `location.pathname === "/organize"`, 10*time.Second)
+	b.waitJS("the organizer is listed", `document.querySelector("#org-`+org.ID+` h2") && document.querySelector("#my-id").textContent === "`+orgUserID+`"`, 10*time.Second)
+	if b.eval(`document.querySelector("header a[href='/organize']").closest(".when-in").hidden ? "hidden" : "shown"`) != "shown" {
+		t.Error("the header's Organize link is hidden from a signed-in user")
+	}
+	b.shot("organize")
+
+	// A new draft with two tiers.
+	b.do("new event", chromedp.Click(chromedp.CSS(`#org-`+org.ID+` a[href$="/new-event"]`)))
+	b.waitJS("the new event form", `location.pathname === "/organize/`+org.ID+`/new-event" && document.querySelector("#tier-name-0")`, 10*time.Second)
+	b.do("fill in the event",
+		chromedp.SendKeys(chromedp.CSS("#ev-title"), "Dockside Jazz"),
+		chromedp.SendKeys(chromedp.CSS("#ev-venue"), "Pier 4"),
+		chromedp.SendKeys(chromedp.CSS("#tier-name-0"), "Standing"),
+		chromedp.SendKeys(chromedp.CSS("#tier-price-0"), "25.00"),
+		chromedp.SendKeys(chromedp.CSS("#tier-cap-0"), "50"),
+		chromedp.Click(chromedp.CSS("#add-tier")))
+	b.waitJS("a second tier row", `document.activeElement && document.activeElement.id === "tier-name-1"`, 5*time.Second)
+	b.do("fill in the second tier",
+		chromedp.SendKeys(chromedp.CSS("#tier-name-1"), "Balcony"),
+		chromedp.SendKeys(chromedp.CSS("#tier-price-1"), "40"),
+		chromedp.SendKeys(chromedp.CSS("#tier-cap-1"), "10"))
+	b.shot("org-new-event")
+	b.do("create the draft", chromedp.Click(chromedp.CSS("#save")))
+	b.waitJS("on the manage page of the draft", `/^\/events\/[0-9A-Z]{26}\/manage$/.test(location.pathname) && !document.querySelector("#publish-box").hidden`, 10*time.Second)
+	eventID := b.eval(`document.body.dataset.event`)
+	var ev struct {
+		Status string
+		Tiers  []pageTier
+	}
+	if code := admin.do("GET", "/api/v1/events/"+eventID, nil, &ev); code != 200 || ev.Status != "draft" || len(ev.Tiers) != 2 {
+		t.Fatalf("the draft through the API: %d %+v", code, ev)
+	}
+	b.shot("org-draft")
+	b.open("/organize")
+	b.waitJS("the draft in the organizer's events", `document.querySelector("#event-`+eventID+` .pill.draft")`, 10*time.Second)
+	b.shot("organize-events")
+	b.do("back to the draft", chromedp.Click(chromedp.CSS(`#event-`+eventID+` a[href$="/manage"]`)))
+	b.waitJS("the manage page", `location.pathname === "/events/`+eventID+`/manage" && !document.querySelector("#publish-box").hidden`, 10*time.Second)
+	b.do("publish", chromedp.Click(chromedp.CSS("#publish")))
+	b.waitJS("published", `document.querySelector("#state .pill.published") && document.querySelector("#publish-box").hidden`, 10*time.Second)
+	if admin.do("GET", "/api/v1/events/"+eventID, nil, &ev); ev.Status != "published" {
+		t.Fatalf("after publishing the event is %q", ev.Status)
+	}
+	b.shot("org-manage")
+
+	// The live sale counts a purchase made while the page is open.
+	b.open("/events/" + eventID + "/live")
+	b.waitJS("the live sale shows the tiers", `document.body.dataset.sold === "0" && document.querySelectorAll("#tiers tr").length === 2`, 10*time.Second)
+	var order struct{ ID string }
+	if code := fan.do("POST", "/api/v1/events/"+eventID+"/orders", map[string]any{"lines": []map[string]any{
+		{"tier_id": ev.Tiers[0].ID, "quantity": 2, "attendees": []map[string]string{{"name": "Finn Fan"}, {"name": "Fay Friend"}}}}}, &order); code != 201 {
+		t.Fatalf("the fan's order: %d", code)
+	}
+	b.waitJS("the hold shows up live", `document.body.dataset.held === "2"`, 10*time.Second)
+	if code := fan.do("POST", "/api/v1/orders/"+order.ID+"/payments", map[string]string{"payment_token": "tok_visa"}, nil); code != 201 {
+		t.Fatalf("the fan's payment: %d", code)
+	}
+	b.waitJS("the sale shows up live", `document.body.dataset.sold === "2" && document.body.dataset.held === "0"`, 10*time.Second)
+	b.waitJS("revenue", `/50/.test(document.querySelector("#revenue").textContent)`, 5*time.Second)
+	b.shot("org-live")
+
+	// Attendees, the export, and refunds.
+	b.open("/events/" + eventID + "/attendees")
+	b.waitJS("two attendees", `document.querySelectorAll("#rows tr").length === 2`, 10*time.Second)
+	b.shot("org-attendees")
+	csv := b.evalAsync(`fetch(document.querySelector("#export").href).then(async r => r.status + " " + r.headers.get("Content-Type") + "\n" + await r.text())`)
+	if !strings.HasPrefix(csv, "200 text/csv") || !strings.Contains(csv, "Finn Fan") || !strings.Contains(csv, "Fay Friend") {
+		t.Errorf("the export link answers %q", csv)
+	}
+	b.do("open the order", chromedp.Click(chromedp.CSS(`#rows button[data-order="`+order.ID+`"]`)))
+	b.waitJS("the order with its tickets", `!document.querySelector("#order").hidden && document.querySelectorAll("#order-tickets input.pick:not([disabled])").length === 2 && document.activeElement.id === "h-order"`, 10*time.Second)
+	b.do("refund one ticket",
+		chromedp.Click(chromedp.CSS("#order-tickets input.pick")),
+		chromedp.Click(chromedp.CSS("#refund-selected")))
+	b.waitJS("the confirmation step", `!document.querySelector("#refund-confirm").hidden && document.activeElement.id === "refund-go"`, 5*time.Second)
+	b.shot("org-refund-confirm")
+	b.do("confirm the refund", chromedp.Click(chromedp.CSS("#refund-go")))
+	b.waitJS("partly refunded", `document.querySelector("#order").dataset.status === "partially_refunded" && /Refund of/.test(document.querySelector("#order-status").textContent)`, 10*time.Second)
+	b.do("refund the rest", chromedp.Click(chromedp.CSS("#refund-all")))
+	b.waitJS("the confirmation step again", `!document.querySelector("#refund-confirm").hidden`, 5*time.Second)
+	b.do("confirm the full refund", chromedp.Click(chromedp.CSS("#refund-go")))
+	b.waitJS("refunded", `document.querySelector("#order").dataset.status === "refunded" && document.querySelectorAll("#refunds li").length === 2`, 10*time.Second)
+	b.waitJS("the list shows both tickets void", `document.querySelectorAll("#rows .pill.void").length === 2`, 10*time.Second)
+	b.shot("org-refunded")
+	var o struct{ Status string }
+	if code := fan.do("GET", "/api/v1/orders/"+order.ID, nil, &o); code != 200 || o.Status != "refunded" {
+		t.Errorf("the order through the API: %d %q, want refunded", code, o.Status)
+	}
+	var tickets struct{ Items []pageTicket }
+	if code := fan.do("GET", "/api/v1/orders/"+order.ID+"/tickets", nil, &tickets); code != 200 || len(tickets.Items) != 2 {
+		t.Fatalf("the order's tickets: %d %+v", code, tickets)
+	}
+	for _, tk := range tickets.Items {
+		if tk.Status != "void" {
+			t.Errorf("ticket %s is %q after the refund, want void", tk.ID, tk.Status)
+		}
+	}
+
+	// The team.
+	b.open("/organize/" + org.ID + "/team")
+	b.waitJS("the team", `document.querySelectorAll("#members tr").length === 2 && document.querySelector("#org-name").textContent === "Harbour Nights"`, 10*time.Second)
+	b.do("add a member",
+		chromedp.SendKeys(chromedp.CSS("#add-user"), samID),
+		chromedp.SetValue(chromedp.CSS("#add-role"), "staff"),
+		chromedp.Click(chromedp.CSS("#add button[type=submit]")))
+	b.waitJS("the new member", `document.querySelector("#member-`+samID+`") && document.querySelector("#role-`+samID+`").value === "staff"`, 10*time.Second)
+	b.shot("org-team")
+	var members struct {
+		Items []struct {
+			UserID string `json:"user_id"`
+			Role   string
+		}
+	}
+	admin.do("GET", "/api/v1/organizers/"+org.ID+"/members", nil, &members)
+	found := false
+	for _, m := range members.Items {
+		found = found || m.UserID == samID && m.Role == "staff"
+	}
+	if !found {
+		t.Errorf("the new member is not in the team through the API: %+v", members)
+	}
+
+	// A webhook endpoint.
+	b.open("/organize/" + org.ID + "/webhooks")
+	b.waitJS("the webhooks page", `document.querySelector("#status").textContent === "No endpoints yet."`, 10*time.Second)
+	b.do("add an endpoint",
+		chromedp.SendKeys(chromedp.CSS("#hook-url"), "https://hooks.example.com/boxoffice"),
+		chromedp.Click(chromedp.CSS("#add button[type=submit]")))
+	b.waitJS("the secret, once", `!document.querySelector("#secret-box").hidden && /^whsec_/.test(document.querySelector("#secret").textContent) && document.querySelectorAll("#hooks .hook").length === 1`, 10*time.Second)
+	b.do("show its deliveries", chromedp.Click(chromedp.CSS("#hooks .hook button[aria-controls]")))
+	b.waitJS("its deliveries", `document.querySelector("#hooks .hook [id^=del-]:not([hidden])") && document.querySelector("#hooks .hook [id^=del-]").textContent !== ""`, 10*time.Second)
+	b.shot("org-webhooks")
+
+	// Cancelling, after the confirmation step.
+	b.open("/events/" + eventID + "/manage")
+	b.waitJS("the cancel section", `!document.querySelector("#cancel-box").hidden`, 10*time.Second)
+	b.do("start cancelling", chromedp.Click(chromedp.CSS("#cancel-start")))
+	b.waitJS("the confirmation", `!document.querySelector("#cancel-confirm").hidden && document.querySelector("#cancel-go").disabled`, 5*time.Second)
+	b.shot("org-cancel-confirm")
+	b.do("confirm cancelling",
+		chromedp.Click(chromedp.CSS("#cancel-sure")),
+		chromedp.Click(chromedp.CSS("#cancel-go")))
+	b.waitJS("cancelled", `document.querySelector("#state .pill.cancelled") && /cancelled/.test(document.querySelector("#status").textContent)`, 10*time.Second)
+	if admin.do("GET", "/api/v1/events/"+eventID, nil, &ev); ev.Status != "cancelled" {
+		t.Errorf("after cancelling the event is %q", ev.Status)
+	}
+}

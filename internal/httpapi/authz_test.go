@@ -313,7 +313,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return "/api/v1/events/" + f.event + "/attendees.csv", nil
 		}},
 
-		"GET /api/v1/users/me/bookmarks": {[callerKinds]int{A, 200, 200, 200, 200, 200, 200, 200, 200, K}, static("/api/v1/users/me/bookmarks", nil)},
+		"GET /api/v1/users/me/organizers": {[callerKinds]int{A, 200, 200, 200, 200, 200, 200, 200, 200, K}, static("/api/v1/users/me/organizers", nil)},
+		"GET /api/v1/users/me/bookmarks":  {[callerKinds]int{A, 200, 200, 200, 200, 200, 200, 200, 200, K}, static("/api/v1/users/me/bookmarks", nil)},
 		"PUT /api/v1/users/me/bookmarks/{event_id}": {[callerKinds]int{A, 204, 204, 204, 204, 204, 204, 204, 204, K}, func(f *authzFixture, _ int) (string, any) {
 			return "/api/v1/users/me/bookmarks/" + f.event, nil
 		}},
@@ -407,6 +408,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return "/api/v1/organizers", map[string]string{"name": fmt.Sprintf("Org %d", f.organizers)}
 		}},
 		"GET /api/v1/organizers/{id}":         {[callerKinds]int{A, N, N, 200, 200, 200, 200, 200, N, 200}, org("", nil)},
+		"GET /api/v1/organizers/{id}/events":  {[callerKinds]int{A, N, N, 200, 200, 200, 200, 200, N, 200}, org("/events?limit=5", nil)},
 		"GET /api/v1/organizers/{id}/members": {[callerKinds]int{A, N, N, 200, 200, F, F, F, N, F}, org("/members", nil)},
 		"PUT /api/v1/organizers/{id}/members/{user_id}": {[callerKinds]int{A, N, N, 200, 200, F, F, F, N, F}, func(f *authzFixture, _ int) (string, any) {
 			return "/api/v1/organizers/" + f.org + "/members/" + f.signUp(), map[string]string{"role": "staff"}

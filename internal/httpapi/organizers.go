@@ -181,3 +181,40 @@ func (s *server) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request, c bo
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// membershipBody is the JSON shape of a Membership: an organizer the
+// caller belongs to and the caller's role there.
+type membershipBody struct {
+	Organizer organizerBody        `json:"organizer"`
+	Role      boxoffice.MemberRole `json:"role"`
+	AddedAt   time.Time            `json:"added_at"`
+}
+
+func (s *server) handleMyOrganizers(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	ms, err := s.organizers.Memberships(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	out := itemsBody[membershipBody]{Items: make([]membershipBody, len(ms))}
+	for i, m := range ms {
+		out.Items[i] = membershipBody{Organizer: organizerOf(m.Organizer), Role: m.Role, AddedAt: m.AddedAt}
+	}
+	return writeJSON(w, r, http.StatusOK, out)
+}
+
+func (s *server) handleOrganizerEvents(w http.ResponseWriter, r *http.Request, c boxoffice.Caller) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ve := &boxoffice.ValidationError{}
+	limit, cursor := listParams(ve, r)
+	if err := ve.Err(); err != nil {
+		return err
+	}
+	p, err := s.catalogue.OrganizerEvents(r.Context(), c, id, limit, cursor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, pageOf(mapPage(p, eventOf)))
+}

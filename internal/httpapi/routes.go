@@ -62,6 +62,7 @@ func (s *server) routes() []route {
 		{"POST /api/v1/auth/token", public, s.handleCreateToken},
 		{"POST /api/v1/auth/refresh", public, s.handleRefresh},
 		{"GET /api/v1/users/me", authed, s.handleMe},
+		{"GET /api/v1/users/me/organizers", authed, s.handleMyOrganizers},
 		{"POST /api/v1/users/me/sign-out-everywhere", authed, s.handleSignOutEverywhere},
 		{"PATCH /api/v1/users/{id}", authed, s.handleUpdateUser},
 		{"POST /api/v1/users/me/email/verify", authed, s.handleVerifyEmail},
@@ -135,6 +136,7 @@ func (s *server) routes() []route {
 		// Organizers and teams.
 		{"POST /api/v1/organizers", authed, s.handleCreateOrganizer},
 		{"GET /api/v1/organizers/{id}", backOffice, s.handleGetOrganizer},
+		{"GET /api/v1/organizers/{id}/events", backOffice, s.handleOrganizerEvents},
 		{"GET /api/v1/organizers/{id}/members", backOffice, s.handleListMembers},
 		{"PUT /api/v1/organizers/{id}/members/{user_id}", backOffice, s.handlePutMember},
 		{"DELETE /api/v1/organizers/{id}/members/{user_id}", backOffice, s.handleDeleteMember},

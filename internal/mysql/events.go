@@ -243,6 +243,32 @@ func (s *Store) ListEvents(ctx context.Context, f boxoffice.EventFilter) ([]*box
 	return events, nil
 }
 
+// OrganizerEvents returns up to f.Limit of an organizer's events of every
+// status with their tiers, ordered by (StartsAt, ID) descending: a
+// backward walk of INDEX(organizer_id, starts_at, id) from the cursor.
+func (s *Store) OrganizerEvents(ctx context.Context, f boxoffice.OrganizerEventFilter) ([]*boxoffice.Event, error) {
+	where := "organizer_id = ?"
+	args := []any{f.OrganizerID}
+	if f.BeforeID != "" {
+		// One range on the index, then the rows of the cursor's own start
+		// time down to its ID (as in listEventsQuery).
+		at := f.BeforeStartsAt.UTC()
+		where += " AND starts_at <= ? AND (starts_at < ? OR id < ?)"
+		args = append(args, at, at, f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = boxoffice.DefaultLimit
+	}
+	args = append(args, limit)
+	events, err := s.queryEvents(ctx, "SELECT "+eventCols+" FROM events FORCE INDEX (events_organizer) WHERE "+where+
+		" ORDER BY starts_at DESC, id DESC LIMIT ?", args...)
+	if err != nil {
+		return nil, translate("organizer events", err)
+	}
+	return events, nil
+}
+
 func listLimit(f boxoffice.EventFilter) int {
 	if f.Limit <= 0 {
 		return boxoffice.DefaultLimit

@@ -197,6 +197,29 @@ func (s *Store) ListEvents(ctx context.Context, f boxoffice.EventFilter) ([]*box
 	return out, wrap("list events", err)
 }
 
+// OrganizerEvents returns up to f.Limit of an organizer's events of every
+// status with their tiers, ordered by (StartsAt, ID) descending. The page
+// walks the (organizer_id, starts_at, id) index backwards from the cursor.
+func (s *Store) OrganizerEvents(ctx context.Context, f boxoffice.OrganizerEventFilter) ([]*boxoffice.Event, error) {
+	where := "organizer_id = ?"
+	args := []any{f.OrganizerID}
+	if f.BeforeID != "" {
+		where += " AND (starts_at, id) < (?, ?)"
+		args = append(args, us(f.BeforeStartsAt), f.BeforeID)
+	}
+	args = append(args, limitOf(f.Limit))
+	rows, err := s.r.QueryContext(ctx, `WITH page AS (SELECT id, starts_at FROM events INDEXED BY events_organizer
+		WHERE `+where+` ORDER BY starts_at DESC, id DESC LIMIT ?) SELECT `+eventTierCols+`
+		FROM page JOIN events e ON e.id = page.id LEFT JOIN tiers t ON t.event_id = e.id
+		ORDER BY page.starts_at DESC, page.id DESC, t.id`, args...)
+	if err != nil {
+		return nil, wrap("organizer events", err)
+	}
+	out := []*boxoffice.Event{}
+	err = scanEvents(rows, nil, func(e *boxoffice.Event) { out = append(out, e) })
+	return out, wrap("organizer events", err)
+}
+
 // escapeLike escapes LIKE's wildcards (with \ as the escape character).
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)

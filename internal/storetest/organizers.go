@@ -18,6 +18,7 @@ func runOrganizers(t *testing.T, open func(t *testing.T) boxoffice.Store) {
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
 	t.Run("EventStatusAndTierFlags", func(t *testing.T) { testEventStatus(t, open(t)) })
 	t.Run("ListEventsByStatus", func(t *testing.T) { testListEventsByStatus(t, open(t)) })
+	t.Run("OrganizerEvents", func(t *testing.T) { testOrganizerEvents(t, open(t)) })
 }
 
 func newOrganizer(t *testing.T, s boxoffice.Store, slug string) (*boxoffice.Organizer, *boxoffice.Member) {
@@ -240,4 +241,59 @@ func testListEventsByStatus(t *testing.T, s boxoffice.Store) {
 	diff(t, "ListEvents(\"\")", published, walk("", ""))
 	diff(t, "ListEvents(draft)", drafts, walk(boxoffice.EventDraft, ""))
 	diff(t, "ListEvents(published, query)", published, walk(boxoffice.EventPublished, "status walk"))
+}
+
+func testOrganizerEvents(t *testing.T, s boxoffice.Store) {
+	ctx := t.Context()
+	o, _ := newOrganizer(t, s, "events-walk")
+	other, _ := newOrganizer(t, s, "events-other")
+	base := now().Add(time.Hour)
+	statuses := []boxoffice.EventStatus{boxoffice.EventDraft, boxoffice.EventPublished, boxoffice.EventCancelled}
+	var want []*boxoffice.Event
+	for i := range 11 {
+		e := newEvent(5, 7)
+		e.OrganizerID = o.ID
+		e.StartsAt = base.Add(time.Duration(i%4) * time.Minute) // ties on StartsAt
+		e.Status = statuses[i%3]
+		must(t, "CreateEvent", s.CreateEvent(ctx, e))
+		want = append(want, e)
+		x := newEvent(5)
+		x.OrganizerID = other.ID
+		x.StartsAt = e.StartsAt
+		must(t, "CreateEvent(other organizer)", s.CreateEvent(ctx, x))
+	}
+	slices.SortFunc(want, func(a, b *boxoffice.Event) int {
+		return cmp.Or(b.StartsAt.Compare(a.StartsAt), cmp.Compare(b.ID, a.ID))
+	})
+	var got []*boxoffice.Event
+	f := boxoffice.OrganizerEventFilter{OrganizerID: o.ID, Limit: 4}
+	for range 10 {
+		page, err := s.OrganizerEvents(ctx, f)
+		must(t, "OrganizerEvents", err)
+		got = append(got, page...)
+		if len(page) < f.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		f.BeforeStartsAt, f.BeforeID = last.StartsAt, last.ID
+	}
+	ids := func(es []*boxoffice.Event) []string {
+		out := []string{}
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	diff(t, "OrganizerEvents (IDs, latest first)", ids(want), ids(got))
+	for i, e := range got {
+		if i < len(want) && (e.Status != want[i].Status || len(e.Tiers) != 2 || e.OrganizerID != o.ID) {
+			t.Errorf("OrganizerEvents[%d]: status %q, %d tiers, organizer %s; want %q, 2, %s",
+				i, e.Status, len(e.Tiers), e.OrganizerID, want[i].Status, o.ID)
+		}
+	}
+	none, err := s.OrganizerEvents(ctx, boxoffice.OrganizerEventFilter{OrganizerID: boxoffice.NewID(), Limit: 5})
+	must(t, "OrganizerEvents(unknown organizer)", err)
+	if len(none) != 0 {
+		t.Errorf("OrganizerEvents(unknown organizer): %d events", len(none))
+	}
 }

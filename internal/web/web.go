@@ -80,6 +80,13 @@ var pageDefs = map[string]string{
 	"door":      "door.js",
 	"doorlist":  "catalogue.js",
 	"notfound":  "",
+	// The organizer's back office.
+	"organize":     "organize.js",
+	"orgevent":     "orgevent.js",
+	"orglive":      "orglive.js",
+	"orgattendees": "orgattendees.js",
+	"orgteam":      "orgteam.js",
+	"orgwebhooks":  "orgwebhooks.js",
 }
 
 // New returns the handler of the whole site: the pages, their static files,
@@ -120,6 +127,13 @@ func New(cfg Config) http.Handler {
 	page("GET /signup", "signup", "Sign up")
 	page("GET /verify-email", "verify", "Verify your email")
 	page("GET /reset-password", "reset", "Reset your password")
+	page("GET /organize", "organize", "Organize")
+	page("GET /organize/{org}/new-event", "orgevent", "New event")
+	page("GET /organize/{org}/team", "orgteam", "Team")
+	page("GET /organize/{org}/webhooks", "orgwebhooks", "Webhooks")
+	page("GET /events/{id}/manage", "orgevent", "Manage event")
+	page("GET /events/{id}/live", "orglive", "Live sale")
+	page("GET /events/{id}/attendees", "orgattendees", "Attendees")
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "notfound", "Not found")
 	})
@@ -141,6 +155,8 @@ type pageData struct {
 	Page    string
 	Script  string
 	EventID string
+	// OrgID is the organizer of the back office's organizer pages.
+	OrgID string
 }
 
 // render writes page name with status, setting the security headers and
@@ -148,7 +164,7 @@ type pageData struct {
 func (s *site) render(w http.ResponseWriter, r *http.Request, status int, name, title string) {
 	ensureCSRF(w, r)
 	var buf bytes.Buffer
-	d := pageData{Title: title, Page: name, EventID: r.PathValue("id")}
+	d := pageData{Title: title, Page: name, EventID: r.PathValue("id"), OrgID: r.PathValue("org")}
 	if js := pageDefs[name]; js != "" {
 		d.Script = s.assetURL(js)
 	}

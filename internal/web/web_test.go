@@ -153,7 +153,8 @@ func gunzip(t *testing.T, b []byte) string {
 // /healthz and /readyz go to the API untouched; other paths are pages.
 func TestPagesAndRouting(t *testing.T) {
 	h := New(Config{API: fakeAPI()})
-	for _, path := range []string{"/", "/events/x", "/events/x/queue", "/events/x/checkout", "/events/x/door", "/door", "/tickets", "/signin", "/signup", "/verify-email", "/reset-password"} {
+	for _, path := range []string{"/", "/events/x", "/events/x/queue", "/events/x/checkout", "/events/x/door", "/door", "/tickets", "/signin", "/signup", "/verify-email", "/reset-password",
+		"/organize", "/organize/x/new-event", "/organize/x/team", "/organize/x/webhooks", "/events/x/manage", "/events/x/live", "/events/x/attendees"} {
 		w := get(h, path)
 		if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
 			t.Errorf("%s: %d %s", path, w.Code, w.Header().Get("Content-Type"))

@@ -299,9 +299,13 @@
         order = await api("GET", "orders/" + encodeURIComponent(order.id));
       } catch (err) { continue; }
       if (order.status === "paid") { done(); return; }
-      if (order.status === "refunded") {
+      // A payment that succeeded for an order whose hold ran out, when the
+      // tickets had gone meanwhile: the server refunds it in full (and
+      // mails the buyer).
+      if ((order.status === "expired" || order.status === "cancelled") && order.payment && order.payment.status === "succeeded") {
         say("status", "");
-        showError(new Error("The payment came after your hold ran out and the tickets were gone: it has been refunded in full."));
+        showError(new Error("Your payment arrived after the hold ran out, and the tickets had gone back on sale: " +
+          "the payment is being refunded in full, and you will get an email about it."));
         return;
       }
       if (order.payment && order.payment.status === "failed" && order.status === "pending") {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"boxoffice/internal/stripe"
+	"boxoffice/internal/stripe/stripemock"
 	"boxoffice/internal/testdb"
 )
 
@@ -746,4 +750,141 @@ func TestOrganizerPagesInBrowser(t *testing.T) {
 	if admin.do("GET", "/api/v1/events/"+eventID, nil, &ev); ev.Status != "cancelled" {
 		t.Errorf("after cancelling the event is %q", ev.Status)
 	}
+}
+
+// TestStripeCheckoutPageInBrowser runs the checkout page with
+// BOXOFFICE_PAYMENTS=stripe against stripe-mock. The page asks for Stripe.js
+// at https://js.stripe.com/v3/ (the test's network is loopback only, which
+// is what a buyer offline sees) and, without it, says that the payment form
+// could not be loaded while the hold's countdown goes on; no Content-
+// Security-Policy violation is reported (newBrowser fails the test on one).
+// Then the page comes back as from Stripe's return_url, for a payment made
+// at stripe-mock, and shows the order paid once Stripe's signed webhook has
+// reached the server.
+func TestStripeCheckoutPageInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chromium-backed test skipped in -short mode")
+	}
+	if chromiumPath() == "" {
+		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
+	}
+	sm := stripemock.Start(t)
+	env := pageServerEnv(t)
+	env["BOXOFFICE_PAYMENTS"] = "stripe"
+	env["BOXOFFICE_STRIPE_SECRET_KEY"] = stripemock.APIKey
+	env["BOXOFFICE_STRIPE_PUBLISHABLE_KEY"] = stripePublishableKey
+	env["BOXOFFICE_STRIPE_WEBHOOK_SECRET"] = stripeWebhookSecret
+	env["BOXOFFICE_STRIPE_API_BASE"] = sm.URL
+	in := startInstance(t, env)
+	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
+	now := time.Now().UTC()
+	var ev pageEvent
+	if code := admin.do("POST", "/api/v1/events", map[string]any{
+		"title": "Card Night", "venue": "Harbour Hall",
+		"starts_at":            now.Add(30 * 24 * time.Hour).Format(time.RFC3339),
+		"sales_start_at":       now.Add(-time.Hour).Format(time.RFC3339),
+		"sales_end_at":         now.Add(7 * 24 * time.Hour).Format(time.RFC3339),
+		"max_tickets_per_user": 4, "hold_seconds": 600,
+		"tiers": []map[string]any{{"name": "Standing", "price": map[string]any{"amount": 4500, "currency": "EUR"}, "capacity": 100}},
+	}, &ev); code != 201 {
+		t.Fatalf("creating the event: %d", code)
+	}
+	if code := (client{t: t, base: in.url}).do("POST", "/api/v1/users", map[string]string{
+		"email": "card@example.com", "password": "correct horse battery", "name": "Card Fan"}, nil); code != 201 {
+		t.Fatalf("sign-up: %d", code)
+	}
+	fan := client{t: t, base: in.url, token: signIn(t, in.url, "card@example.com", "correct horse battery")}
+
+	b := newBrowser(t, in.url)
+	var mu sync.Mutex
+	var requested []string
+	if err := chromedp.Listen(b.ctx, func(e any) {
+		if r, ok := e.(*network.EventRequestWillBeSent); ok && !strings.HasPrefix(r.Request.URL, in.url) {
+			mu.Lock()
+			requested = append(requested, r.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.do("watch the network", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{})
+		return err
+	}))
+	checkout := "/events/" + ev.ID + "/checkout"
+	b.open("/signin?next=" + url.QueryEscape(checkout))
+	b.do("sign in",
+		chromedp.SendKeys(chromedp.CSS("#email"), "card@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"+kb.Enter))
+	b.waitJS("the order form", `location.pathname === "`+checkout+`" && !document.querySelector("#order-form").hidden`, 10*time.Second)
+	b.do("choose a ticket",
+		chromedp.SetValue(chromedp.CSS("#qty-"+ev.Tiers[0].ID), "2"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#lines").dispatchEvent(new Event("input"))`))
+	b.do("hold", chromedp.Click(chromedp.CSS("#place")))
+	b.waitJS("the payment step with a countdown", `!document.querySelector("#pay").hidden && /held for/.test(document.querySelector("#countdown").textContent)`, 10*time.Second)
+	b.waitJS("the payment form could not be loaded, said so", `!document.querySelector("#stripe-unavailable").hidden &&
+		/could not load the payment form/i.test(document.querySelector("#stripe-unavailable-text").textContent)`, 30*time.Second)
+	if b.eval(`String(document.querySelector("#test-pay").hidden && document.querySelector("#stripe-pay").hidden)`) != "true" {
+		t.Error("the test provider's buttons or an empty card form show with Stripe")
+	}
+	before := b.eval(`document.querySelector("#countdown").textContent`)
+	time.Sleep(1100 * time.Millisecond)
+	if after := b.eval(`document.querySelector("#countdown").textContent`); after == before || !strings.Contains(after, "held for") {
+		t.Errorf("the countdown stopped: %q then %q", before, after)
+	}
+	b.shot("checkout-stripe-unreachable")
+	mu.Lock()
+	asked := slices.Contains(requested, "https://js.stripe.com/v3/")
+	others := slices.DeleteFunc(slices.Clone(requested), func(u string) bool { return u == "https://js.stripe.com/v3/" })
+	mu.Unlock()
+	if !asked || len(others) > 0 {
+		t.Errorf("requests to other origins: %q; want https://js.stripe.com/v3/ only", requested)
+	}
+	// Trying again asks again, and says the same.
+	b.do("try again", chromedp.Evaluate[chromedp.Void](`document.querySelector("#stripe-unavailable-text").textContent = ""`),
+		chromedp.Click(chromedp.CSS("#stripe-retry")))
+	b.waitJS("still unreachable, said so again", `/could not load the payment form/i.test(document.querySelector("#stripe-unavailable-text").textContent)`, 30*time.Second)
+
+	// The buyer pays (here: the payment is started through the API and
+	// confirmed at stripe-mock, as Stripe.js would) and Stripe sends them
+	// back to the return_url with the PaymentIntent's parameters.
+	orderID := b.eval(`new URLSearchParams(location.search).get("order")`)
+	var pay struct {
+		ID           string
+		Status       string
+		ClientSecret string `json:"client_secret"`
+	}
+	if code := fan.do("POST", "/api/v1/orders/"+orderID+"/payments", nil, &pay); code != 201 || pay.Status != "requires_action" || pay.ClientSecret == "" {
+		t.Fatalf("payment: %d %+v", code, pay)
+	}
+	pi, _, ok := strings.Cut(pay.ClientSecret, "_secret_")
+	if !ok || !strings.HasPrefix(pi, "pi_") {
+		t.Fatalf("client secret %q names no PaymentIntent", pay.ClientSecret)
+	}
+	req, _ := http.NewRequest("POST", sm.URL+"/v1/payment_intents/"+pi+"/confirm", strings.NewReader("payment_method=pm_card_visa"))
+	req.Header.Set("Authorization", "Bearer "+stripemock.APIKey)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("confirming %s at stripe-mock: %d", pi, resp.StatusCode)
+	}
+	b.open(checkout + "?order=" + url.QueryEscape(orderID) + "&payment_intent=" + url.QueryEscape(pi) +
+		"&payment_intent_client_secret=" + url.QueryEscape(pay.ClientSecret) + "&redirect_status=succeeded")
+	b.waitJS("payment received, confirming", `/Payment received, confirming/.test(document.querySelector("#status").textContent)`, 10*time.Second)
+	if b.eval(`String(document.querySelector("#done").hidden)`) != "true" {
+		t.Fatal("paid before Stripe said so")
+	}
+	b.shot("checkout-stripe-confirming")
+	body, sig := stripeEvent(t, "evt_browser_"+pay.ID, "payment_intent.succeeded", map[string]any{
+		"id": pi, "object": "payment_intent", "status": "succeeded", "amount": 9000, "currency": "eur",
+		"metadata": map[string]string{stripe.MetaPaymentID: pay.ID, stripe.MetaOrderID: orderID}})
+	if code := deliver(t, in.url, body, sig); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+	b.waitJS("the page, polling, shows the order paid", `!document.querySelector("#done").hidden`, 15*time.Second)
+	b.shot("checkout-stripe-paid")
 }

@@ -164,6 +164,7 @@ var envDoc = map[string]string{
 	"BOXOFFICE_PAYMENTS":                "payment provider: stripe, test (moves no money: for trying out and tests) or none (none)",
 	"BOXOFFICE_STRIPE_SECRET_KEY":       "Stripe secret key, sk_live_… or sk_test_… (required with BOXOFFICE_PAYMENTS=stripe)",
 	"BOXOFFICE_STRIPE_WEBHOOK_SECRET":   "signing secret of the Stripe webhook endpoint, whsec_… (required with BOXOFFICE_PAYMENTS=stripe)",
+	"BOXOFFICE_STRIPE_PUBLISHABLE_KEY":  "Stripe publishable key, pk_… of the secret key's mode, given to Stripe.js by the checkout page (required with BOXOFFICE_PAYMENTS=stripe)",
 	"BOXOFFICE_TEST_PAYMENTS_SECRET":    "with BOXOFFICE_PAYMENTS=test: the key of the test provider's signed callbacks, for load tests of the webhook path (unset: none taken)",
 	"BOXOFFICE_STRIPE_API_BASE":         "Stripe API address, for tests against stripe-mock (Stripe's own)",
 	"BOXOFFICE_SHUTDOWN_TIMEOUT":        "how long in-flight requests may take to finish on SIGTERM (20s)",

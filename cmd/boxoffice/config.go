@@ -94,9 +94,18 @@ type config struct {
 	StripeSecretKey     string
 	StripeWebhookSecret string
 	StripeAPIBase       string
+	// StripePublishableKey (pk_…) is the key the checkout page gives
+	// Stripe.js; it is public by design.
+	StripePublishableKey string
 	// TestPaymentsSecret signs the test provider's callbacks ("" = it
 	// takes none).
 	TestPaymentsSecret string
+}
+
+// isTestKey reports whether a Stripe secret or restricted key is a
+// test-mode one.
+func isTestKey(key string) bool {
+	return strings.HasPrefix(key, "sk_test_") || strings.HasPrefix(key, "rk_test_")
 }
 
 // limitEnv returns the variable that sets a rate limit.
@@ -212,6 +221,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.StripeSecretKey = getenv("BOXOFFICE_STRIPE_SECRET_KEY")
 	c.StripeWebhookSecret = getenv("BOXOFFICE_STRIPE_WEBHOOK_SECRET")
 	c.StripeAPIBase = getenv("BOXOFFICE_STRIPE_API_BASE")
+	c.StripePublishableKey = getenv("BOXOFFICE_STRIPE_PUBLISHABLE_KEY")
 	c.TestPaymentsSecret = getenv("BOXOFFICE_TEST_PAYMENTS_SECRET")
 	switch c.Payments {
 	case "", "none":
@@ -232,6 +242,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		if c.Production && strings.HasPrefix(c.StripeSecretKey, "sk_test_") {
 			bad("BOXOFFICE_STRIPE_SECRET_KEY", "is a test-mode key; production needs a live key (sk_live_…)")
+		}
+		switch pk := c.StripePublishableKey; {
+		case !strings.HasPrefix(pk, "pk_") || strings.ContainsAny(pk, " \t\r\n\"'<>"):
+			bad("BOXOFFICE_STRIPE_PUBLISHABLE_KEY", "must be set to the Stripe publishable key (pk_…) with BOXOFFICE_PAYMENTS=stripe: the checkout page gives it to Stripe.js")
+		case c.Production && strings.HasPrefix(pk, "pk_test_"):
+			bad("BOXOFFICE_STRIPE_PUBLISHABLE_KEY", "is a test-mode key; production needs a live key (pk_live_…)")
+		case strings.HasPrefix(pk, "pk_test_") != isTestKey(c.StripeSecretKey) && c.StripeSecretKey != "":
+			bad("BOXOFFICE_STRIPE_PUBLISHABLE_KEY", "and BOXOFFICE_STRIPE_SECRET_KEY must be of the same mode (both test or both live)")
 		}
 	default:
 		bad("BOXOFFICE_PAYMENTS", "must be test, stripe or none")

@@ -203,7 +203,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, listening chan<- b
 	}
 	// The pages (internal/web) answer every path outside /api/, /healthz
 	// and /readyz, which go to the API unchanged.
-	handler := web.New(web.Config{API: httpapi.New(apiCfg), RefreshTTL: cfg.RefreshTTL, Logger: log})
+	webCfg := web.Config{API: httpapi.New(apiCfg), RefreshTTL: cfg.RefreshTTL, Logger: log}
+	if cfg.Payments == "stripe" {
+		webCfg.StripePublishableKey = cfg.StripePublishableKey
+	}
+	handler := web.New(webCfg)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -350,7 +354,7 @@ func paymentProvider(cfg config, log *slog.Logger) (boxoffice.PaymentProvider, s
 			return nil, "", fmt.Errorf("payments: %w", err)
 		}
 		mode := "live"
-		if strings.HasPrefix(cfg.StripeSecretKey, "sk_test_") || strings.HasPrefix(cfg.StripeSecretKey, "rk_test_") {
+		if isTestKey(cfg.StripeSecretKey) {
 			mode = "test mode"
 		}
 		return p, "stripe (" + mode + ")", nil

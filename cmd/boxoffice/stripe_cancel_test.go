@@ -23,8 +23,8 @@ func TestStripeCancelEvent(t *testing.T) {
 	in := startInstance(t, map[string]string{
 		"BOXOFFICE_DATABASE_URL": dbURL, "BOXOFFICE_PAYMENTS": "stripe",
 		"BOXOFFICE_STRIPE_SECRET_KEY": stripemock.APIKey, "BOXOFFICE_STRIPE_WEBHOOK_SECRET": stripeWebhookSecret,
-		"BOXOFFICE_STRIPE_API_BASE": sm.URL,
-		"BOXOFFICE_ADMIN_EMAIL":     "admin@example.com", "BOXOFFICE_ADMIN_PASSWORD": "admin-stage-door-1",
+		"BOXOFFICE_STRIPE_API_BASE": sm.URL, "BOXOFFICE_STRIPE_PUBLISHABLE_KEY": stripePublishableKey,
+		"BOXOFFICE_ADMIN_EMAIL": "admin@example.com", "BOXOFFICE_ADMIN_PASSWORD": "admin-stage-door-1",
 	})
 	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-stage-door-1")}
 	now := time.Now().UTC()

@@ -17,6 +17,9 @@ import (
 
 const stripeWebhookSecret = "whsec_boxoffice_e2e"
 
+// stripePublishableKey goes with stripemock.APIKey (a test-mode key).
+const stripePublishableKey = "pk_test_boxoffice"
+
 // stripeEvent returns a Stripe event about object, signed as Stripe signs
 // its webhooks.
 func stripeEvent(t *testing.T, id, typ string, object map[string]any) (body []byte, signature string) {
@@ -59,8 +62,8 @@ func TestStripeCheckout(t *testing.T) {
 	in := startInstance(t, map[string]string{
 		"BOXOFFICE_DATABASE_URL": testdb.MySQLURL(t), "BOXOFFICE_PAYMENTS": "stripe",
 		"BOXOFFICE_STRIPE_SECRET_KEY": stripemock.APIKey, "BOXOFFICE_STRIPE_WEBHOOK_SECRET": stripeWebhookSecret,
-		"BOXOFFICE_STRIPE_API_BASE": sm.URL,
-		"BOXOFFICE_ADMIN_EMAIL":     "admin@example.com", "BOXOFFICE_ADMIN_PASSWORD": "admin-stage-door-1",
+		"BOXOFFICE_STRIPE_API_BASE": sm.URL, "BOXOFFICE_STRIPE_PUBLISHABLE_KEY": stripePublishableKey,
+		"BOXOFFICE_ADMIN_EMAIL": "admin@example.com", "BOXOFFICE_ADMIN_PASSWORD": "admin-stage-door-1",
 	})
 	var ready struct{ Payments string }
 	if code := (client{t: t, base: in.url}).do("GET", "/readyz", nil, &ready); code != 200 || !strings.HasPrefix(ready.Payments, "stripe") {
@@ -197,7 +200,49 @@ func TestProductionRefusesTestPayments(t *testing.T) {
 		}
 	}
 	if _, err := loadConfig(envOf(map[string]string{"BOXOFFICE_ENV": "production", "BOXOFFICE_PAYMENTS": "stripe",
-		"BOXOFFICE_STRIPE_SECRET_KEY": "sk_live_x", "BOXOFFICE_STRIPE_WEBHOOK_SECRET": "whsec_x"})); err != nil {
-		t.Errorf("production with a live Stripe key: %v", err)
+		"BOXOFFICE_STRIPE_SECRET_KEY": "sk_live_x", "BOXOFFICE_STRIPE_WEBHOOK_SECRET": "whsec_x",
+		"BOXOFFICE_STRIPE_PUBLISHABLE_KEY": "pk_live_x"})); err != nil {
+		t.Errorf("production with live Stripe keys: %v", err)
+	}
+}
+
+// TestConfigStripePublishableKey: Stripe needs the publishable key the
+// checkout page gives Stripe.js, of the same mode as the secret key, and a
+// live one in production.
+func TestConfigStripePublishableKey(t *testing.T) {
+	stripeEnv := func(kv ...string) map[string]string {
+		env := map[string]string{"BOXOFFICE_PAYMENTS": "stripe", "BOXOFFICE_STRIPE_SECRET_KEY": "sk_test_x",
+			"BOXOFFICE_STRIPE_WEBHOOK_SECRET": "whsec_x", "BOXOFFICE_STRIPE_PUBLISHABLE_KEY": "pk_test_x"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	c, err := loadConfig(envOf(stripeEnv()))
+	if err != nil || c.StripePublishableKey != "pk_test_x" {
+		t.Fatalf("test-mode keys: %+v %v", c.StripePublishableKey, err)
+	}
+	if c, err := loadConfig(envOf(stripeEnv("BOXOFFICE_STRIPE_SECRET_KEY", "rk_live_x", "BOXOFFICE_STRIPE_PUBLISHABLE_KEY", "pk_live_x"))); err != nil || c.StripePublishableKey != "pk_live_x" {
+		t.Errorf("a restricted live key with a live publishable key: %v", err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{stripeEnv("BOXOFFICE_STRIPE_PUBLISHABLE_KEY", ""), "must be set to the Stripe publishable key"},
+		{stripeEnv("BOXOFFICE_STRIPE_PUBLISHABLE_KEY", "sk_test_x"), "must be set to the Stripe publishable key"},
+		{stripeEnv("BOXOFFICE_STRIPE_PUBLISHABLE_KEY", `pk_test_x"><script>`), "must be set to the Stripe publishable key"},
+		{stripeEnv("BOXOFFICE_STRIPE_PUBLISHABLE_KEY", "pk_live_x"), "same mode"},
+		{stripeEnv("BOXOFFICE_STRIPE_SECRET_KEY", "sk_live_x"), "same mode"},
+		{stripeEnv("BOXOFFICE_ENV", "production", "BOXOFFICE_STRIPE_SECRET_KEY", "sk_live_x"), "production needs a live key (pk_live_…)"},
+	} {
+		_, err := loadConfig(envOf(tc.env))
+		if err == nil || !strings.Contains(err.Error(), "BOXOFFICE_STRIPE_PUBLISHABLE_KEY") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v; want BOXOFFICE_STRIPE_PUBLISHABLE_KEY %s", tc.env, err, tc.want)
+		}
+	}
+	// Without Stripe the key is not needed (nor read by the pages).
+	if c, err := loadConfig(envOf(map[string]string{"BOXOFFICE_PAYMENTS": "test"})); err != nil || c.StripePublishableKey != "" {
+		t.Errorf("test payments without a publishable key: %v", err)
 	}
 }

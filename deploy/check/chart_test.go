@@ -141,7 +141,7 @@ func checkPayments(t *testing.T, r rendered) {
 			fromSecret[e.Name] = true
 		}
 	}
-	for _, name := range []string{"BOXOFFICE_STRIPE_SECRET_KEY", "BOXOFFICE_STRIPE_WEBHOOK_SECRET"} {
+	for _, name := range []string{"BOXOFFICE_STRIPE_SECRET_KEY", "BOXOFFICE_STRIPE_WEBHOOK_SECRET", "BOXOFFICE_STRIPE_PUBLISHABLE_KEY"} {
 		if !fromSecret[name] {
 			t.Errorf("%s is not taken from a Secret", name)
 		}
@@ -547,8 +547,9 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		{"SMTP URL in config", []string{"config.extra.BOXOFFICE_SMTP_URL=smtp://u:p@mail:587"}, "is a secret"},
 		{"Stripe key in config", []string{"config.extra.BOXOFFICE_STRIPE_SECRET_KEY=sk_live_x"}, "is a secret"},
 		{"test payments", []string{"payments.provider=test"}, "payments.provider must be stripe"},
-		{"no Stripe key", []string{"secrets.stripeSecretKey.existingSecret="}, "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required"},
-		{"no webhook secret", []string{"secrets.stripeWebhookSecret.existingSecret="}, "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required"},
+		{"no Stripe key", []string{"secrets.stripeSecretKey.existingSecret="}, "secrets.stripeSecretKey, secrets.stripeWebhookSecret and secrets.stripePublishableKey are required"},
+		{"no webhook secret", []string{"secrets.stripeWebhookSecret.existingSecret="}, "secrets.stripeSecretKey, secrets.stripeWebhookSecret and secrets.stripePublishableKey are required"},
+		{"no publishable key", []string{"secrets.stripePublishableKey.existingSecret="}, "secrets.stripeSecretKey, secrets.stripeWebhookSecret and secrets.stripePublishableKey are required"},
 		{"SMTP without sender", []string{"secrets.smtpURL.existingSecret=boxoffice-mail", "mail.publicURL=https://tickets.example.com"}, "secrets.smtpURL needs mail.from"},
 		{"SMTP without public URL", []string{"secrets.smtpURL.existingSecret=boxoffice-mail", "mail.from=tickets@example.com"}, "secrets.smtpURL needs mail.from"},
 	} {

@@ -109,6 +109,12 @@ variable "stripe_webhook_secret" {
   ephemeral   = true
 }
 
+variable "stripe_publishable_key" {
+  description = "The Stripe publishable key (pk_live_…) the checkout page gives Stripe.js. It is public, but goes to Secrets Manager with the other Stripe keys so that the pods find all three in one Secret."
+  type        = string
+  ephemeral   = true
+}
+
 variable "github_repository" {
   description = "owner/name of the GitHub repository whose Actions push images to ECR through OIDC; empty = no CI role."
   type        = string

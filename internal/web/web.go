@@ -2,7 +2,9 @@
 // waiting room, checkout, my tickets, sign-in) and the door scanner. They
 // are HTML rendered with html/template from files embedded in the binary,
 // with a little vanilla JavaScript that calls the JSON API; there is no build
-// step and nothing is loaded from another origin. Pages sign in through
+// step and nothing is loaded from another origin, but for Stripe.js on the
+// checkout page when the server takes payments with Stripe (see
+// stripeCSP). Pages sign in through
 // /session, which keeps the tokens in HttpOnly cookies the API accepts (see
 // httpapi.AccessCookie).
 package web
@@ -42,12 +44,33 @@ type Config struct {
 	RefreshTTL time.Duration
 	// Logger receives template errors. Nil discards them.
 	Logger *slog.Logger
+	// StripePublishableKey (pk_…) is set when payments go through Stripe
+	// (BOXOFFICE_PAYMENTS=stripe): the checkout page then takes the card
+	// with Stripe.js and Stripe's Payment Element, and its
+	// Content-Security-Policy allows Stripe's origins. "" = no Stripe.
+	StripePublishableKey string
 }
 
 // contentSecurityPolicy allows nothing but this origin: no inline script,
 // no inline style, images from here or data: URLs.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// stripeCSP is the checkout page's policy when payments go through Stripe:
+// contentSecurityPolicy plus what Stripe's CSP guidance asks for Stripe.js
+// and the Payment Element (docs.stripe.com/security/guide): the script from
+// js.stripe.com (and the *.js.stripe.com it loads its parts from), its
+// frames from the same plus hooks.stripe.com (3-D Secure authentication),
+// and its calls to api.stripe.com. Only the checkout page gets it, as only
+// the checkout page runs Stripe.js: every other page keeps 'self' only, so
+// that no script from another origin runs next to the door scanner's
+// offline list or the sign-in form. (Stripe suggests loading Stripe.js on
+// every page for its fraud signals; boxoffice trades that for the smaller
+// surface.) Stripe's maps.googleapis.com entries are left out: they serve
+// the Address Element's autocompletion, which boxoffice does not use.
+const stripeCSP = "default-src 'self'; script-src 'self' https://js.stripe.com https://*.js.stripe.com; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self' https://api.stripe.com; frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com; " +
+	"media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // asset is one embedded static file, ready to serve.
 type asset struct {
@@ -59,6 +82,7 @@ type asset struct {
 type site struct {
 	api        http.Handler
 	refreshTTL time.Duration
+	stripeKey  string
 	log        *slog.Logger
 	pages      map[string]*template.Template
 	assets     map[string]*asset
@@ -94,6 +118,7 @@ var pageDefs = map[string]string{
 // /readyz).
 func New(cfg Config) http.Handler {
 	s := &site{api: cfg.API, refreshTTL: cfg.RefreshTTL, log: cfg.Logger, assets: map[string]*asset{}, pages: map[string]*template.Template{}}
+	s.stripeKey = cfg.StripePublishableKey
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,6 +182,9 @@ type pageData struct {
 	EventID string
 	// OrgID is the organizer of the back office's organizer pages.
 	OrgID string
+	// StripeKey is the Stripe publishable key, on the checkout page when
+	// payments go through Stripe ("" otherwise).
+	StripeKey string
 }
 
 // render writes page name with status, setting the security headers and
@@ -168,6 +196,10 @@ func (s *site) render(w http.ResponseWriter, r *http.Request, status int, name, 
 	if js := pageDefs[name]; js != "" {
 		d.Script = s.assetURL(js)
 	}
+	csp := contentSecurityPolicy
+	if name == "checkout" && s.stripeKey != "" {
+		d.StripeKey, csp = s.stripeKey, stripeCSP
+	}
 	if err := s.pages[name].Execute(&buf, d); err != nil {
 		s.log.Error("page template", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -175,6 +207,7 @@ func (s *site) render(w http.ResponseWriter, r *http.Request, status int, name, 
 	}
 	h := w.Header()
 	securityHeaders(h)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	writeMaybeGzipped(w, r, status, buf.Bytes(), nil)

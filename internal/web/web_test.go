@@ -289,3 +289,85 @@ func TestGzipNegotiation(t *testing.T) {
 		}
 	}
 }
+
+// cspDirectives splits a Content-Security-Policy into its directives.
+func cspDirectives(csp string) map[string][]string {
+	m := map[string][]string{}
+	for d := range strings.SplitSeq(csp, ";") {
+		f := strings.Fields(d)
+		if len(f) > 0 {
+			m[f[0]] = f[1:]
+		}
+	}
+	return m
+}
+
+// TestStripeCheckoutPage: with Stripe, the checkout page carries the
+// publishable key and a policy that lets Stripe.js and its frames in; every
+// other page, and every page without Stripe, keeps 'self' only.
+func TestStripeCheckoutPage(t *testing.T) {
+	pages := []string{"/", "/events/x", "/events/x/queue", "/events/x/checkout", "/events/x/door", "/door", "/tickets", "/signin", "/no/such/page", "/static/checkout.js"}
+	for _, path := range pages {
+		w := get(New(Config{API: fakeAPI()}), path)
+		if csp := w.Header().Get("Content-Security-Policy"); csp != contentSecurityPolicy {
+			t.Errorf("without Stripe, %s: CSP %q", path, csp)
+		}
+		if strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") && strings.Contains(w.Body.String(), "data-stripe-key") {
+			t.Errorf("without Stripe, %s carries a Stripe key", path)
+		}
+	}
+
+	h := New(Config{API: fakeAPI(), StripePublishableKey: "pk_test_51Example"})
+	for _, path := range pages {
+		w := get(h, path)
+		csp := w.Header().Get("Content-Security-Policy")
+		if path != "/events/x/checkout" {
+			if csp != contentSecurityPolicy || strings.Contains(w.Body.String(), "pk_test_51Example") {
+				t.Errorf("with Stripe, %s: CSP %q, or it carries the key", path, csp)
+			}
+			continue
+		}
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `data-stripe-key="pk_test_51Example"`) {
+			t.Fatalf("checkout: %d, no publishable key in\n%s", w.Code, w.Body)
+		}
+		d := cspDirectives(csp)
+		want := map[string][]string{
+			"default-src":     {"'self'"},
+			"script-src":      {"'self'", "https://js.stripe.com", "https://*.js.stripe.com"},
+			"frame-src":       {"https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"},
+			"connect-src":     {"'self'", "https://api.stripe.com"},
+			"style-src":       {"'self'"},
+			"img-src":         {"'self'", "data:"},
+			"object-src":      {"'none'"},
+			"base-uri":        {"'none'"},
+			"form-action":     {"'self'"},
+			"frame-ancestors": {"'none'"},
+		}
+		for name, sources := range want {
+			if !slices.Equal(d[name], sources) {
+				t.Errorf("checkout with Stripe: %s %q, want %q (CSP %q)", name, d[name], sources, csp)
+			}
+		}
+		if strings.Contains(csp, "unsafe") {
+			t.Errorf("checkout with Stripe: CSP %q", csp)
+		}
+	}
+}
+
+// TestOnlyStripeJSFromElsewhere: the pages' scripts load nothing from
+// another origin but Stripe.js.
+func TestOnlyStripeJSFromElsewhere(t *testing.T) {
+	entries, err := files.ReadDir("static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	external := regexp.MustCompile(`(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}[^"' )]*`)
+	for _, e := range entries {
+		b, _ := files.ReadFile("static/" + e.Name())
+		for _, u := range external.FindAllString(string(b), -1) {
+			if u != "https://js.stripe.com/v3/" {
+				t.Errorf("%s refers to %s", e.Name(), u)
+			}
+		}
+	}
+}

@@ -1,11 +1,25 @@
 // Checkout: choose tickets of several tiers (and their holders' names),
-// hold them as one order, then pay before the hold runs out.
+// hold them as one order, then pay before the hold runs out: with the test
+// provider's buttons, or, when the server takes payments with Stripe (the
+// page then carries the publishable key in #pay's data-stripe-key), with
+// Stripe.js and its Payment Element, so that card details go to Stripe and
+// never through this site. Stripe's webhook tells the server the outcome;
+// the page polls the order until it is paid.
 "use strict";
 (function () {
   const id = eventId();
   if (!requireSignIn()) return;
   let ev = null, order = null, tick = 0, payments = "";
   const params = new URLSearchParams(location.search);
+  const stripeKey = $("pay").dataset.stripeKey || "";
+  // STRIPE_JS is the only script this site loads from another origin (the
+  // checkout page's Content-Security-Policy allows it when Stripe runs).
+  const STRIPE_JS = "https://js.stripe.com/v3/";
+  // How long the page polls quickly for the webhook's outcome before it says
+  // that confirming takes longer; it then keeps asking, less often, for
+  // CONFIRM_GIVE_UP.
+  const CONFIRM_WAIT = 45000, CONFIRM_GIVE_UP = 15 * 60000;
+  let stripe = null, elements = null, paymentElement = null, stripeLoad = null, confirmingNow = false;
 
   function admissionHeader() {
     try {
@@ -94,7 +108,12 @@
     $("order-form").hidden = true;
     say("status", "");
     if (order.status === "paid") { done(); return; }
-    if (order.status !== "pending") {
+    // Back from the bank's page (Stripe's return_url) with a payment under
+    // way: a hold that ran out meanwhile is not the end, as a late payment
+    // gets the tickets again when they are there (or is refunded).
+    const back = stripeKey ? params.get("redirect_status") : "";
+    const late = (back === "succeeded" || back === "processing") && (order.status === "expired" || order.status === "cancelled");
+    if (order.status !== "pending" && !late) {
       showError(new Error(order.status === "expired" ? PROBLEMS.hold_expired : "This order is " + order.status + "."));
       $("pay").hidden = true;
       const again = el("a", {href: "/events/" + id + "/checkout", text: "Start again"});
@@ -103,12 +122,19 @@
     }
     $("pay").hidden = false;
     say("order-summary", order.lines.map(l => l.quantity + " × " + tierName(l.tier_id)).join(", ") + " · total " + money(order.total));
+    if (stripeKey) {
+      if (!late) countdown();
+      if (back === "succeeded" || back === "processing" || (order.payment && order.payment.status === "processing")) confirming();
+      else {
+        if (back === "failed") showError(new Error("The payment was not completed. Your tickets stay held until the timer runs out: try again."));
+        startStripe();
+      }
+      return;
+    }
     if (payments.startsWith("test")) $("test-pay").hidden = false;
     else {
       $("no-pay").hidden = false;
-      say("no-pay", payments.startsWith("stripe") ?
-        "Card payment with Stripe is not built into these pages yet. Your tickets are held until the timer runs out." :
-        "This server takes no payments at the moment. Your tickets are held until the timer runs out.");
+      say("no-pay", "This server takes no payments at the moment. Your tickets are held until the timer runs out.");
     }
     countdown();
     $("pay-visa").focus();
@@ -123,7 +149,7 @@
       if (left <= 0) {
         clearInterval(tick);
         say("countdown", "Your hold has run out.");
-        $("pay").querySelectorAll("#test-pay button").forEach(b => { b.disabled = true; });
+        $("pay").querySelectorAll("#test-pay button, #stripe-pay button, #stripe-retry").forEach(b => { b.disabled = true; });
         showError(new Error(PROBLEMS.hold_expired));
         return;
       }
@@ -157,6 +183,152 @@
     } finally { buttons.forEach(b => { b.disabled = false; }); }
   }
 
+  // loadStripe loads Stripe.js once, answering its Stripe function; it fails
+  // when js.stripe.com cannot be reached (offline, blocked) within 20 s.
+  function loadStripe() {
+    if (window.Stripe) return Promise.resolve(window.Stripe);
+    if (!stripeLoad) {
+      stripeLoad = new Promise((resolve, reject) => {
+        const s = el("script", {src: STRIPE_JS, async: true});
+        const fail = () => { clearTimeout(timer); s.remove(); stripeLoad = null; reject(new Error("Stripe.js did not load")); };
+        const timer = setTimeout(fail, 20000);
+        s.addEventListener("load", () => { clearTimeout(timer); if (window.Stripe) resolve(window.Stripe); else fail(); });
+        s.addEventListener("error", fail);
+        document.head.append(s);
+      });
+    }
+    return stripeLoad;
+  }
+
+  // startStripe loads Stripe.js, starts a payment (the server creates a
+  // PaymentIntent and answers its client secret) and shows Stripe's Payment
+  // Element for it.
+  async function startStripe() {
+    $("stripe-unavailable").hidden = true;
+    $("stripe-pay").hidden = true;
+    say("status", "Loading the payment form…");
+    let Stripe;
+    try {
+      Stripe = await loadStripe();
+    } catch (e) {
+      say("status", "");
+      say("stripe-unavailable-text", "We could not load the payment form: Stripe (js.stripe.com) cannot be reached from this browser. " +
+        "Check your connection and try again. Your tickets stay held until the timer runs out.");
+      $("stripe-unavailable").hidden = false;
+      $("stripe-retry").focus();
+      return;
+    }
+    let p;
+    try {
+      p = await api("POST", "orders/" + encodeURIComponent(order.id) + "/payments", {}, {"Idempotency-Key": randomId()});
+    } catch (err) {
+      say("status", "");
+      showError(err);
+      if (err.code === "hold_expired" || err.code === "invalid_state") clearInterval(tick);
+      return;
+    }
+    if (p.status === "succeeded") { order.status = "paid"; done(); return; }
+    if (p.status !== "requires_action" || !p.client_secret) { confirming(); return; }
+    try {
+      stripe = stripe || Stripe(stripeKey);
+      if (paymentElement) paymentElement.destroy();
+      elements = stripe.elements({clientSecret: p.client_secret});
+      paymentElement = elements.create("payment");
+      paymentElement.on("ready", () => { $("stripe-submit").disabled = false; say("status", ""); });
+      paymentElement.on("loaderror", () => {
+        say("status", "");
+        showError(new Error("The payment form did not load. Reload the page to try again; your tickets stay held until the timer runs out."));
+      });
+      paymentElement.mount("#payment-element");
+    } catch (err) {
+      say("status", "");
+      showError(new Error("The payment form could not start (" + (err.message || err) + ")."));
+      return;
+    }
+    say("stripe-submit", "Pay " + money(order.total));
+    $("stripe-pay").hidden = false;
+  }
+
+  // stripePay confirms the payment with Stripe: card errors come back at
+  // once; a payment that needs the bank's authentication shows it (or goes
+  // to the bank's page and comes back to return_url).
+  async function stripePay(e) {
+    e.preventDefault();
+    if (!stripe || !elements) return;
+    showError(null);
+    const button = $("stripe-submit");
+    button.disabled = true;
+    say("status", "Paying…");
+    let res;
+    try {
+      res = await stripe.confirmPayment({elements, redirect: "if_required", confirmParams: {
+        return_url: location.origin + "/events/" + encodeURIComponent(id) + "/checkout?order=" + encodeURIComponent(order.id)}});
+    } catch (err) {
+      res = {error: err};
+    }
+    if (res.error) {
+      say("status", "");
+      // Stripe's messages for card and validation errors are written for
+      // the buyer.
+      showError(new Error((res.error.message || "The payment did not go through.") + " Your tickets stay held until the timer runs out."));
+      button.disabled = false;
+      return;
+    }
+    confirming();
+  }
+
+  // confirming waits for the server to learn the payment's outcome (Stripe's
+  // webhook), polling the order. It never claims more than it knows: after
+  // CONFIRM_WAIT it says the payment is still being confirmed and where the
+  // tickets will appear.
+  async function confirming() {
+    if (confirmingNow) return;
+    confirmingNow = true;
+    clearInterval(tick);
+    say("countdown", "");
+    $("stripe-pay").hidden = true;
+    $("stripe-unavailable").hidden = true;
+    $("cancel-order").hidden = true;
+    showError(null);
+    say("status", "Payment received, confirming your order…");
+    const started = Date.now();
+    let slow = false;
+    while (Date.now() - started < CONFIRM_GIVE_UP) {
+      await new Promise(r => setTimeout(r, slow ? 15000 : 2000));
+      try {
+        order = await api("GET", "orders/" + encodeURIComponent(order.id));
+      } catch (err) { continue; }
+      if (order.status === "paid") { done(); return; }
+      // A payment that succeeded for an order whose hold ran out, when the
+      // tickets had gone meanwhile: the server refunds it in full (and
+      // mails the buyer).
+      if ((order.status === "expired" || order.status === "cancelled") && order.payment && order.payment.status === "succeeded") {
+        say("status", "");
+        showError(new Error("Your payment arrived after the hold ran out, and the tickets had gone back on sale: " +
+          "the payment is being refunded in full, and you will get an email about it."));
+        return;
+      }
+      if (order.payment && order.payment.status === "failed" && order.status === "pending") {
+        confirmingNow = false;
+        say("status", "");
+        $("cancel-order").hidden = false;
+        countdown();
+        showError(new Error("The payment did not go through" + (order.payment.failure_reason ? ": " + order.payment.failure_reason : ".") +
+          " Your tickets stay held until the timer runs out: try again."));
+        startStripe();
+        return;
+      }
+      if (!slow && Date.now() - started > CONFIRM_WAIT) {
+        slow = true;
+        say("status", "Your payment was received and is still being confirmed; this can take a few minutes. " +
+          "You can leave this page: your tickets will appear in My tickets and be emailed to you once it is confirmed.");
+        $("status").append(" ", el("a", {href: "/tickets", text: "Go to My tickets"}));
+      }
+    }
+    say("status", "Your payment is still being confirmed. Your tickets will appear in My tickets and be emailed to you once it is.");
+    $("status").append(" ", el("a", {href: "/tickets", text: "Go to My tickets"}));
+  }
+
   function done() {
     clearInterval(tick);
     sessionStorage.removeItem("bo_admission_" + id);
@@ -170,6 +342,8 @@
   $("order-form").addEventListener("submit", place);
   $("pay-visa").addEventListener("click", () => pay("tok_visa"));
   $("pay-declined").addEventListener("click", () => pay("tok_declined"));
+  $("stripe-pay").addEventListener("submit", stripePay);
+  $("stripe-retry").addEventListener("click", () => { showError(null); startStripe(); });
   $("cancel-order").addEventListener("click", async () => {
     try { await api("POST", "orders/" + encodeURIComponent(order.id) + "/cancel", {}); } catch (err) { showError(err); return; }
     location.assign("/events/" + id);
@@ -181,6 +355,7 @@
         api("GET", "events/" + encodeURIComponent(id)),
         fetch("/readyz").then(r => r.json()).catch(() => ({}))]);
       ev = e; payments = (ready && ready.payments) || "";
+      if (stripeKey) loadStripe().catch(() => { /* said when the payment step shows */ });
       say("event-title", ev.title + " · " + when(ev.starts_at));
       if (params.get("order")) {
         order = await api("GET", "orders/" + encodeURIComponent(params.get("order")));

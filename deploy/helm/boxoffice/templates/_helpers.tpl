@@ -105,6 +105,7 @@ app.kubernetes.io/component: server
 {{- if eq .Values.payments.provider "stripe" }}
 {{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_STRIPE_SECRET_KEY" "ref" $s.stripeSecretKey) }}
 {{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_STRIPE_WEBHOOK_SECRET" "ref" $s.stripeWebhookSecret) }}
+{{ include "boxoffice.secretEnv" (dict "name" "BOXOFFICE_STRIPE_PUBLISHABLE_KEY" "ref" $s.stripePublishableKey) }}
 {{- end }}
 {{- end -}}
 
@@ -120,8 +121,8 @@ app.kubernetes.io/component: server
 {{- if ne .Values.payments.provider "stripe" -}}
 {{- fail "payments.provider must be stripe: a deployment runs in production mode, which refuses the test provider (it hands out tickets without taking money)" -}}
 {{- end -}}
-{{- if not (and .Values.secrets.stripeSecretKey.existingSecret .Values.secrets.stripeWebhookSecret.existingSecret) -}}
-{{- fail "secrets.stripeSecretKey and secrets.stripeWebhookSecret are required: the server refuses to start without them" -}}
+{{- if not (and .Values.secrets.stripeSecretKey.existingSecret .Values.secrets.stripeWebhookSecret.existingSecret .Values.secrets.stripePublishableKey.existingSecret) -}}
+{{- fail "secrets.stripeSecretKey, secrets.stripeWebhookSecret and secrets.stripePublishableKey are required: the server refuses to start without them" -}}
 {{- end -}}
 {{- if not (and .Values.resources.limits .Values.resources.limits.memory) -}}
 {{- fail "resources.limits.memory is required: GOMEMLIMIT is derived from it" -}}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -887,4 +888,109 @@ func TestStripeCheckoutPageInBrowser(t *testing.T) {
 	}
 	b.waitJS("the page, polling, shows the order paid", `!document.querySelector("#done").hidden`, 15*time.Second)
 	b.shot("checkout-stripe-paid")
+}
+
+// TestOnSaleInBrowsers runs an on-sale with three fans in three browsers:
+// they wait in the pre-sale draw, the draw gives them places 1, 2 and 3,
+// the first is admitted first while the others move up in their order,
+// and buys the only ticket of each of the two tiers with the test card;
+// then every page still waiting says the event is sold out.
+func TestOnSaleInBrowsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chromium-backed test skipped in -short mode")
+	}
+	if chromiumPath() == "" {
+		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
+	}
+	in := startInstance(t, pageServerEnv(t))
+	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
+	now := time.Now().UTC()
+	var ev pageEvent
+	if code := admin.do("POST", "/api/v1/events", map[string]any{
+		"title": "Last Two Tickets", "description": "", "venue": "Cellar",
+		"starts_at":            now.Add(30 * 24 * time.Hour).Format(time.RFC3339),
+		"sales_start_at":       now.Add(time.Hour).Format(time.RFC3339),
+		"sales_end_at":         now.Add(7 * 24 * time.Hour).Format(time.RFC3339),
+		"max_tickets_per_user": 4, "hold_seconds": 600,
+		// One admission every 10 s: the first in line buys before the
+		// second's turn, and holding every ticket pauses the room.
+		"queue": map[string]any{"enabled": true, "admit_per_minute": 6},
+		"tiers": []map[string]any{
+			{"name": "Floor", "price": map[string]any{"amount": 3000, "currency": "EUR"}, "capacity": 1},
+			{"name": "Gallery", "price": map[string]any{"amount": 2000, "currency": "EUR"}, "capacity": 1},
+		},
+	}, &ev); code != 201 {
+		t.Fatalf("creating the event: %d", code)
+	}
+
+	queue := "/events/" + ev.ID + "/queue"
+	inPool := `/pre-sale draw/.test(document.querySelector("#position").textContent)`
+	fans := make([]*browser, 3)
+	for i := range fans {
+		email, password := fmt.Sprintf("fan%d@example.com", i), "waiting for the drop"
+		if code := (client{t: t, base: in.url}).do("POST", "/api/v1/users", map[string]string{"email": email, "password": password, "name": fmt.Sprintf("Fan %d", i)}, nil); code != 201 {
+			t.Fatalf("sign-up %d: %d", i, code)
+		}
+		b := newBrowser(t, in.url)
+		b.open("/signin?next=" + url.QueryEscape(queue))
+		b.do("sign in", chromedp.SendKeys(chromedp.CSS("#email"), email), chromedp.SendKeys(chromedp.CSS("#password"), password+kb.Enter))
+		b.waitJS("in the pre-sale draw", inPool, 15*time.Second)
+		fans[i] = b
+	}
+	fans[0].checkAccessibility("queue-draw")
+
+	// Sales open: the draw places everyone in the pool.
+	if code := admin.do("PATCH", "/api/v1/events/"+ev.ID, map[string]any{"sales_start_at": time.Now().UTC().Add(time.Second).Format(time.RFC3339)}, nil); code != 200 {
+		t.Fatalf("opening sales: %d", code)
+	}
+	placed := `/You are next|Number \d+ in line|It is your turn/.test(document.querySelector("#position").textContent)`
+	places := map[string]*browser{}
+	for i, b := range fans {
+		b.waitJS(fmt.Sprintf("fan %d placed by the draw", i), placed, 20*time.Second)
+		places[b.eval(`document.querySelector("#position").textContent`)] = b
+	}
+	first, second, third := places["You are next"], places["Number 2 in line"], places["Number 3 in line"]
+	if first == nil || second == nil || third == nil {
+		t.Fatalf("the draw's places: %v", slices.Collect(maps.Keys(places)))
+	}
+	second.shot("queue-placed")
+
+	// The first in line is admitted first; the others move up in order.
+	first.waitJS("the first admitted", `!document.querySelector("#go").hidden`, 20*time.Second)
+	second.waitJS("the second is next", `document.querySelector("#position").textContent === "You are next"`, 10*time.Second)
+	third.waitJS("the third is second", `document.querySelector("#position").textContent === "Number 2 in line"`, 10*time.Second)
+
+	first.do("to checkout", chromedp.Click(chromedp.CSS("#go")))
+	first.waitJS("the order form", `!document.querySelector("#order-form").hidden`, 10*time.Second)
+	first.do("one ticket of each tier",
+		chromedp.SetValue(chromedp.CSS("#qty-"+ev.Tiers[0].ID), "1"),
+		chromedp.SetValue(chromedp.CSS("#qty-"+ev.Tiers[1].ID), "1"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#lines").dispatchEvent(new Event("input"))`))
+	first.waitJS("name fields", `document.querySelectorAll("#names input").length === 2`, 5*time.Second)
+	first.do("name the tickets",
+		chromedp.SendKeys(chromedp.CSS("#name-"+ev.Tiers[0].ID+"-0"), "First Fan"),
+		chromedp.SendKeys(chromedp.CSS("#name-"+ev.Tiers[1].ID+"-0"), "First Friend"),
+		chromedp.Click(chromedp.CSS("#place")))
+	first.waitJS("the test card buttons", `!document.querySelector("#test-pay").hidden`, 10*time.Second)
+	first.do("pay", chromedp.Click(chromedp.CSS("#pay-visa")))
+	first.waitJS("paid", `!document.querySelector("#done").hidden`, 15*time.Second)
+
+	// Nothing is left: every page still waiting says so.
+	for _, b := range []*browser{second, third} {
+		b.waitJS("sold out, said so", `document.querySelector("#position").textContent === "Sold out"`, 20*time.Second)
+	}
+	third.shot("queue-sold-out-while-waiting")
+
+	first.do("to my tickets", chromedp.Click(chromedp.CSS("#to-tickets")))
+	first.waitJS("two tickets with QR codes", `Array.from(document.querySelectorAll(".ticket img")).filter(i => i.complete && i.naturalWidth > 0).length === 2`, 15*time.Second)
+	var sales struct {
+		Tiers []struct {
+			Confirmed int `json:"confirmed"`
+			Held      int `json:"held"`
+		} `json:"tiers"`
+	}
+	if code := admin.do("GET", "/api/v1/events/"+ev.ID+"/sales", nil, &sales); code != 200 || len(sales.Tiers) != 2 ||
+		sales.Tiers[0].Confirmed != 1 || sales.Tiers[1].Confirmed != 1 || sales.Tiers[0].Held+sales.Tiers[1].Held != 0 {
+		t.Fatalf("sales after the on-sale: %d %+v", code, sales)
+	}
 }

@@ -77,7 +77,27 @@ func newRefEngine[T any](commit func(context.Context, string, []*T) error, errOf
 type settleEngine = groupCommit[refCall[SettleRequest]]
 
 func newSettleEngine(store Store, maxBatch, parallel int, timeout time.Duration) *settleEngine {
-	return newRefEngine(store.SettlePayments, func(r *SettleRequest) *error { return &r.Err }, maxBatch, parallel, timeout)
+	return newRefEngine(settleApart(store), func(r *SettleRequest) *error { return &r.Err }, maxBatch, parallel, timeout)
+}
+
+// settleApart settles a batch in one transaction and, when that fails,
+// each report of it in its own: a report the store cannot write (a
+// provider's reference that collides with another payment's, say) fails
+// alone instead of holding back every report batched with it, each time
+// the provider sends them again.
+func settleApart(store Store) func(context.Context, string, []*SettleRequest) error {
+	return func(ctx context.Context, eventID string, reqs []*SettleRequest) error {
+		err := store.SettlePayments(ctx, eventID, reqs)
+		if err == nil || len(reqs) == 1 || ctx.Err() != nil {
+			return err
+		}
+		for _, r := range reqs {
+			if err := store.SettlePayments(ctx, eventID, []*SettleRequest{r}); err != nil {
+				r.Err = err
+			}
+		}
+		return nil
+	}
 }
 
 // defaultBatchTimeout bounds one batch transaction when the service is not

@@ -3,6 +3,8 @@ package boxoffice
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -224,10 +226,24 @@ func linkMessage(l Link) []byte {
 		strconv.FormatInt(l.Expires.Unix(), 10))
 }
 
+// linkMAC returns the link's MAC: HMAC-SHA256 under a key derived from
+// the event's private key. Only the server checks links, so they need no
+// public-key signature; a MAC costs a microsecond where an Ed25519
+// signature costs tens, and links are made inside the transaction that
+// settles a payment, once per ticket.
+func linkMAC(k *EventKey, l Link) []byte {
+	d := sha256.New()
+	d.Write([]byte("boxoffice ticket link key\x00"))
+	d.Write(k.Private.Seed())
+	m := hmac.New(sha256.New, d.Sum(nil))
+	m.Write(linkMessage(l))
+	return m.Sum(nil)
+}
+
 // signLink signs a link to a ticket or order with the event's key.
 func signLink(k *EventKey, kind, id string, expires time.Time) Link {
 	l := Link{Kind: kind, ID: id, EventID: k.EventID, Expires: expires.Truncate(time.Second)}
-	l.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(k.Private, linkMessage(l)))
+	l.Sig = base64.RawURLEncoding.EncodeToString(linkMAC(k, l))
 	return l
 }
 
@@ -240,7 +256,7 @@ func (l Link) Query() string {
 // malformed.
 func ParseLink(kind, id, event, exp, sig string) (Link, bool) {
 	n, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || !ValidID(id) || !ValidID(event) || len(sig) != 86 {
+	if err != nil || !ValidID(id) || !ValidID(event) || len(sig) != 43 {
 		return Link{}, false
 	}
 	return Link{Kind: kind, ID: id, EventID: event, Expires: time.Unix(n, 0), Sig: sig}, true
@@ -258,7 +274,7 @@ func (s *Tickets) linkValid(ctx context.Context, l Link) bool {
 	if err != nil {
 		return false
 	}
-	return ed25519.Verify(k.Public, linkMessage(l), sig)
+	return hmac.Equal(linkMAC(k, l), sig)
 }
 
 func (s *Tickets) linkedTickets(ctx context.Context, l Link) ([]*Ticket, error) {

@@ -20,6 +20,7 @@
 #   bench/orders.sh
 #   ROUNDS=5 DURATION=10s VUS=256 WEBHOOK_ORDERS=20000 WEBHOOK_VUS=64 bench/orders.sh
 #   PROFILE=/tmp/prof bench/orders.sh   # also 10 s server CPU profiles of the first order and webhook rounds, in that directory
+#   PARTS=webhook bench/orders.sh       # only the callback rounds (PARTS=orders: only the hold and order rounds)
 #
 # Needs MariaDB at 127.0.0.1:3306 (root, no password); it creates and drops
 # the database bo_bench_orders. The server, MariaDB and the load generator
@@ -35,6 +36,7 @@ WEBHOOK_ORDERS=${WEBHOOK_ORDERS:-20000}
 WEBHOOK_VUS=${WEBHOOK_VUS:-64}
 PORT=${PORT:-18195}
 PROFILE=${PROFILE:-}
+PARTS=${PARTS:-orders webhook}
 DB=bo_bench_orders
 work=$(mktemp -d)
 export BOXOFFICE_DATABASE_URL=mysql://root@127.0.0.1:3306/$DB
@@ -123,6 +125,7 @@ show() { # show NAME RATE
 		'[$n, ($r|tonumber|floor), .latency.p50_ms, .latency.p99_ms, ($cpu | split(" ") | .[])] | @tsv' "$work/$1.json" |
 		awk -F'\t' '{printf "%-14s %10s %9s %9s %16s %8s\n", $1, $2, $3, $4, $5, $6}'
 }
+if [[ " $PARTS " == *" orders "* ]]; then
 for r in $(seq "$ROUNDS"); do
 	run "hold-$r" -scenario hold "${common[@]}" -tier "$tierA" -vus "$VUS" -duration "$DURATION"
 	show "hold-$r" "$(jq .ok_per_s "$work/hold-$r.json")"
@@ -135,7 +138,9 @@ h=$(for r in $(seq "$ROUNDS"); do jq .ok_per_s "$work/hold-$r.json"; done | medi
 o=$(for r in $(seq "$ROUNDS"); do jq .ok_per_s "$work/order-$r.json"; done | median)
 printf 'median holds/s %.0f, orders/s %.0f (2 tickets each): orders/holds %.3f (median of the rounds'"'"' ratios %.3f; target ≥ 0.80)\n' \
 	"$h" "$o" "$(echo "$o / $h" | bc -l)" "$(median <"$work/ratios")"
+fi
 
+if [[ " $PARTS " == *" webhook "* ]]; then
 for r in $(seq "$ROUNDS"); do
 	[ "$r" = 1 ] && profile webhook wait-for-paid
 	run "webhook-$r" -scenario webhook "${common[@]}" -order-lines "$lines" -vus "$WEBHOOK_VUS" -duration 120s \
@@ -147,5 +152,6 @@ done
 w=$(for r in $(seq "$ROUNDS"); do jq '.ops.webhook.count / .duration_s' "$work/webhook-$r.json"; done | median)
 a=$(for r in $(seq "$ROUNDS"); do jq '.ok_per_s' "$work/webhook-$r.json"; done | median)
 printf 'median callbacks/s %.0f applied (first deliveries), %.0f with duplicates and stale ones (target ≥ 2,000 applied)\n' "$w" "$a"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 for p in "${profilers[@]}"; do wait "$p" || true; done

@@ -30,6 +30,7 @@ type Orders struct {
 	limits     *Limiter
 	engine     *orderEngine
 	settler    *settleEngine
+	parties    *partyReader
 	inflight   *inflightKeys
 	outbox     *Outbox
 	hooks      *Webhooks
@@ -421,10 +422,11 @@ func (s *Orders) settle(ctx context.Context, paymentID, eventKey string, st Paym
 	// One read for what the decision needs besides the locked rows, and
 	// the event's rules from the cache: decide itself never waits for
 	// another connection while the transaction holds one.
-	party, err := s.store.PaymentParty(ctx, paymentID)
-	if err != nil {
+	pr := &partyRead{PaymentID: paymentID}
+	if err := s.parties.hold(ctx, "", refCall[partyRead]{pr}); err != nil {
 		return nil, err
 	}
+	party := pr.Party
 	e, err := s.events.load(ctx, s.store, party.EventID)
 	if err != nil {
 		return nil, err

@@ -100,6 +100,40 @@ func settleApart(store Store) func(context.Context, string, []*SettleRequest) er
 	}
 }
 
+// partyRead is one payment's party to read (Store.PaymentParties).
+type partyRead struct {
+	PaymentID string
+	Party     PaymentParty
+	Err       error
+}
+
+// partyReader batches the reads of payments' parties: the payment
+// callbacks of an on-sale, each of which first needs its payment's event,
+// share reads of up to maxBatch payments instead of one query each.
+type partyReader = groupCommit[refCall[partyRead]]
+
+func newPartyReader(store Store, maxBatch, parallel int, timeout time.Duration) *partyReader {
+	read := func(ctx context.Context, _ string, reads []*partyRead) error {
+		ids := make([]string, len(reads))
+		for i, r := range reads {
+			ids[i] = r.PaymentID
+		}
+		parties, err := store.PaymentParties(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, r := range reads {
+			p, ok := parties[r.PaymentID]
+			if !ok {
+				r.Err = ErrNotFound
+			}
+			r.Party = p
+		}
+		return nil
+	}
+	return newRefEngine(read, func(r *partyRead) *error { return &r.Err }, maxBatch, parallel, timeout)
+}
+
 // defaultBatchTimeout bounds one batch transaction when the service is not
 // told the requests' time budget. A batch is independent of the clients
 // waiting for it, but one that outlives their budget only grants requests

@@ -198,6 +198,7 @@ func NewService(cfg ServiceConfig) *Service {
 			hooks: hooks, audit: audit,
 			engine:  newOrderEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			settler: newSettleEngine(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
+			parties: newPartyReader(cfg.Store, cfg.MaxBatch, cfg.ParallelBatches, cfg.RequestTimeout),
 			sweep:   cfg.SweepInterval, timeout: cfg.SweepTimeout, refundsDue: make(chan struct{}, 1),
 			cancelsDue: make(chan struct{}, 1),
 		},

@@ -257,11 +257,11 @@ type OrderStore interface {
 	// its Err, writes nothing of it and leaves the others; an error of the
 	// transaction is returned, and none of the batch is written.
 	SettlePayments(ctx context.Context, eventID string, reqs []*SettleRequest) error
-	// PaymentParty returns, in one read, who and what a payment is for:
-	// its order's ID and event, and where the order's mail goes (the
-	// order's email, else its buyer's). It returns ErrNotFound for an
-	// unknown payment.
-	PaymentParty(ctx context.Context, paymentID string) (PaymentParty, error)
+	// PaymentParties returns, in one read, who and what each payment is
+	// for: its order's ID and event, and where the order's mail goes (the
+	// order's email, else its buyer's), by payment ID. An unknown payment
+	// is missing from the map.
+	PaymentParties(ctx context.Context, paymentIDs []string) (map[string]PaymentParty, error)
 	// StuckPayments returns up to limit payments in processing or
 	// requires_action last updated before before and created after since,
 	// oldest update first: the reconciliation job asks their provider.
@@ -464,7 +464,7 @@ type WebhookStore interface {
 	PurgeWebhooks(ctx context.Context, before time.Time) (int, error)
 }
 
-// PaymentParty is who and what a payment is for (Store.PaymentParty).
+// PaymentParty is who and what a payment is for (Store.PaymentParties).
 type PaymentParty struct {
 	OrderID string
 	EventID string

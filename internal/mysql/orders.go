@@ -1035,14 +1035,33 @@ func anys(ss []string) []any {
 	return out
 }
 
-// PaymentParty returns the payment's order, event and mail recipient in
-// one read.
-func (s *Store) PaymentParty(ctx context.Context, paymentID string) (boxoffice.PaymentParty, error) {
-	var p boxoffice.PaymentParty
-	err := s.db.QueryRowContext(ctx, `SELECT o.id, o.event_id, COALESCE(NULLIF(o.email, ''), u.email, '')
-		FROM payments p JOIN orders o ON o.id = p.order_id LEFT JOIN users u ON u.id = o.user_id WHERE p.id = ?`,
-		paymentID).Scan(&p.OrderID, &p.EventID, &p.Email)
-	return p, translate("payment party", err)
+// PaymentParties returns the payments' orders, events and mail
+// recipients in one read.
+func (s *Store) PaymentParties(ctx context.Context, paymentIDs []string) (map[string]boxoffice.PaymentParty, error) {
+	out := make(map[string]boxoffice.PaymentParty, len(paymentIDs))
+	if len(paymentIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(paymentIDs))
+	for i, id := range paymentIDs {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT p.id, o.id, o.event_id, COALESCE(NULLIF(o.email, ''), u.email, '')
+		FROM payments p JOIN orders o ON o.id = p.order_id LEFT JOIN users u ON u.id = o.user_id
+		WHERE p.id IN (`+placeholders(len(args))+`)`, args...)
+	if err != nil {
+		return nil, translate("payment parties", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var p boxoffice.PaymentParty
+		if err := rows.Scan(&id, &p.OrderID, &p.EventID, &p.Email); err != nil {
+			return nil, translate("payment parties", err)
+		}
+		out[id] = p
+	}
+	return out, translate("payment parties", rows.Err())
 }
 
 func forUpdate(lock bool) string {

@@ -544,14 +544,15 @@ func testPayments(t *testing.T, s boxoffice.Store) {
 		must(t, "Payment", err)
 		diff(t, "Payment", p, got)
 
-		party, err := s.PaymentParty(ctx, p.ID)
-		must(t, "PaymentParty", err)
+		parties, err := s.PaymentParties(ctx, []string{p.ID})
+		must(t, "PaymentParties", err)
+		party := parties[p.ID]
 		want := boxoffice.PaymentParty{OrderID: o.ID, EventID: e.ID, Email: o.Email}
 		if o.Email == "" {
 			want.Email = u.Email
 		}
 		if party != want {
-			t.Errorf("PaymentParty = %+v, want %+v", party, want)
+			t.Errorf("PaymentParties = %+v, want %+v", party, want)
 		}
 		// An order without an email of its own: its buyer's.
 		bare := newOrder(e, u.ID, at, ol{0, 1})
@@ -562,11 +563,18 @@ func testPayments(t *testing.T, s boxoffice.Store) {
 		}
 		bp := newPayment(bare.Order, at)
 		must(t, "CreatePayment", s.CreatePayment(ctx, bp, func(*boxoffice.Order) error { return nil }))
-		if party, err := s.PaymentParty(ctx, bp.ID); err != nil || party.Email != u.Email {
-			t.Errorf("PaymentParty of an order without an email = %+v, %v; want the buyer's %s", party, err, u.Email)
+		unknown := boxoffice.NewID()
+		parties, err = s.PaymentParties(ctx, []string{p.ID, bp.ID, unknown})
+		must(t, "PaymentParties", err)
+		if parties[bp.ID].Email != u.Email {
+			t.Errorf("PaymentParties: an order without an email = %+v; want the buyer's %s", parties[bp.ID], u.Email)
 		}
-		_, err = s.PaymentParty(ctx, boxoffice.NewID())
-		wantErr(t, "PaymentParty(unknown)", err, boxoffice.ErrNotFound)
+		if _, ok := parties[unknown]; ok || len(parties) != 2 || parties[p.ID] != party {
+			t.Errorf("PaymentParties of two payments and an unknown one: %+v", parties)
+		}
+		if none, err := s.PaymentParties(ctx, nil); err != nil || len(none) != 0 {
+			t.Errorf("PaymentParties(none) = %v, %v", none, err)
+		}
 
 		// The next check sees the order with its latest payment: a rule
 		// that allows one payment under way at a time relies on it.

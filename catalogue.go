@@ -199,13 +199,20 @@ func (s *Catalogue) ListEvents(ctx context.Context, q EventQuery) (Page[*Event],
 	for i, e := range items {
 		items[i] = publicView(e)
 	}
+	return eventPage(items, limit), nil
+}
+
+// eventPage returns the first limit of items (read one more than limit,
+// sorted by start time and ID) as a page, with the cursor of the next page
+// when there is one.
+func eventPage(items []*Event, limit int) Page[*Event] {
 	p := Page[*Event]{Items: items}
 	if len(items) > limit {
 		p.Items = items[:limit]
 		last := p.Items[limit-1]
 		p.NextCursor = encodeTimeCursor(last.StartsAt, last.ID)
 	}
-	return p, nil
+	return p
 }
 
 // OrganizerEvents returns one page of an organizer's events, drafts,
@@ -233,13 +240,7 @@ func (s *Catalogue) OrganizerEvents(ctx context.Context, c Caller, orgID string,
 	if err != nil {
 		return Page[*Event]{}, err
 	}
-	p := Page[*Event]{Items: items}
-	if len(items) > limit {
-		p.Items = items[:limit]
-		last := p.Items[limit-1]
-		p.NextCursor = encodeTimeCursor(last.StartsAt, last.ID)
-	}
-	return p, nil
+	return eventPage(items, limit), nil
 }
 
 // UpdateEvent applies a partial update (the event organizer's managers

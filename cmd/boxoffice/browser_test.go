@@ -53,6 +53,17 @@ type browser struct {
 	errors []string // uncaught exceptions and security (CSP) messages
 }
 
+// needChromium skips a page test in -short mode or without Chromium.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("chromium-backed test skipped in -short mode")
+	}
+	if chromiumPath() == "" {
+		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
+	}
+}
+
 // newBrowser starts Chromium with a fresh profile, or skips the test when
 // there is none.
 func newBrowser(t *testing.T, base string) *browser {
@@ -305,12 +316,7 @@ type pageTicket struct {
 // the door goes offline, admits the second ticket on its own, and uploads
 // the scan when the network is back.
 func TestPagesInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chromium-backed test skipped in -short mode")
-	}
-	if chromiumPath() == "" {
-		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
-	}
+	needChromium(t)
 	in := startInstance(t, pageServerEnv(t))
 	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
 	now := time.Now().UTC()
@@ -468,12 +474,7 @@ func TestPagesInBrowser(t *testing.T) {
 // through a network drop and a reload, and tells the truth when the event
 // has sold out.
 func TestWaitingRoomPageInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chromium-backed test skipped in -short mode")
-	}
-	if chromiumPath() == "" {
-		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
-	}
+	needChromium(t)
 	in := startInstance(t, pageServerEnv(t))
 	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
 	now := time.Now().UTC()
@@ -566,12 +567,7 @@ func (b *browser) evalAsync(expr string) string {
 // through the API), a new team member, a webhook endpoint, and cancelling
 // the event after its confirmation step.
 func TestOrganizerPagesInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chromium-backed test skipped in -short mode")
-	}
-	if chromiumPath() == "" {
-		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
-	}
+	needChromium(t)
 	in := startInstance(t, pageServerEnv(t))
 	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
 	user := func(email, password, name string) (client, string) {
@@ -763,12 +759,7 @@ func TestOrganizerPagesInBrowser(t *testing.T) {
 // at stripe-mock, and shows the order paid once Stripe's signed webhook has
 // reached the server.
 func TestStripeCheckoutPageInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chromium-backed test skipped in -short mode")
-	}
-	if chromiumPath() == "" {
-		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
-	}
+	needChromium(t)
 	sm := stripemock.Start(t)
 	env := pageServerEnv(t)
 	env["BOXOFFICE_PAYMENTS"] = "stripe"
@@ -896,12 +887,7 @@ func TestStripeCheckoutPageInBrowser(t *testing.T) {
 // and buys the only ticket of each of the two tiers with the test card;
 // then every page still waiting says the event is sold out.
 func TestOnSaleInBrowsers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chromium-backed test skipped in -short mode")
-	}
-	if chromiumPath() == "" {
-		t.Skip("chromium-backed test skipped: no Chromium found (apt-get install chromium, or set BOXOFFICE_CHROMIUM)")
-	}
+	needChromium(t)
 	in := startInstance(t, pageServerEnv(t))
 	admin := client{t: t, base: in.url, token: signIn(t, in.url, "admin@example.com", "admin-secret-pw")}
 	now := time.Now().UTC()

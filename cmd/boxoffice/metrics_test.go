@@ -253,6 +253,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 	expect(admin.do("GET", "/api/v1/organizers/"+org.ID, nil, nil), 200, "organizer")
 	expect(admin.do("PUT", "/api/v1/organizers/"+org.ID+"/members/"+me.ID, map[string]any{"role": "staff"}, nil), 200, "put member")
 	expect(admin.do("GET", "/api/v1/organizers/"+org.ID+"/members", nil, nil), 200, "members")
+	expect(admin.do("GET", "/api/v1/organizers/"+org.ID+"/events", nil, nil), 200, "organizer's events")
+	expect(admin.do("GET", "/api/v1/users/me/organizers", nil, nil), 200, "my organizers")
 	expect(admin.do("DELETE", "/api/v1/organizers/"+org.ID+"/members/"+me.ID, nil, nil), 204, "delete member")
 	expect(admin.do("POST", "/api/v1/organizers/"+org.ID+"/api-keys", map[string]any{"name": "k", "role": "staff"}, &key), 201, "create key")
 	expect(admin.do("GET", "/api/v1/organizers/"+org.ID+"/api-keys", nil, nil), 200, "keys")
